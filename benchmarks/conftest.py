@@ -1,0 +1,2 @@
+import hebbbench  # noqa: F401  (registers the env IDs)
+import pybullet_envs_gymnasium  # noqa: F401  (registers AntBulletEnv-v0)

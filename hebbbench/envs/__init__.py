@@ -1,0 +1,27 @@
+"""The benchmark's environments: CarRacing and Ant variations, one registry."""
+
+from hebbbench.envs.registry import (
+    PAPER_HOLDOUT,
+    TASKS,
+    VARIATIONS,
+    Task,
+    Variation,
+    get_task,
+    get_variation,
+    register_all,
+    task_names,
+    variations,
+)
+
+__all__ = [
+    "PAPER_HOLDOUT",
+    "TASKS",
+    "VARIATIONS",
+    "Task",
+    "Variation",
+    "get_task",
+    "get_variation",
+    "register_all",
+    "task_names",
+    "variations",
+]

@@ -1,0 +1,126 @@
+"""pybullet's Ant with changed ankle lengths, under the benchmark's episode rules."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+from gymnasium import spaces
+from gymnasium.utils import EzPickle
+from pybullet_envs_gymnasium.gym_locomotion_envs import AntBulletEnv
+
+from hebbbench.envs.ant_mjcf import DEFAULT_ANKLE_LENGTH, ANKLE_GEOMS, ant_mjcf_path, validate_ankle_lengths
+from hebbbench.envs.validation import checked_action
+
+#: Index of pybullet's "progress" term in ``AntBulletEnv.rewards``.
+_PROGRESS = 1
+
+
+class AntMorphologyEnv(AntBulletEnv):
+    """pybullet's ``AntBulletEnv-v0`` with one ankle length per leg and benchmark episodes.
+
+    ## Description
+    The quadruped of pybullet_envs_gymnasium, its body generated at run time from
+    pybullet_data's ``mjcf/ant.xml`` with each lower-leg ("ankle") capsule set to the
+    requested extent (see :mod:`hebbbench.envs.ant_mjcf`). The walk target is 1 km along +x.
+
+    ## Observation Space
+    ``Box(-5, 5, (28,), float32)``: pybullet's raw ant state (pybullet clips it to
+    [-5, 5]; upstream declares +-inf): height change, sin/cos of the angle to the target, body velocity (x0.3),
+    roll, pitch, 8 joint (position, speed) pairs, 4 foot contacts.
+
+    ## Action Space
+    ``Box(-1, 1, (8,), float32)``: motor torques (x the joint's power). Actions of the wrong
+    shape, non-finite or outside [-1, 1] raise ``ValueError`` (never clipped).
+
+    ## Rewards
+    Only pybullet's progress term: the decrease of the distance to the target over the
+    step, divided by dt = 0.0165 s. The return is therefore about the distance walked
+    towards +x divided by 0.0165; ``info["distance"]`` gives it in metres.
+
+    ## Starting State
+    ``reset`` places the ant with joint angles U(-0.1, 0.1) from the seed, then runs
+    ``burn_in_steps`` (40) zero-action steps so the ant settles; they count toward the
+    1000-step limit and their progress is not rewarded.
+
+    ## Episode End
+    As the paper's code: the first 201 policy steps never end the episode (a fallen ant
+    may get up). From the 202nd policy step on:
+    * Termination: pybullet's own end (torso below 0.26 m, or a non-finite state).
+    * Truncation: more than 30 consecutive steps of negative progress, counted from
+      then on (``info["truncation_reason"] == "no_progress"``).
+    And at any time, truncation after 1000 simulation steps including the burn-in, i.e.
+    960 policy steps: the registered ``max_episode_steps``, applied by ``gym.make``'s
+    ``TimeLimit`` wrapper.
+
+    ## Arguments
+    * ``ankle_lengths`` (4 floats, default 0.4 each): ankle extents of the front_left,
+      front_right, back_left and back_right legs, each in (0, 1.6].
+    * ``render_mode``: ``None``, ``"rgb_array"`` (320x240, works headless) or ``"human"``.
+    * ``burn_in_steps`` (int, 40), ``no_progress_grace`` (int, 200) and
+      ``no_progress_patience`` (int, 30).
+
+    ## Version History
+    * v0: first release; pybullet 3.2.7, pybullet_envs_gymnasium 0.6.
+    """
+
+    def __init__(
+        self,
+        ankle_lengths: Sequence[float] = (DEFAULT_ANKLE_LENGTH,) * len(ANKLE_GEOMS),
+        render_mode: str | None = None,
+        burn_in_steps: int = 40,
+        no_progress_grace: int = 200,
+        no_progress_patience: int = 30,
+    ) -> None:
+        self.ankle_lengths = validate_ankle_lengths(ankle_lengths)
+        for name, value in (
+            ("burn_in_steps", burn_in_steps),
+            ("no_progress_grace", no_progress_grace),
+            ("no_progress_patience", no_progress_patience),
+        ):
+            if not isinstance(value, (int, np.integer)) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        self.burn_in_steps = int(burn_in_steps)
+        self.no_progress_grace = int(no_progress_grace)
+        self.no_progress_patience = int(no_progress_patience)
+        super().__init__(render_mode=render_mode)
+        EzPickle.__init__(
+            self, self.ankle_lengths, render_mode, burn_in_steps, no_progress_grace, no_progress_patience
+        )
+        self.robot.model_xml = ant_mjcf_path(self.ankle_lengths)
+        # pybullet clips every state entry to [-5, 5]; say so instead of upstream's +-inf.
+        self.observation_space = spaces.Box(-5.0, 5.0, self.observation_space.shape, np.float32)
+        self._policy_steps = 0
+        self._negative_streak = 0
+        self._distance = 0.0
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        if self.stateId < 0:
+            # The first reset loads the body and saves the initial state; every later
+            # reset restores that state first. Prime once so that every episode, the
+            # first one included, starts through the same restore path (otherwise the
+            # first episode of a process differs from later ones with the same seed).
+            super().reset(seed=0)
+        observation, _ = super().reset(seed=seed, options=options)
+        zero_action = np.zeros(self.action_space.shape, dtype=np.float64)
+        for _ in range(self.burn_in_steps):
+            observation, *_ = super().step(zero_action)
+        self._policy_steps = 0
+        self._negative_streak = 0
+        self._distance = 0.0
+        return observation, {"distance": 0.0}
+
+    def step(self, action: Any):
+        observation, _, pybullet_done, _, _ = super().step(checked_action(action, self.action_space))
+        progress = float(self.rewards[_PROGRESS])
+        rules_active = self._policy_steps > self.no_progress_grace  # as the reference: after 200 prior steps
+        self._policy_steps += 1
+        self._distance += progress * self.scene.dt
+        info: dict[str, Any] = {"distance": self._distance}
+        terminated = truncated = False
+        if rules_active:
+            self._negative_streak = self._negative_streak + 1 if progress < 0 else 0
+            terminated = bool(pybullet_done)
+            if not terminated and self._negative_streak > self.no_progress_patience:
+                truncated, info["truncation_reason"] = True, "no_progress"
+        return observation, progress, terminated, truncated, info

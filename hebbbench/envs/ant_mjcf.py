@@ -1,0 +1,87 @@
+"""The ant's MJCF, generated at run time from pybullet_data's ``mjcf/ant.xml``.
+
+The morphology variations differ only in the lower-leg ("ankle") capsules. Each ankle
+geom of ant.xml is a capsule ``fromto="0 0 0 ±0.4 ±0.4 0"``; an *ankle length* here is the
+magnitude of that end point along each horizontal axis (0.4 by default), so the capsule's
+segment length is ``ankle_length * sqrt(2)`` metres. Nothing edited by hand is shipped:
+the file is read from pybullet_data and rewritten with the requested extents.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import tempfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Sequence
+
+import pybullet_data
+
+#: Leg order used by every ``ankle_lengths`` tuple, with the ankle geom of each leg.
+ANKLE_GEOMS = {
+    "front_left": "left_ankle_geom",
+    "front_right": "right_ankle_geom",
+    "back_left": "third_ankle_geom",
+    "back_right": "fourth_ankle_geom",
+}
+DEFAULT_ANKLE_LENGTH = 0.4
+#: Longest allowed ankle extent: 4x the default. Longer legs make the ant a stilt walker
+#: whose torso starts far above the ground, outside anything the paper studies.
+MAX_ANKLE_LENGTH = 1.6
+
+
+def validate_ankle_lengths(ankle_lengths: Sequence[float]) -> tuple[float, ...]:
+    """The four ankle extents as floats; ``ValueError`` naming the bad one otherwise."""
+    try:
+        values = tuple(ankle_lengths)
+    except TypeError:
+        raise ValueError(f"ankle_lengths must be a sequence of 4 numbers, got {ankle_lengths!r}") from None
+    if len(values) != len(ANKLE_GEOMS):
+        raise ValueError(
+            f"ankle_lengths must have 4 entries ({', '.join(ANKLE_GEOMS)}), got {len(values)}: {values!r}"
+        )
+    checked = []
+    for leg, value in zip(ANKLE_GEOMS, values):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"ankle length of {leg} must be a number, got {value!r}") from None
+        if not math.isfinite(number) or number <= 0 or number > MAX_ANKLE_LENGTH:
+            raise ValueError(
+                f"ankle length of {leg} must be in (0, {MAX_ANKLE_LENGTH}] (default {DEFAULT_ANKLE_LENGTH}), got {value!r}"
+            )
+        checked.append(number)
+    return tuple(checked)
+
+
+def ant_mjcf_text(ankle_lengths: Sequence[float]) -> str:
+    """ant.xml with each ankle capsule's ``fromto`` end set to the given extent."""
+    lengths = validate_ankle_lengths(ankle_lengths)
+    tree = ET.parse(Path(pybullet_data.getDataPath()) / "mjcf" / "ant.xml")
+    geoms = {geom.get("name"): geom for geom in tree.iter("geom")}
+    for geom_name, length in zip(ANKLE_GEOMS.values(), lengths):
+        geom = geoms[geom_name]
+        start_x, start_y, start_z, end_x, end_y, end_z = (float(v) for v in geom.get("fromto").split())
+        new_end = (math.copysign(length, end_x), math.copysign(length, end_y), end_z)
+        geom.set("fromto", " ".join(f"{v:g}" for v in (start_x, start_y, start_z, *new_end)))
+    return ET.tostring(tree.getroot(), encoding="unicode")
+
+
+def ant_mjcf_path(ankle_lengths: Sequence[float]) -> str:
+    """Path of a generated MJCF file for these ankle extents.
+
+    Files are content-addressed in a per-user temp folder and written atomically (temp
+    file, then rename), so concurrent worker processes can share them safely.
+    """
+    text = ant_mjcf_text(ankle_lengths)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    folder = Path(tempfile.gettempdir()) / f"hebbbench-mjcf-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"ant-{digest}.xml"
+    if not path.exists():
+        with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False) as handle:
+            handle.write(text)
+        os.replace(handle.name, path)
+    return str(path)

@@ -1,0 +1,93 @@
+"""CarRacing with changed tyre friction and a sideways push, under the benchmark's episode rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium.envs.box2d.car_racing import CarRacing
+from gymnasium.utils import EzPickle
+
+from hebbbench.envs.car_dynamics import VariedCar
+from hebbbench.envs.validation import checked_action, finite, positive_finite
+
+#: The largest allowed |side_force|; the paper uses 10. Beyond this the push overwhelms
+#: any tyre grip and the task stops being a driving task.
+MAX_SIDE_FORCE = 100.0
+#: The largest allowed friction multiplier (the paper uses 0.5 and 2).
+MAX_FRICTION = 10.0
+
+
+class CarRacingVariationEnv(CarRacing):
+    """Gymnasium's CarRacing (v3 dynamics) with a friction multiplier and a sideways push.
+
+    ## Description
+    The top-down Box2D racing task of Gymnasium's ``CarRacing-v3``, with the two knobs of
+    Palm, Najarro & Risi (2021): ``friction`` scales every tyre's friction limit (on road
+    and on grass) and ``side_force`` is added to every wheel's lateral slip force, a
+    constant push sideways in the car's frame. With the defaults the physics, rewards and
+    observations are exactly ``CarRacing-v3``'s. The track is generated from the reset seed.
+
+    ## Observation Space
+    ``Box(0, 255, (96, 96, 3), uint8)``: Gymnasium's native top-down RGB frame.
+
+    ## Action Space
+    ``Box([-1, 0, 0], [1, 1, 1], (3,), float32)``: steer (-1 is full left), gas, brake.
+    Actions of the wrong shape, non-finite or outside the bounds raise ``ValueError``
+    (never clipped).
+
+    ## Rewards
+    Upstream's: -0.1 every step and +1000/N for each of the N track tiles visited for the
+    first time; -100 on the step the car leaves the playfield.
+
+    ## Episode End
+    * Termination: the lap is complete, or the car leaves the playfield (reward -100).
+    * Truncation: ``max_negative_steps`` (20) consecutive steps with negative reward
+      (``info["truncation_reason"] == "negative_reward_streak"``), or 1000 steps: the
+      registered ``max_episode_steps``, applied by ``gym.make``'s ``TimeLimit`` wrapper
+      (``gym.make(ID, max_episode_steps=K)`` changes it).
+
+    ## Arguments
+    * ``friction`` (float, default 1.0): multiplier of the tyre friction limit, in (0, 10].
+    * ``side_force`` (float, default 0.0): added to each wheel's lateral slip force;
+      +10 pushes right, -10 left; |side_force| <= 100.
+    * ``render_mode``: ``None``, ``"rgb_array"`` (600x400 frame) or ``"human"``.
+    * ``max_negative_steps`` (int, 20).
+
+    ## Version History
+    * v0: first release; dynamics of Gymnasium 1.4 ``CarRacing-v3``.
+    """
+
+    def __init__(
+        self,
+        friction: float = 1.0,
+        side_force: float = 0.0,
+        render_mode: str | None = None,
+        max_negative_steps: int = 20,
+    ) -> None:
+        self.friction = positive_finite("friction", friction, upper=MAX_FRICTION)
+        self.side_force = finite("side_force", side_force)
+        if abs(self.side_force) > MAX_SIDE_FORCE:
+            raise ValueError(f"side_force must be within [-{MAX_SIDE_FORCE:g}, {MAX_SIDE_FORCE:g}], got {side_force!r}")
+        self.max_negative_steps = int(positive_finite("max_negative_steps", max_negative_steps))
+        super().__init__(render_mode=render_mode, continuous=True, domain_randomize=False)
+        EzPickle.__init__(self, friction, side_force, render_mode, max_negative_steps)
+        self._negative_streak = 0
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        self._negative_streak = 0
+        return super().reset(seed=seed, options=options)
+
+    def step(self, action: Any):
+        if action is None:
+            # Upstream's reset() builds a plain Car, then calls step(None) before any
+            # physics tick: the moment to give that car this variation's tyre forces.
+            VariedCar.specialise(self.car, self.friction, self.side_force)
+            return super().step(None)
+        observation, reward, terminated, truncated, info = super().step(
+            checked_action(action, self.action_space)
+        )
+        self._negative_streak = self._negative_streak + 1 if reward < 0 else 0
+        if not terminated and self._negative_streak >= self.max_negative_steps:
+            truncated, info["truncation_reason"] = True, "negative_reward_streak"
+        return observation, reward, terminated, truncated, info

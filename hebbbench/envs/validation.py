@@ -1,0 +1,55 @@
+"""Checks shared by the environments: constructor kwargs and actions.
+
+Bad input raises ``ValueError`` naming the bad value and what is allowed; nothing is
+silently clipped.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from gymnasium import spaces
+
+
+def positive_finite(name: str, value: object, *, upper: float = math.inf) -> float:
+    """``value`` as a float if it is finite and in (0, upper]; ``ValueError`` otherwise."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(number) or number <= 0 or number > upper:
+        bound = f"(0, {upper:g}]" if math.isfinite(upper) else "> 0"
+        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
+    return number
+
+
+def finite(name: str, value: object) -> float:
+    """``value`` as a float if it is finite; ``ValueError`` otherwise."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return number
+
+
+def checked_action(action: object, space: spaces.Box) -> np.ndarray:
+    """``action`` as a float64 array if it has the space's shape, is finite and in bounds.
+
+    Raises ``ValueError`` that names the problem and the allowed range: an out-of-range
+    action is an agent bug that silent clipping would hide.
+    """
+    array = np.asarray(action, dtype=np.float64)
+    if array.shape != space.shape:
+        raise ValueError(f"action must have shape {space.shape}, got shape {array.shape}: {action!r}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"action must be finite, got {array.tolist()}")
+    low, high = space.low.astype(np.float64), space.high.astype(np.float64)
+    if np.any(array < low) or np.any(array > high):
+        raise ValueError(
+            f"action {array.tolist()} is outside the action space: "
+            f"low {low.tolist()}, high {high.tolist()} (hebbbench never clips actions)"
+        )
+    return array

@@ -1,0 +1,77 @@
+"""Gymnasium conventions on every registered ID: check_env, make_vec, bad kwargs, rendering."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+from hebbbench.envs import TASKS, VARIATIONS
+
+ALL_IDS = [v.env_id for v in VARIATIONS] + [t.parametric_id for t in TASKS.values()]
+
+
+@pytest.mark.parametrize("env_id", ALL_IDS)
+def test_check_env_passes(env_id):
+    env = gym.make(env_id)
+    check_env(env.unwrapped, skip_render_check=True)
+    env.close()
+
+
+@pytest.mark.parametrize("env_id", ["CarRacingPushedLeft-v0", "AntDamageRight-v0"])
+def test_make_vec_steps_two_envs(env_id):
+    envs = gym.make_vec(env_id, num_envs=2)
+    observations, _ = envs.reset(seed=3)
+    assert observations.shape[0] == 2
+    for _ in range(3):
+        observations, rewards, *_ = envs.step(envs.action_space.sample() * 0.5)
+    assert np.all(np.isfinite(rewards))
+    envs.close()
+
+
+@pytest.mark.parametrize(
+    "env_id, kwargs, message",
+    [
+        ("CarRacingFriction-v0", {"friction": 0.0}, "friction must be a finite number"),
+        ("CarRacingFriction-v0", {"friction": -1.0}, "friction must be a finite number"),
+        ("CarRacingFriction-v0", {"friction": float("nan")}, "friction must be a finite number"),
+        ("CarRacingFriction-v0", {"friction": "slippy"}, "friction must be a number"),
+        ("CarRacingFriction-v0", {"side_force": float("inf")}, "side_force must be finite"),
+        ("CarRacingFriction-v0", {"side_force": 1e6}, r"side_force must be within \[-100, 100\]"),
+        ("AntMorphology-v0", {"ankle_lengths": (0.4, 0.0, 0.4, 0.4)}, "ankle length of front_right"),
+        ("AntMorphology-v0", {"ankle_lengths": (0.4, 0.4, 0.4, 50.0)}, r"back_right must be in \(0, 1.6\]"),
+        ("AntMorphology-v0", {"ankle_lengths": (0.4, 0.4)}, "must have 4 entries"),
+        ("AntMorphology-v0", {"ankle_lengths": (0.4, 0.4, float("nan"), 0.4)}, "back_left"),
+    ],
+)
+def test_bad_kwargs_raise_value_error_naming_the_value(env_id, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        gym.make(env_id, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "env_id, action, message",
+    [
+        ("CarRacingDefault-v0", [0.0, float("nan"), 0.0], "must be finite"),
+        ("CarRacingDefault-v0", [0.0, 1.5, 0.0], "outside the action space"),
+        ("CarRacingDefault-v0", [0.0, 1.0], "must have shape"),
+        ("AntDefault-v0", [0.0] * 7 + [float("inf")], "must be finite"),
+        ("AntDefault-v0", [2.0] + [0.0] * 7, "never clips"),
+    ],
+)
+def test_bad_actions_raise_instead_of_being_clipped(env_id, action, message):
+    env = gym.make(env_id).unwrapped
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=message):
+        env.step(np.array(action))
+    env.close()
+
+
+@pytest.mark.parametrize("env_id, shape", [("CarRacingDefault-v0", (400, 600, 3)), ("AntDefault-v0", (240, 320, 3))])
+def test_rgb_array_rendering_works_headless(env_id, shape):
+    env = gym.make(env_id, render_mode="rgb_array")
+    env.reset(seed=0)
+    env.step(env.action_space.sample() * 0.5)
+    frame = env.render()
+    assert frame.shape == shape and frame.dtype == np.uint8
+    assert frame.std() > 1.0  # a real picture, not a blank frame
+    env.close()
