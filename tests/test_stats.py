@@ -1,0 +1,34 @@
+import numpy as np
+import pytest
+
+from hebbbench import stats
+
+
+def test_iqm_drops_the_outer_quartiles():
+    assert stats.iqm([1, 2, 3, 4, 5, 6, 7, 100]) == pytest.approx(np.mean([3, 4, 5, 6]))
+    assert stats.iqm([5.0]) == 5.0
+
+
+def test_std_is_population_std():
+    assert stats.std([1, 3]) == 1.0
+
+
+def test_bootstrap_ci_brackets_the_mean_and_is_reproducible():
+    values = np.random.default_rng(0).normal(10.0, 2.0, size=100)
+    low, high = stats.bootstrap_ci(values, seed=3)
+    assert low < values.mean() < high
+    assert (low, high) == stats.bootstrap_ci(values, seed=3)
+    assert 0.5 < high - low < 1.2  # about 2 * 1.96 * 2 / sqrt(100) = 0.78
+
+
+def test_stratified_bootstrap_resamples_within_groups():
+    # Two groups with no spread: every resample reproduces each group, so the CI collapses.
+    low, high = stats.stratified_bootstrap_ci([[1.0] * 5, [3.0] * 50], lambda g: np.mean([x.mean() for x in g]))
+    assert low == high == 2.0
+
+
+def test_bad_input_is_refused():
+    with pytest.raises(ValueError):
+        stats.bootstrap_ci([])
+    with pytest.raises(ValueError):
+        stats.iqm([])
