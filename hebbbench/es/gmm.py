@@ -1,0 +1,319 @@
+"""Shared Hebbian rules: a Gaussian-mixture search distribution with an ask/tell interface.
+
+The paper's shared-rule model (eq. 3): every synapse ``n`` of ``N`` draws a rule index
+``k ~ softmax(lambda_n)`` from ``M`` learned rules, then its five ABCD coefficients
+``h_n ~ N(mu_k, sigma^2 I_5)``. The search parameters are the mixing logits
+``lambda`` ``[N, M]`` (start 0, uniform assignment) and the rule means ``mu`` ``[M, 5]``
+(start N(0, 1)); ``sigma`` is fixed within a generation and decays between them.
+
+``tell`` ascends the score-function estimate of eq. 2,
+``g = 1/P sum_i f_i grad log p(h_i | mu, lambda)``, with ``f`` the centered-rank,
+z-scored fitness. The gradient is written in closed form with the responsibilities
+``r_nk = softmax_k(lambda_nk + log N(h_n | mu_k, sigma))``::
+
+    d log p / d lambda_nk = r_nk - softmax(lambda_n)_k
+    d log p / d mu_k      = sum_n r_nk (h_n - mu_k) / sigma^2
+
+and accumulated over chunks of (individuals x synapses), so memory stays at a few copies of
+``lambda`` plus one ``[chunk, M]`` buffer. The upstream library instead kept one autograd
+gradient per individual (``P x N x M x 4`` bytes), which is why the paper stopped at
+``rho = 32``; here ``rho = 1`` on the ant (151M logits) fits in a few GiB.
+
+An optional ``num_dense`` block of plain Gaussian parameters (mean start N(0, 1), same
+``sigma``) rides along, for weights that are evolved but not plastic (the car's conv
+front end). Individuals are flat vectors ``[num_dense + 5 N]``: the dense block first, then
+the rules synapse-major (``h.reshape(N, 5)``, coefficient order eta, A, B, C, D).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+OPTIMIZERS = ("sgd", "adam")
+_ADAM_BETAS = (0.9, 0.999)
+_ADAM_EPS = 1e-8
+_COEFFICIENTS = 5
+
+
+def rules_for_rho(num_synapses: int, rho: int | str) -> int:
+    """Number of shared rules ``M = floor(N / rho)`` (at least 1); ``rho="N"`` gives 1.
+
+    This is the paper's text (M = N / rho, N synapses). Its code used ``5 N / rho`` for the
+    ant (counting coefficients, not synapses); see docs/shared-rules.md.
+    """
+    if isinstance(rho, str):
+        if rho != "N":
+            raise ValueError(f"rho must be a positive integer or 'N', got {rho!r}")
+        return 1
+    if rho < 1 or rho > num_synapses:
+        raise ValueError(f"rho must be in [1, N={num_synapses}] or 'N', got {rho}")
+    return max(1, num_synapses // rho)
+
+
+def centered_rank_shaping(fitness: torch.Tensor) -> torch.Tensor:
+    """Centered ranks in [-0.5, 0.5] (ties broken by order), then z-scored. ``[P] -> [P]``."""
+    count = fitness.numel()
+    if count < 2:
+        raise ValueError(f"fitness shaping needs at least 2 individuals, got {count}")
+    ranks = torch.empty(count, dtype=torch.float64)
+    ranks[torch.argsort(fitness.to(torch.float64), stable=True)] = torch.arange(
+        count, dtype=torch.float64)
+    centered = ranks / (count - 1) - 0.5
+    return (centered - centered.mean()) / centered.std(unbiased=False)
+
+
+def _rows_per_chunk(rows: int, row_elements: int, chunk_elements: int) -> int:
+    return max(1, min(rows, chunk_elements // max(1, row_elements)))
+
+
+def mixture_log_prob(logits: torch.Tensor, means: torch.Tensor, sigma: float,
+                     rules: torch.Tensor, chunk_elements: int = 2**22) -> torch.Tensor:
+    """``log p(h_i | mu, lambda)`` of eq. 3 for each individual, summed over synapses.
+
+    ``logits`` ``[N, M]``, ``means`` ``[M, 5]``, ``rules`` ``[P, N, 5]`` -> ``[P]`` (nats).
+    """
+    population, synapses, _ = rules.shape
+    num_rules = means.shape[0]
+    total = torch.zeros(population, dtype=logits.dtype)
+    const = -0.5 * _COEFFICIENTS * math.log(2 * math.pi * sigma**2)
+    step = _rows_per_chunk(synapses, population * num_rules, chunk_elements)
+    for start in range(0, synapses, step):
+        stop = min(start + step, synapses)
+        h = rules[:, start:stop]
+        sq_dist = torch.cdist(h.reshape(-1, _COEFFICIENTS), means,
+                              compute_mode="donot_use_mm_for_euclid_dist").square_()
+        joint = torch.log_softmax(logits[start:stop], dim=1) - sq_dist.view(
+            population, stop - start, num_rules) / (2 * sigma**2)
+        total += torch.logsumexp(joint, dim=2).sum(dim=1) + const * (stop - start)
+    return total
+
+
+def mixture_score_gradient(logits: torch.Tensor, means: torch.Tensor, sigma: float,
+                           rules: torch.Tensor, weights: torch.Tensor,
+                           chunk_elements: int = 2**22,
+                           out: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``1/P sum_i w_i grad log p(h_i | mu, lambda)`` w.r.t. ``lambda`` and ``mu``, in closed form.
+
+    ``logits`` ``[N, M]``, ``means`` ``[M, 5]``, ``rules`` ``[P, N, 5]``, ``weights`` ``[P]``.
+    Returns ``(grad_logits [N, M], grad_means [M, 5])``; ``grad_logits`` is written into
+    ``out`` when given (to reuse a buffer the size of ``lambda``). Works through blocks of
+    ``[individuals, synapses, M]`` of at most about ``chunk_elements`` elements, so nothing
+    per-individual of the parameters' size is ever held.
+    """
+    population, synapses, _ = rules.shape
+    num_rules = means.shape[0]
+    dtype = logits.dtype
+    grad_logits = torch.zeros_like(logits) if out is None else out.zero_()
+    weighted_h_t = torch.zeros(_COEFFICIENTS, num_rules, dtype=dtype)  # sum w r h, [5, M]
+    weighted_r = torch.zeros(num_rules, dtype=dtype)  # sum w r, [M]
+    weights = weights.to(dtype)
+    inv_var = 1.0 / sigma**2
+    half_sq_means = 0.5 * inv_var * means.square().sum(dim=1)  # [M]
+    scaled_means_t = (means * inv_var).T.contiguous()  # [5, M]
+    individuals = _rows_per_chunk(population, num_rules, chunk_elements)
+    step = _rows_per_chunk(synapses, individuals * num_rules, chunk_elements)
+    for start in range(0, synapses, step):
+        stop = min(start + step, synapses)
+        # log pi_k + log N(h | mu_k) up to terms constant in k: (h.mu_k - |mu_k|^2/2) / sigma^2
+        log_mix = torch.log_softmax(logits[start:stop], dim=1) - half_sq_means  # [s, M]
+        block = grad_logits[start:stop]
+        for first in range(0, population, individuals):
+            last = min(first + individuals, population)
+            h = rules[first:last, start:stop]  # [b, s, 5]
+            b = last - first
+            resp = torch.softmax(torch.baddbmm(log_mix.expand(b, -1, -1), h,
+                                               scaled_means_t.expand(b, -1, -1)), dim=2)
+            w = weights[first:last]
+            block += (w @ resp.view(b, -1)).view_as(block)  # sum_b w_b r_b
+            weighted_h_t.addmm_((h * w[:, None, None]).view(-1, _COEFFICIENTS).T,
+                                resp.view(-1, num_rules))
+        weighted_r += block.sum(dim=0)
+        block -= weights.sum() * torch.softmax(logits[start:stop], dim=1)
+    grad_logits /= population
+    grad_means = ((weighted_h_t.T - means * weighted_r[:, None]) * (inv_var / population)).contiguous()
+    return grad_logits, grad_means
+
+
+def mean_entropy(logits: torch.Tensor, chunk_elements: int = 2**22) -> float:
+    """Mean over synapses of the entropy (nats) of ``softmax(lambda_n)``; uniform is log M."""
+    synapses, num_rules = logits.shape
+    total = 0.0
+    step = _rows_per_chunk(synapses, num_rules, chunk_elements)
+    for start in range(0, synapses, step):
+        log_p = torch.log_softmax(logits[start:start + step].to(torch.float64), dim=1)
+        total -= float((log_p.exp() * log_p).sum())
+    return total / synapses
+
+
+class GaussianMixtureES:
+    """Ask/tell ES over shared Hebbian rules (eq. 3), optimised by SGD or Adam ascent.
+
+    Args:
+        num_synapses: N, the plastic synapses (ant 12,288; car 91,328).
+        num_rules: M, the shared rules (see :func:`rules_for_rho`).
+        population: P, individuals per generation (not mirrored: mixture sampling).
+        num_dense: evolved, non-plastic parameters sampled from ``N(mean, sigma^2)``.
+        sigma: standard deviation of every component (and of the dense block).
+        sigma_decay: sigma is multiplied by this after every ``tell``.
+        optimizer: ``"adam"`` (the paper's post-hoc best) or ``"sgd"``.
+        lr, lr_decay: learning rate and its per-generation factor
+            (paper's post-hoc best: Adam, 1.0, 0.9931 = halving every 100 generations).
+        seed: seeds the initial means and every sample.
+        chunk_elements: size of the working block ``[individuals, synapses, M]``.
+        dtype: ``torch.float32`` (default) or ``torch.float64``.
+    """
+
+    def __init__(self, num_synapses: int, num_rules: int, population: int, *,
+                 num_dense: int = 0, sigma: float = 0.1, sigma_decay: float = 0.999,
+                 optimizer: str = "adam", lr: float = 1.0, lr_decay: float = 0.9931,
+                 seed: int = 0, chunk_elements: int = 2**22,
+                 dtype: torch.dtype = torch.float32):
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+        if not 1 <= num_rules <= num_synapses:
+            raise ValueError(f"num_rules must be in [1, {num_synapses}], got {num_rules}")
+        if population < 2:
+            raise ValueError(f"population must be at least 2, got {population}")
+        if sigma <= 0:
+            raise ValueError(f"sigma must be positive, got {sigma}")
+        self.num_synapses, self.num_rules, self.population = num_synapses, num_rules, population
+        self.num_dense = num_dense
+        self.sigma, self.sigma_decay = float(sigma), float(sigma_decay)
+        self.optimizer, self.lr, self.lr_decay = optimizer, float(lr), float(lr_decay)
+        self.chunk_elements = chunk_elements
+        self.generation = 0
+        self._rng = torch.Generator().manual_seed(seed)
+        self.logits = torch.zeros(num_synapses, num_rules, dtype=dtype)
+        self.means = torch.randn(num_rules, _COEFFICIENTS, generator=self._rng, dtype=dtype)
+        self.dense_mean = torch.randn(num_dense, generator=self._rng, dtype=dtype)
+        self._moments: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        if optimizer == "adam":
+            self._moments = {name: (torch.zeros_like(p), torch.zeros_like(p))
+                             for name, p in self._parameters().items()}
+        self._grad_logits = torch.zeros_like(self.logits)
+        self._rng_before_ask = self._rng.get_state()
+        self._pending: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    @property
+    def num_params(self) -> int:
+        """Length of one individual: ``num_dense + 5 N``."""
+        return self.num_dense + _COEFFICIENTS * self.num_synapses
+
+    def _parameters(self) -> dict[str, torch.Tensor]:
+        return {"logits": self.logits, "means": self.means, "dense_mean": self.dense_mean}
+
+    def ask(self) -> torch.Tensor:
+        """Sample the generation: ``[P, num_dense + 5 N]`` (see the module docstring's layout)."""
+        self._rng_before_ask = self._rng.get_state()
+        P, N, M = self.population, self.num_synapses, self.num_rules
+        dtype = self.logits.dtype
+        uniforms = torch.rand(N, P, generator=self._rng, dtype=torch.float64)
+        noise = torch.randn(P, N, _COEFFICIENTS, generator=self._rng, dtype=dtype)
+        dense_noise = torch.randn(P, self.num_dense, generator=self._rng, dtype=dtype)
+        components = torch.empty(N, P, dtype=torch.long)
+        step = _rows_per_chunk(N, M, self.chunk_elements)
+        for start in range(0, N, step):  # inverse-CDF sampling of k ~ softmax(lambda_n)
+            cdf = torch.softmax(self.logits[start:start + step].to(torch.float64), 1).cumsum_(1)
+            u = uniforms[start:start + step] * cdf[:, -1:]
+            components[start:start + step] = torch.searchsorted(cdf, u).clamp_(max=M - 1)
+        rules = noise.mul_(self.sigma).add_(self.means[components.T])  # [P, N, 5]
+        dense = dense_noise.mul_(self.sigma).add_(self.dense_mean)
+        self._pending = (rules, dense)
+        return torch.cat([dense, rules.view(P, -1)], dim=1)
+
+    def tell(self, fitness: torch.Tensor | Any) -> dict[str, float]:
+        """Update lambda, mu (and the dense mean) from the asked generation's fitness ``[P]``.
+
+        Returns the generation's diagnostics: ``entropy`` (mean assignment entropy after
+        the update, nats; ``log M`` is uniform), ``grad_norm_logits``, ``grad_norm_means``,
+        ``grad_norm_dense`` (Frobenius norms of the ascent gradient), and ``sigma``/``lr``
+        as used in this update.
+        """
+        if self._pending is None:
+            raise RuntimeError("tell() needs a population from ask() first")
+        fitness = torch.as_tensor(fitness, dtype=torch.float64).reshape(-1)
+        if fitness.numel() != self.population or not torch.isfinite(fitness).all():
+            raise ValueError(f"fitness must be {self.population} finite values, got "
+                             f"{fitness.numel()} values: {fitness.tolist()[:8]}...")
+        rules, dense = self._pending
+        shaped = centered_rank_shaping(fitness)
+        grad_logits, grad_means = mixture_score_gradient(
+            self.logits, self.means, self.sigma, rules, shaped, self.chunk_elements,
+            out=self._grad_logits)
+        weights = shaped.to(dense.dtype)[:, None]
+        grad_dense = ((dense - self.dense_mean) * weights).mean(dim=0) / self.sigma**2
+        grads = {"logits": grad_logits, "means": grad_means, "dense_mean": grad_dense}
+        stats = {f"grad_norm_{name.removesuffix('_mean')}": float(torch.linalg.vector_norm(g))
+                 for name, g in grads.items()}
+        self.generation += 1
+        for name, param in self._parameters().items():
+            self._step(name, param, grads[name])
+        stats.update(sigma=self.sigma, lr=self.lr, entropy=mean_entropy(self.logits))
+        self.sigma *= self.sigma_decay
+        self.lr *= self.lr_decay
+        self._pending = None
+        self._rng_before_ask = self._rng.get_state()
+        return stats
+
+    def _step(self, name: str, param: torch.Tensor, grad: torch.Tensor) -> None:
+        """One ascent step on ``param`` in place, in row blocks to bound temporaries."""
+        if self.optimizer == "sgd":
+            param.add_(grad, alpha=self.lr)
+            return
+        (beta1, beta2), t = _ADAM_BETAS, self.generation
+        first, second = self._moments[name]
+        bias1, bias2 = 1 - beta1**t, 1 - beta2**t
+        flat = [x.view(-1) for x in (param, grad, first, second)]
+        step = max(1, self.chunk_elements)
+        for start in range(0, flat[0].numel(), step):
+            p, g, m, v = (x[start:start + step] for x in flat)
+            m.mul_(beta1).add_(g, alpha=1 - beta1)
+            v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+            denom = (v / bias2).sqrt_().add_(_ADAM_EPS)
+            p.addcdiv_(m, denom, value=self.lr / bias1)
+
+    def solution(self) -> torch.Tensor:
+        """The individual the distribution stands for, ``[num_dense + 5 N]``: the dense mean,
+        then each synapse's most probable rule mean (its mode; ties go to the lowest index,
+        so a uniform lambda gives every synapse rule 0)."""
+        rules = self.means[self.logits.argmax(dim=1)]
+        return torch.cat([self.dense_mean, rules.reshape(-1)])
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue exactly: parameters, optimiser moments, sigma, lr,
+        generation and the random state as it was before any pending ``ask`` (so a restored
+        strategy asks that generation again, identically).
+
+        Like ``nn.Module.state_dict``, the tensors are the live ones (lambda alone is 604 MB at
+        ant rho = 1): save it (``torch.save``) or deep-copy it before the next ``tell``."""
+        return {
+            "kind": "gaussian-mixture",
+            "config": {"num_synapses": self.num_synapses, "num_rules": self.num_rules,
+                       "population": self.population, "num_dense": self.num_dense,
+                       "optimizer": self.optimizer},
+            "params": self._parameters(),
+            "moments": dict(self._moments),
+            "sigma": self.sigma, "lr": self.lr, "generation": self.generation,
+            "rng": self._rng_before_ask.clone(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a :meth:`state_dict`; the configuration must match this strategy's."""
+        if state.get("kind") != "gaussian-mixture":
+            raise ValueError(f"not a Gaussian-mixture ES state (kind {state.get('kind')!r})")
+        mine = self.state_dict()["config"]
+        if state["config"] != mine:
+            raise ValueError(f"state is for {state['config']}, this strategy is {mine}")
+        for name, param in self._parameters().items():
+            param.copy_(state["params"][name])
+        for name, (m, v) in self._moments.items():
+            m.copy_(state["moments"][name][0])
+            v.copy_(state["moments"][name][1])
+        self.sigma, self.lr = float(state["sigma"]), float(state["lr"])
+        self.generation = int(state["generation"])
+        self._rng.set_state(state["rng"])
+        self._rng_before_ask = state["rng"].clone()
+        self._pending = None
