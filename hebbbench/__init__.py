@@ -10,4 +10,7 @@ __version__ = "0.1.0"
 
 _register_all()
 
-__all__ = ["__version__"]
+from hebbbench.protocol import evaluate  # noqa: E402  (needs __version__ above)
+from hebbbench.results import Results, load_results, write_results  # noqa: E402
+
+__all__ = ["Results", "__version__", "evaluate", "load_results", "write_results"]

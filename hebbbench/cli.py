@@ -32,6 +32,38 @@ def _cmd_envs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    """Evaluate an agent on every variation of a task; print a table, write the results file."""
+    from pathlib import Path
+
+    from hebbbench.agent_file import AgentError
+    from hebbbench.protocol import EPISODES, FIRST_SEED, EvaluationError, evaluate, get_fold
+    from hebbbench.results import format_table, summary_rows, write_results
+
+    fold = get_fold(args.task, args.holdout)
+    output = Path(args.output or f"results-{fold.task}-{fold.holdout}.json")
+    if output.is_dir() or not output.resolve().parent.is_dir():
+        raise UserError(f"cannot write the results file {str(output)!r}: it is a directory or its folder does "
+                        "not exist; pass --output PATH in an existing folder.")
+    try:
+        results = evaluate(args.agent, task=fold.task, holdout=fold.holdout, episodes=args.episodes,
+                           workers=args.workers, seed=args.seed, episode_timeout=args.episode_timeout,
+                           record_dir=args.record, progress=True)
+    except (AgentError, EvaluationError) as error:
+        raise UserError(f"{error} No results file was written.") from None
+    write_results(results, output)
+    print(f"{args.agent} on {fold.task}, held out {fold.holdout}: {results.episodes_per_variation} episodes "
+          f"per variation, {results.workers} workers, {results.wall_time_s:.1f} s")
+    print(format_table(summary_rows(results)))
+    if not results.full_protocol:
+        seeds = "the protocol's seeds" if args.seed in (None, FIRST_SEED) else f"seeds from {args.seed}"
+        print(f"not a full protocol run ({results.episodes_per_variation} of {EPISODES} episodes, {seeds})")
+    if args.record:
+        print(f"recordings: {Path(args.record) / '<variation>.gif'}")
+    print(f"results: {output}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hebbbench",
@@ -41,6 +73,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     envs = sub.add_parser("envs", help="list every registered environment ID")
     envs.set_defaults(handler=_cmd_envs)
+    evaluator = sub.add_parser(
+        "evaluate", help="evaluate an agent file on every variation of a task (leave-one-out protocol)",
+        description="Run an agent on every variation of a task, the held-out one marked test; print mean, "
+                    "std and 95%% bootstrap CI per variation and write a results JSON file.")
+    evaluator.add_argument("agent", metavar="AGENT",
+                           help="a Python file defining make_agent(task, holdout, observation_space, action_space), "
+                                "or a directory (e.g. a training run) containing agent.py")
+    evaluator.add_argument("--task", required=True, choices=list(TASKS), help="task to evaluate on")
+    evaluator.add_argument("--holdout", metavar="VARIATION",
+                           help="held-out (test) variation (default: the paper's fold: car pushed-right, "
+                                "ant long-front)")
+    evaluator.add_argument("--episodes", type=int, default=100,
+                           help="episodes per variation (default 100, the protocol; fewer is marked as not a "
+                                "protocol run)")
+    evaluator.add_argument("--workers", type=int, help="worker processes (default: one per core); same numbers "
+                                                       "whatever the count")
+    evaluator.add_argument("--seed", type=int, help="first episode seed (default: the protocol's seeds)")
+    evaluator.add_argument("--output", metavar="PATH",
+                           help="results JSON file (default: results-TASK-HOLDOUT.json)")
+    evaluator.add_argument("--record", metavar="DIR", help="save a GIF of one episode per variation in DIR")
+    evaluator.add_argument("--episode-timeout", type=float, default=600.0, metavar="SEC",
+                           help="fail if one episode takes longer than SEC seconds of wall time (default 600)")
+    evaluator.set_defaults(handler=_cmd_evaluate)
     return parser
 
 
