@@ -10,6 +10,7 @@ from gymnasium.utils import EzPickle
 from pybullet_envs_gymnasium.gym_locomotion_envs import AntBulletEnv
 
 from hebbbench.envs.ant_mjcf import DEFAULT_ANKLE_LENGTH, ANKLE_GEOMS, ant_mjcf_path, validate_ankle_lengths
+from hebbbench.envs.ant_step import BatchedAntStep
 from hebbbench.envs.validation import checked_action
 
 #: Index of pybullet's "progress" term in ``AntBulletEnv.rewards``.
@@ -61,7 +62,9 @@ class AntMorphologyEnv(AntBulletEnv):
       ``no_progress_patience`` (int, 30).
 
     ## Version History
-    * v0: first release; pybullet 3.2.7, pybullet_envs_gymnasium 0.6.
+    * v0: first release; pybullet 3.2.7, pybullet_envs_gymnasium 0.6. Steps go through
+      :class:`~hebbbench.envs.ant_step.BatchedAntStep` (batched pybullet reads), whose
+      observations and progress equal upstream's ``step`` bit for bit.
     """
 
     def __init__(
@@ -93,6 +96,7 @@ class AntMorphologyEnv(AntBulletEnv):
         self._policy_steps = 0
         self._negative_streak = 0
         self._distance = 0.0
+        self._batched_step: BatchedAntStep | None = None
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         if self.stateId < 0:
@@ -102,16 +106,19 @@ class AntMorphologyEnv(AntBulletEnv):
             # first episode of a process differs from later ones with the same seed).
             super().reset(seed=0)
         observation, _ = super().reset(seed=seed, options=options)
+        self._batched_step = BatchedAntStep(self)
         zero_action = np.zeros(self.action_space.shape, dtype=np.float64)
         for _ in range(self.burn_in_steps):
-            observation, *_ = super().step(zero_action)
+            observation, _ = self._batched_step.step(zero_action)
         self._policy_steps = 0
         self._negative_streak = 0
         self._distance = 0.0
         return observation, {"distance": 0.0}
 
     def step(self, action: Any):
-        observation, _, pybullet_done, _, _ = super().step(checked_action(action, self.action_space))
+        if self._batched_step is None:
+            raise RuntimeError("call reset() before step()")
+        observation, pybullet_done = self._batched_step.step(checked_action(action, self.action_space))
         progress = float(self.rewards[_PROGRESS])
         rules_active = self._policy_steps > self.no_progress_grace  # as the reference: after 200 prior steps
         self._policy_steps += 1

@@ -42,6 +42,9 @@ def checked_action(action: object, space: spaces.Box) -> np.ndarray:
     action is an agent bug that silent clipping would hide.
     """
     array = np.asarray(action, dtype=np.float64)
+    # Fast path, once per env step: NaN fails both comparisons, so in-bounds implies finite.
+    if array.shape == space.shape and ((array >= space.low) & (array <= space.high)).all():
+        return array
     if array.shape != space.shape:
         raise ValueError(f"action must have shape {space.shape}, got shape {array.shape}: {action!r}")
     if not np.all(np.isfinite(array)):
