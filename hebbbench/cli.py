@@ -32,6 +32,45 @@ def _cmd_envs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    """Start a training run in ``--out``, or continue one with ``--resume``."""
+    from hebbbench import train
+
+    if args.resume:
+        given = [flag for flag, value in (("--agent", args.agent), ("--task", args.task), ("--config", args.config),
+                                          ("--out", args.out), ("--holdout", args.holdout)) if value is not None]
+        if given:
+            raise UserError(f"--resume continues a run with its saved config; drop {', '.join(given)}")
+        run_dir = train.resume(args.resume, workers=args.workers)
+    else:
+        if args.out is None:
+            raise UserError("give --out RUN_DIR for a new run, or --resume RUN_DIR to continue one")
+        overrides = {
+            "agent": args.agent, "task": args.task, "holdout": args.holdout, "population": args.population,
+            "generations": args.generations, "workers": args.workers, "seed": args.seed,
+            "max_episode_steps": args.max_episode_steps,
+            "variations": tuple(args.variations.split(",")) if args.variations else None,
+        }
+        if args.config:
+            config = train.TrainConfig.from_file(args.config, **overrides)
+        else:
+            if args.agent is None or args.task is None:
+                raise UserError("give --agent and --task (or a --config preset from configs/)")
+            config = train.TrainConfig(**{k: v for k, v in overrides.items() if v is not None})
+        run_dir = train.train(config, args.out)
+    print(f"run finished: {run_dir}  (evaluate it: hebbbench evaluate {run_dir} --task ...;"
+          f" plot it: hebbbench plot {run_dir})")
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    """Write a run's learning-curve PNG."""
+    from hebbbench.train import plot_run
+
+    print(plot_run(args.run_dir, args.out))
+    return 0
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     """Evaluate an agent on every variation of a task; print a table, write the results file."""
     from pathlib import Path
@@ -73,6 +112,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     envs = sub.add_parser("envs", help="list every registered environment ID")
     envs.set_defaults(handler=_cmd_envs)
+
+    trainer = sub.add_parser("train", help="evolve a reference agent with OpenAI-ES (checkpointed, resumable)")
+    trainer.add_argument("--agent", choices=["static", "lstm", "hebbian"], help="reference network to evolve")
+    trainer.add_argument("--task", choices=list(TASKS), help="task whose variations form the meta-task")
+    trainer.add_argument("--holdout", help="variation left out of training (default: the paper's fold)")
+    trainer.add_argument("--variations", help="comma-separated training variations (default: all but the holdout)")
+    trainer.add_argument("--population", type=int, help="individuals per generation, even (default: the paper's)")
+    trainer.add_argument("--generations", type=int, help="generations to run (default: the paper's)")
+    trainer.add_argument("--workers", type=int, help="processes that run episodes (default 1: in-process)")
+    trainer.add_argument("--seed", type=int, help="seed of every random number in the run (default 0)")
+    trainer.add_argument("--max-episode-steps", type=int, help="shorten every episode to K policy steps")
+    trainer.add_argument("--config", help="a preset TOML file from configs/; flags given override it")
+    trainer.add_argument("--out", metavar="RUN_DIR", help="new run directory")
+    trainer.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its checkpoint")
+    trainer.set_defaults(handler=_cmd_train)
+
+    plot = sub.add_parser("plot", help="write a training run's learning-curve PNG")
+    plot.add_argument("run_dir", metavar="RUN_DIR")
+    plot.add_argument("--out", help="PNG path (default: RUN_DIR/learning_curve.png)")
+    plot.set_defaults(handler=_cmd_plot)
     evaluator = sub.add_parser(
         "evaluate", help="evaluate an agent file on every variation of a task (leave-one-out protocol)",
         description="Run an agent on every variation of a task, the held-out one marked test; print mean, "

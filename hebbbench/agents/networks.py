@@ -1,0 +1,280 @@
+"""The reference networks, batched over a population of K individuals.
+
+One policy object acts for K individuals at once: every tensor carries a leading
+population axis ``[K, ...]`` and every layer is one batched matrix product, so the per-step
+cost of the network is amortised over the population. The architectures are the paper's
+(see ``shared/reference/reference-setup.md``):
+
+* ant: 28 -> 128 -> 64 -> 8, tanh on every layer, no biases;
+* car: an evolved conv front end (conv 3->6 3x3, tanh, maxpool 2; conv 6->8 5x5 stride 2,
+  tanh, maxpool 2; 648 features), then 648 -> 128 -> 64 -> 3 (tanh, tanh, raw) and the
+  action mapping ``[tanh, sigmoid, sigmoid]`` = steer, gas, brake;
+* static: evolved weights; LSTM: the first dense layer replaced by an LSTM cell (with its
+  two bias vectors, state zeroed at each episode start); Hebbian: the same synapses with
+  per-synapse ABCD rules, weights drawn U(-0.1, 0.1) at each episode start and updated after
+  each layer's forward pass; the car's Hebbian layers are rescaled to max|W| = 1 after
+  every update.
+
+A network output that is not finite (a diverged Hebbian net) is sent to the env as 0, so a
+policy never hands an env an invalid action.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from hebbbench.agents.layout import ParamLayout
+from hebbbench.envs import get_task
+
+AGENTS = ("static", "lstm", "hebbian")
+
+#: Car frames are resized from 96x96 to this side length (area interpolation).
+CAR_INPUT_SIDE = 84
+#: Hebbian weights are drawn from U(-HEBBIAN_INIT, HEBBIAN_INIT) at each episode start.
+HEBBIAN_INIT = 0.1
+LSTM_HIDDEN = 128
+
+_CONV_SHAPES = (("conv.1", (6, 3, 3, 3)), ("conv.2", (8, 6, 5, 5)))
+
+
+def _identity(x: torch.Tensor) -> torch.Tensor:
+    return x
+
+
+def _car_action(x: torch.Tensor) -> torch.Tensor:
+    """Raw outputs ``[K, 3]`` -> steer in [-1, 1], gas and brake in [0, 1]."""
+    return torch.stack([torch.tanh(x[:, 0]), torch.sigmoid(x[:, 1]), torch.sigmoid(x[:, 2])], dim=1)
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """Per-task shape of the dense part: ``widths[0]`` inputs, one activation per layer."""
+
+    widths: tuple[int, ...]
+    activations: tuple[Callable[[torch.Tensor], torch.Tensor], ...]
+    to_action: Callable[[torch.Tensor], torch.Tensor]
+    conv_front_end: bool
+    normalise_hebbian: bool
+
+
+ARCHITECTURES = {
+    "ant": Architecture((28, 128, 64, 8), (torch.tanh,) * 3, _identity, False, False),
+    "car": Architecture((648, 128, 64, 3), (torch.tanh, torch.tanh, _identity), _car_action, True, True),
+}
+
+
+def architecture(task: str) -> Architecture:
+    """The reference architecture of ``task``; ``ValueError`` naming the allowed tasks otherwise."""
+    get_task(task)
+    return ARCHITECTURES[task]
+
+
+def _check_agent(agent: str) -> None:
+    if agent not in AGENTS:
+        raise ValueError(f"unknown agent {agent!r}; allowed agents: {', '.join(AGENTS)}")
+
+
+def param_layout(agent: str, task: str) -> ParamLayout:
+    """Names and shapes of the evolved parameters of ``agent`` on ``task``, in vector order."""
+    _check_agent(agent)
+    arch = architecture(task)
+    shapes: list[tuple[str, tuple[int, ...]]] = list(_CONV_SHAPES) if arch.conv_front_end else []
+    pairs = list(zip(arch.widths[:-1], arch.widths[1:]))
+    if agent == "static":
+        shapes += [(f"dense.{i}", pair) for i, pair in enumerate(pairs, 1)]
+    elif agent == "lstm":
+        gates = 4 * LSTM_HIDDEN
+        shapes += [
+            ("lstm.weight_ih", (arch.widths[0], gates)),
+            ("lstm.weight_hh", (LSTM_HIDDEN, gates)),
+            ("lstm.bias_ih", (gates,)),
+            ("lstm.bias_hh", (gates,)),
+        ]
+        rest = [(LSTM_HIDDEN, arch.widths[2])] + pairs[2:]
+        shapes += [(f"dense.{i}", pair) for i, pair in enumerate(rest, 2)]
+    else:
+        shapes += [(f"hebb.{i}", (*pair, 5)) for i, pair in enumerate(pairs, 1)]
+    return ParamLayout(tuple(shapes))
+
+
+def parameter_count(agent: str, task: str) -> int:
+    """Number of evolved parameters: ant 12,288 / 89,600 / 61,440 and car 92,690 / 408,082 /
+    458,002 for static / lstm / hebbian."""
+    return param_layout(agent, task).size
+
+
+def hebbian_slice(agent: str, task: str) -> slice | None:
+    """The slice of the parameter vector holding Hebbian rule coefficients (``None`` if none).
+
+    The coefficient penalty of the reference (``-0.01 * mean(h**2)``) is taken over it.
+    """
+    found = [where for name, where in param_layout(agent, task).offsets().items() if name.startswith("hebb.")]
+    return slice(found[0].start, found[-1].stop) if found else None
+
+
+@lru_cache(maxsize=None)
+def _area_matrix(source: int, target: int) -> torch.Tensor:
+    """``[target, source]`` matrix of area interpolation: row i averages the source pixels
+    under output pixel i, each weighted by its overlap (OpenCV's INTER_AREA when shrinking)."""
+    scale = source / target
+    edges = np.arange(target + 1) * scale
+    lo, hi = edges[:-1, None], edges[1:, None]
+    pixel = np.arange(source)[None, :]
+    overlap = np.clip(np.minimum(hi, pixel + 1) - np.maximum(lo, pixel), 0.0, None)
+    return torch.as_tensor(overlap / scale, dtype=torch.float32)
+
+
+def car_observation(frames: np.ndarray) -> torch.Tensor:
+    """``[K, 96, 96, 3]`` uint8 frames -> ``[K, 3, 84, 84]`` float in [0, 1] (area resize, /255)."""
+    x = torch.as_tensor(np.asarray(frames), dtype=torch.float32).permute(0, 3, 1, 2)
+    rows = _area_matrix(x.shape[2], CAR_INPUT_SIDE)
+    cols = _area_matrix(x.shape[3], CAR_INPUT_SIDE)
+    return rows @ x @ cols.T / 255.0
+
+
+def conv_features(x: torch.Tensor, conv1: torch.Tensor, conv2: torch.Tensor) -> torch.Tensor:
+    """The car's front end for K individuals at once, as grouped convolutions.
+
+    ``x`` ``[K, 3, 84, 84]``; ``conv1`` ``[K, 6, 3, 3, 3]``; ``conv2`` ``[K, 8, 6, 5, 5]``;
+    returns ``[K, 648]``.
+    """
+    k = x.shape[0]
+    h = x.reshape(1, k * 3, *x.shape[2:])
+    h = F.max_pool2d(torch.tanh(F.conv2d(h, conv1.reshape(-1, *conv1.shape[2:]), groups=k)), 2)
+    h = F.max_pool2d(torch.tanh(F.conv2d(h, conv2.reshape(-1, *conv2.shape[2:]), stride=2, groups=k)), 2)
+    return h.reshape(k, -1)
+
+
+class BatchedPolicy:
+    """Acts for K individuals at once; subclasses define the dense part.
+
+    ``population``: ``[K, D]`` float parameters laid out by :func:`param_layout`.
+    Call :meth:`reset` with K seeds at each episode start, then :meth:`act` with the K
+    observations of each step.
+    """
+
+    agent = ""
+
+    def __init__(self, task: str, population: torch.Tensor) -> None:
+        self.task = task
+        self.arch = architecture(task)
+        population = torch.as_tensor(population, dtype=torch.float32)
+        self.params = {k: v.contiguous() for k, v in param_layout(self.agent, task).split(population).items()}
+        self.size = population.shape[0]
+
+    def reset(self, seeds: Sequence[int]) -> None:
+        """Start an episode for each individual; ``seeds`` (K ints) fix any random state."""
+        if len(seeds) != self.size:
+            raise ValueError(f"expected {self.size} seeds, got {len(seeds)}")
+
+    @torch.no_grad()
+    def act(self, observations: np.ndarray) -> np.ndarray:
+        """K observations (``[K, 28]`` ant states or ``[K, 96, 96, 3]`` car frames) ->
+        ``[K, action_dim]`` float32 actions within the env's bounds."""
+        if self.arch.conv_front_end:
+            x = conv_features(car_observation(observations), self.params["conv.1"], self.params["conv.2"])
+        else:
+            x = torch.as_tensor(np.asarray(observations), dtype=torch.float32)
+        action = self.arch.to_action(self._dense(x))
+        return torch.nan_to_num(action, nan=0.0, posinf=0.0, neginf=0.0).numpy()
+
+    def _dense(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+def _layer(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``[K, n_in] x [K, n_in, n_out] -> [K, n_out]``, one matrix product per individual."""
+    return torch.bmm(x.unsqueeze(1), weight).squeeze(1)
+
+
+class StaticPolicy(BatchedPolicy):
+    """Evolved weights, fixed during the episode."""
+
+    agent = "static"
+
+    def _dense(self, x: torch.Tensor) -> torch.Tensor:
+        for i, act in enumerate(self.arch.activations, 1):
+            x = act(_layer(x, self.params[f"dense.{i}"]))
+        return x
+
+
+class LSTMPolicy(BatchedPolicy):
+    """An LSTM cell (gates i, f, g, o; state zeroed at reset) followed by the dense layers 2 and 3."""
+
+    agent = "lstm"
+
+    def reset(self, seeds: Sequence[int]) -> None:
+        super().reset(seeds)
+        self.hidden = torch.zeros(self.size, LSTM_HIDDEN)
+        self.cell = torch.zeros(self.size, LSTM_HIDDEN)
+
+    def _dense(self, x: torch.Tensor) -> torch.Tensor:
+        p = self.params
+        gates = _layer(x, p["lstm.weight_ih"]) + _layer(self.hidden, p["lstm.weight_hh"])
+        gates = gates + p["lstm.bias_ih"] + p["lstm.bias_hh"]
+        i, f, g, o = gates.chunk(4, dim=1)
+        self.cell = torch.sigmoid(f) * self.cell + torch.sigmoid(i) * torch.tanh(g)
+        self.hidden = torch.sigmoid(o) * torch.tanh(self.cell)
+        x = self.hidden
+        for i, act in enumerate(self.arch.activations[1:], 2):
+            x = act(_layer(x, p[f"dense.{i}"]))
+        return x
+
+
+class HebbianPolicy(BatchedPolicy):
+    """Random weights that learn within the episode by per-synapse ABCD rules.
+
+    For each layer: ``post = act(pre @ W)``, then
+    ``W += eta * (A * pre post^T + B * pre + C * post + D)``; on the car each layer is then
+    divided by its max |W|. The products ``eta*A .. eta*D`` are formed once per policy.
+    """
+
+    agent = "hebbian"
+
+    def __init__(self, task: str, population: torch.Tensor) -> None:
+        super().__init__(task, population)
+        self.rules = []
+        for i in range(1, len(self.arch.activations) + 1):
+            h = self.params[f"hebb.{i}"]
+            eta = h[..., 0]
+            self.rules.append(tuple((eta * h[..., j]).contiguous() for j in range(1, 5)))
+        self.weights: list[torch.Tensor] = []
+
+    def reset(self, seeds: Sequence[int]) -> None:
+        """Draw every individual's weights U(-0.1, 0.1) from its seed (reproducible)."""
+        super().reset(seeds)
+        drawn: dict[int, list[torch.Tensor]] = {}
+        for seed in set(int(s) for s in seeds):
+            generator = torch.Generator().manual_seed(seed)
+            drawn[seed] = [
+                (torch.rand(rule[0].shape[1:], generator=generator) * 2 - 1) * HEBBIAN_INIT for rule in self.rules
+            ]
+        self.weights = [torch.stack([drawn[int(s)][i] for s in seeds]) for i in range(len(self.rules))]
+
+    def _dense(self, x: torch.Tensor) -> torch.Tensor:
+        for weight, (eta_a, eta_b, eta_c, eta_d), act in zip(self.weights, self.rules, self.arch.activations):
+            post = act(_layer(x, weight))
+            pre_col, post_row = x.unsqueeze(2), post.unsqueeze(1)
+            weight.addcmul_(eta_a, pre_col * post_row)
+            weight.addcmul_(eta_b, pre_col)
+            weight.addcmul_(eta_c, post_row)
+            weight.add_(eta_d)
+            if self.arch.normalise_hebbian:
+                weight.div_(weight.abs().amax(dim=(1, 2), keepdim=True))
+            x = post
+        return x
+
+
+POLICIES = {cls.agent: cls for cls in (StaticPolicy, LSTMPolicy, HebbianPolicy)}
+
+
+def make_policy(agent: str, task: str, population: torch.Tensor) -> BatchedPolicy:
+    """The batched policy of ``agent`` on ``task`` for a ``[K, D]`` population."""
+    _check_agent(agent)
+    return POLICIES[agent](task, population)

@@ -1,0 +1,25 @@
+"""Ask/tell evolution strategies; they know nothing about environments.
+
+A strategy is an object with
+
+* ``ask() -> Tensor[P, D]``: this generation's population of flat parameter vectors;
+* ``tell(fitness[P]) -> dict[str, float]``: update the search distribution, return numbers
+  worth logging (e.g. ``sigma``, ``lr``);
+* ``solution() -> Tensor[D]``: the one parameter vector the distribution stands for;
+* ``state_dict()`` / ``load_state_dict(state)``: exact save and restore.
+
+The trainer (:mod:`hebbbench.train`) uses only these five, so any strategy with them plugs in.
+"""
+
+from hebbbench.es.openai_es import OPTIMIZERS, OpenAIES, OpenAIESConfig, centered_ranks, shape_fitness
+from hebbbench.es.penalty import PENALTY_SCALE, coefficient_penalty
+
+__all__ = [
+    "OPTIMIZERS",
+    "OpenAIES",
+    "OpenAIESConfig",
+    "PENALTY_SCALE",
+    "centered_ranks",
+    "coefficient_penalty",
+    "shape_fitness",
+]

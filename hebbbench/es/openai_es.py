@@ -1,0 +1,157 @@
+"""OpenAI-ES (Salimans et al. 2017) with an ask/tell interface, as the paper runs it.
+
+The search distribution is N(mean, sigma^2 I) over D parameters. Each generation:
+
+* ``ask()`` draws P/2 noise vectors eps and returns the mirrored population
+  ``mean + sigma * [eps; -eps]``, shaped ``[P, D]``;
+* ``tell(fitness)`` shapes the P fitnesses into centered ranks in [-0.5, 0.5], z-scores
+  them, estimates the gradient ``mean_i(shaped_i * eps_i) / sigma`` and takes one ascent
+  step with SGD or Adam. The learning rate and sigma then decay geometrically.
+
+The noise of generation g is drawn from a generator seeded by ``(seed, g)``, so the state
+is just the mean, the generation counter and the optimiser moments: saved and restored
+exactly by :meth:`OpenAIES.state_dict` / :meth:`OpenAIES.load_state_dict`. The strategy
+knows nothing about environments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+OPTIMIZERS = ("sgd", "adam")
+
+
+@dataclass(frozen=True)
+class OpenAIESConfig:
+    """Hyper-parameters; defaults are the paper's (SGD, lr 0.2 x 0.995/gen, sigma 0.1 x 0.999/gen).
+
+    The paper's best setting for shared rules is ``optimizer="adam", lr=1.0, lr_decay=0.9931``.
+    """
+
+    population_size: int
+    sigma: float = 0.1
+    sigma_decay: float = 0.999
+    lr: float = 0.2
+    lr_decay: float = 0.995
+    optimizer: str = "sgd"
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    adam_eps: float = 1e-8
+
+    def __post_init__(self) -> None:
+        if self.population_size < 2 or self.population_size % 2:
+            raise ValueError(f"population_size must be an even number >= 2 (mirrored sampling), got {self.population_size}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; allowed: {', '.join(OPTIMIZERS)}")
+        for name in ("sigma", "lr", "sigma_decay", "lr_decay"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+
+
+def centered_ranks(fitness: torch.Tensor) -> torch.Tensor:
+    """Ranks of ``fitness`` ``[P]`` mapped linearly onto [-0.5, 0.5] (lowest -> -0.5).
+
+    Ties are broken by position, as a stable sort does."""
+    ranks = torch.empty_like(fitness, dtype=torch.float64)
+    ranks[torch.argsort(fitness, stable=True)] = torch.arange(len(fitness), dtype=torch.float64)
+    return ranks / (len(fitness) - 1) - 0.5
+
+
+def shape_fitness(fitness: torch.Tensor) -> torch.Tensor:
+    """Centered ranks, then z-scored (mean 0, std 1): the utilities of the gradient estimate."""
+    ranks = centered_ranks(fitness)
+    return (ranks - ranks.mean()) / ranks.std()
+
+
+class OpenAIES:
+    """Mirrored-sampling OpenAI-ES over a flat float32 parameter vector of length D.
+
+    ``mean``: the starting mean ``[D]`` (the paper draws it from N(0, 1)); ``seed`` fixes
+    every generation's noise.
+    """
+
+    def __init__(self, mean: torch.Tensor, config: OpenAIESConfig, seed: int) -> None:
+        self.config = config
+        self.seed = int(seed)
+        self.mean = torch.as_tensor(mean, dtype=torch.float32).clone().reshape(-1)
+        self.generation = 0
+        self.adam_m = torch.zeros_like(self.mean)
+        self.adam_v = torch.zeros_like(self.mean)
+        self._noise: torch.Tensor | None = None
+
+    @property
+    def sigma(self) -> float:
+        """Noise scale of the current generation."""
+        return self.config.sigma * self.config.sigma_decay**self.generation
+
+    @property
+    def lr(self) -> float:
+        """Learning rate of the current generation's update."""
+        return self.config.lr * self.config.lr_decay**self.generation
+
+    def solution(self) -> torch.Tensor:
+        """The parameter vector the search distribution stands for: its mean ``[D]``."""
+        return self.mean.clone()
+
+    def ask(self) -> torch.Tensor:
+        """The population of this generation, ``[P, D]`` float32, mirrored pairs (i, i + P/2)."""
+        seed = int(np.random.SeedSequence([self.seed, self.generation]).generate_state(1)[0])
+        generator = torch.Generator().manual_seed(seed)
+        half = torch.randn(self.config.population_size // 2, self.mean.numel(), generator=generator)
+        self._noise = torch.cat([half, -half])
+        return self.mean + self.sigma * self._noise
+
+    def tell(self, fitness: torch.Tensor | np.ndarray) -> dict[str, float]:
+        """Update the mean from the fitness ``[P]`` of the population last asked for.
+
+        Returns numbers worth logging: the sigma and lr used, and the gradient's norm."""
+        if self._noise is None:
+            raise RuntimeError("tell() needs the population of a preceding ask()")
+        fitness = torch.as_tensor(np.asarray(fitness, dtype=np.float64))
+        if fitness.shape != (self.config.population_size,):
+            raise ValueError(f"expected {self.config.population_size} fitness values, got shape {tuple(fitness.shape)}")
+        if not torch.isfinite(fitness).all():
+            raise ValueError("fitness contains NaN or infinite values")
+        utilities = shape_fitness(fitness).to(torch.float32)
+        sigma, lr = self.sigma, self.lr
+        gradient = utilities @ self._noise / (len(utilities) * sigma)
+        if self.config.optimizer == "sgd":
+            self.mean += lr * gradient
+        else:
+            c = self.config
+            step = self.generation + 1
+            self.adam_m.mul_(c.adam_beta1).add_(gradient, alpha=1 - c.adam_beta1)
+            self.adam_v.mul_(c.adam_beta2).addcmul_(gradient, gradient, value=1 - c.adam_beta2)
+            m_hat = self.adam_m / (1 - c.adam_beta1**step)
+            v_hat = self.adam_v / (1 - c.adam_beta2**step)
+            self.mean += lr * m_hat / (v_hat.sqrt() + c.adam_eps)
+        self.generation += 1
+        self._noise = None
+        return {"sigma": sigma, "lr": lr, "grad_norm": float(gradient.norm())}
+
+    def state_dict(self) -> dict:
+        """Everything needed to continue exactly: config, seed, generation, mean, Adam moments."""
+        return {
+            "kind": "openai-es",
+            "config": asdict(self.config),
+            "seed": self.seed,
+            "generation": self.generation,
+            "mean": self.mean.clone(),
+            "adam_m": self.adam_m.clone(),
+            "adam_v": self.adam_v.clone(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore a :meth:`state_dict`; the next ``ask()`` is the one the saved run would have made."""
+        if state.get("kind") != "openai-es":
+            raise ValueError(f"not an OpenAI-ES state (kind {state.get('kind')!r})")
+        self.config = OpenAIESConfig(**state["config"])
+        self.seed = int(state["seed"])
+        self.generation = int(state["generation"])
+        self.mean = state["mean"].clone()
+        self.adam_m = state["adam_m"].clone()
+        self.adam_v = state["adam_v"].clone()
+        self._noise = None

@@ -1,0 +1,368 @@
+"""The training loop: reference agents, an ask/tell strategy and the benchmark's envs.
+
+Read top to bottom: :class:`TrainConfig` says what to train; :func:`train` starts a run
+directory and :func:`resume` continues one; :func:`run_generations` is the loop itself:
+
+1. ``population = strategy.ask()`` (``[P, D]``);
+2. every individual plays one episode on each training variation: the P episodes of a
+   variation run in lockstep, one batched policy call per step (:func:`run_episodes`);
+3. fitness = mean return over the training variations (+ the Hebbian coefficient penalty);
+4. a log row is appended, ``strategy.tell(fitness)``, then an atomic checkpoint.
+
+Every random number comes from the run's seed and the generation number (the strategy's
+noise, each variation's episode seed, the Hebbian weights), so the same config gives the
+same numbers, and a run killed at any moment and resumed ends with exactly the parameters
+of an uninterrupted one. All individuals of a generation meet the same episode seed on a
+variation (common random numbers: the same track, the same start, the same initial
+Hebbian weights), which makes the ranking of a mirrored pair depend on its parameters only.
+
+Run directory::
+
+    config.json      the TrainConfig (JSON)
+    checkpoint.pt    strategy state + counters after the last finished generation
+    log.jsonl        one JSON row per generation (see :func:`run_generations`)
+    parameters.npy   the strategy's solution (its mean) after the last finished generation
+    agent.py         an agent file: ``hebbbench evaluate RUN_DIR --task ...`` evaluates it
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import multiprocessing
+import os
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from tqdm import tqdm
+
+import hebbbench  # noqa: F401  (registers the env IDs, also in worker processes)
+from hebbbench.agents import AGENTS, ReferenceAgent, hebbian_slice, make_policy, parameter_count
+from hebbbench.envs import PAPER_HOLDOUT, get_task, get_variation, variations
+from hebbbench.es import OpenAIES, OpenAIESConfig, coefficient_penalty
+
+CONFIG_FILE = "config.json"
+CHECKPOINT_FILE = "checkpoint.pt"
+LOG_FILE = "log.jsonl"
+PARAMETERS_FILE = "parameters.npy"
+AGENT_FILE = "agent.py"
+STRATEGIES = ("openai-es",)
+#: The paper's budget per task: (population, generations).
+PAPER_BUDGET = {"car": (200, 300), "ant": (500, 500)}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What to train, on what, for how long.
+
+    ``holdout``: the variation left out (default: the paper's fold). ``variations``: the
+    training variations; default all but the holdout (the paper's leave-one-out meta-task).
+    ``population`` and ``generations`` default to the paper's budget for the task.
+    ``max_episode_steps``: shorten every episode (``None``: the task's full length).
+    ``es``: keyword arguments of :class:`~hebbbench.es.OpenAIESConfig` other than the
+    population size (e.g. ``{"optimizer": "adam", "lr": 1.0, "lr_decay": 0.9931}``).
+    """
+
+    agent: str
+    task: str
+    population: int | None = None
+    generations: int | None = None
+    seed: int = 0
+    holdout: str | None = None
+    variations: tuple[str, ...] | None = None
+    max_episode_steps: int | None = None
+    workers: int = 1
+    strategy: str = "openai-es"
+    es: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.agent not in AGENTS:
+            raise ValueError(f"unknown agent {self.agent!r}; allowed agents: {', '.join(AGENTS)}")
+        get_task(self.task)
+        paper_population, paper_generations = PAPER_BUDGET[self.task]
+        object.__setattr__(self, "population", self.population or paper_population)
+        object.__setattr__(self, "generations", self.generations or paper_generations)
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {self.strategy!r}; allowed: {', '.join(STRATEGIES)}")
+        holdout = self.holdout or PAPER_HOLDOUT[self.task]
+        get_variation(self.task, holdout)
+        names = tuple(self.variations) if self.variations else tuple(
+            v.name for v in variations(self.task) if v.name != holdout)
+        for name in names:
+            get_variation(self.task, name)
+        if holdout in names:
+            raise ValueError(f"the holdout variation {holdout!r} cannot also be a training variation")
+        object.__setattr__(self, "holdout", holdout)
+        object.__setattr__(self, "variations", names)
+        object.__setattr__(self, "es", dict(self.es))
+        for name in ("population", "generations", "workers"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if self.max_episode_steps is not None and self.max_episode_steps < 1:
+            raise ValueError(f"max_episode_steps must be a positive integer, got {self.max_episode_steps!r}")
+        OpenAIESConfig(population_size=self.population, **self.es)  # validates the ES settings
+
+    @classmethod
+    def from_file(cls, path: str | Path, **overrides: Any) -> "TrainConfig":
+        """A preset from a TOML file (``configs/``) or a run's ``config.json``, with overrides."""
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"config file {str(path)!r} does not exist")
+        text = path.read_text()
+        values = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+        values.pop("budget", None)  # presets describe their cost in words
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        allowed = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - allowed)
+        if unknown:
+            raise ValueError(f"unknown config keys {unknown} in {str(path)!r}; allowed: {', '.join(sorted(allowed))}")
+        if values.get("variations") is not None:
+            values["variations"] = tuple(values["variations"])
+        return cls(**values)
+
+
+def make_strategy(config: TrainConfig) -> OpenAIES:
+    """The config's strategy, its mean drawn from N(0, 1) with the run's seed (as the paper)."""
+    generator = torch.Generator().manual_seed(config.seed)
+    mean = torch.randn(parameter_count(config.agent, config.task), generator=generator)
+    return OpenAIES(mean, OpenAIESConfig(population_size=config.population, **config.es), seed=config.seed)
+
+
+def episode_seeds(seed: int, generation: int, variation: int) -> tuple[int, int]:
+    """(env reset seed, Hebbian weight seed) of one variation's episodes in one generation."""
+    env_seed, weight_seed = np.random.SeedSequence([seed, generation, variation]).generate_state(2)
+    return int(env_seed), int(weight_seed)
+
+
+def run_episodes(agent: str, task: str, population: torch.Tensor, env_id: str, env_seed: int,
+                 weight_seed: int, max_episode_steps: int | None = None) -> tuple[np.ndarray, int]:
+    """Play one episode of ``env_id`` for each of K individuals, in lockstep.
+
+    ``population``: ``[K, D]`` parameters. All K envs are reset with ``env_seed`` and all
+    policies with ``weight_seed``; each step is one batched policy call for all K, and the
+    envs whose episode has not ended are stepped. Returns the K returns (float64) and the
+    number of env steps taken. This is the one place where training episodes run.
+    """
+    extra = {} if max_episode_steps is None else {"max_episode_steps": max_episode_steps}
+    envs = [gym.make(env_id, **extra) for _ in range(population.shape[0])]
+    try:
+        observations = np.stack([env.reset(seed=env_seed)[0] for env in envs])
+        policy = make_policy(agent, task, population)
+        policy.reset([weight_seed] * len(envs))
+        returns = np.zeros(len(envs))
+        running = np.ones(len(envs), dtype=bool)
+        steps = 0
+        while running.any():
+            actions = policy.act(observations)
+            for k in np.flatnonzero(running):
+                observation, reward, terminated, truncated, _ = envs[k].step(actions[k])
+                observations[k] = observation
+                returns[k] += reward
+                running[k] = not (terminated or truncated)
+                steps += 1
+        return returns, steps
+    finally:
+        for env in envs:
+            env.close()
+
+
+def _run_chunk(job: tuple) -> tuple[np.ndarray, int]:
+    torch.set_num_threads(1)
+    return run_episodes(*job)
+
+
+def evaluate_population(config: TrainConfig, population: torch.Tensor, generation: int,
+                        pool: Any = None) -> tuple[np.ndarray, int]:
+    """Returns ``[P, V]`` of every individual on every training variation, and the env steps.
+
+    With a process ``pool`` the population is cut into one contiguous chunk per worker."""
+    jobs, owners = [], []
+    chunks = torch.tensor_split(population, config.workers) if pool is not None else (population,)
+    for v, name in enumerate(config.variations):
+        env_id = get_variation(config.task, name).env_id
+        env_seed, weight_seed = episode_seeds(config.seed, generation, v)
+        for chunk in chunks:
+            if len(chunk):
+                jobs.append((config.agent, config.task, chunk, env_id, env_seed, weight_seed,
+                             config.max_episode_steps))
+                owners.append(v)
+    results = pool.map(_run_chunk, jobs) if pool is not None else [run_episodes(*job) for job in jobs]
+    returns = np.zeros((population.shape[0], len(config.variations)))
+    for v in range(len(config.variations)):
+        returns[:, v] = np.concatenate([r for (r, _), owner in zip(results, owners) if owner == v])
+    return returns, sum(steps for _, steps in results)
+
+
+def _write_atomic(path: Path, write: Any) -> None:
+    """Write ``path`` via a temporary file and ``os.replace``: readers see old or new, never half."""
+    temporary = path.with_name(path.name + ".tmp")
+    with open(temporary, "wb") as handle:
+        write(handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def _save_checkpoint(run_dir: Path, strategy: OpenAIES, generation: int, env_steps: int, seconds: float) -> None:
+    state = {"generation": generation, "env_steps": env_steps, "seconds": seconds, "strategy": strategy.state_dict()}
+    _write_atomic(run_dir / CHECKPOINT_FILE, lambda handle: torch.save(state, handle))
+    parameters = strategy.solution().numpy()
+    _write_atomic(run_dir / PARAMETERS_FILE, lambda handle: np.save(handle, parameters))
+
+
+def read_log(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The log rows of a run; a half-written last line (a killed run) is skipped."""
+    path = Path(run_dir) / LOG_FILE
+    rows = []
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                break
+    return rows
+
+
+_AGENT_TEMPLATE = '''"""Agent file written by `hebbbench train`: the {agent} agent on {task}, trained with
+{holdout!r} held out, acting with this run's final mean parameters ({parameters}).
+
+Evaluate it with: hebbbench evaluate {run_dir} --task {task}
+"""
+
+from pathlib import Path
+
+from hebbbench.train import load_run_agent
+
+
+def make_agent(task, holdout, observation_space, action_space):
+    return load_run_agent(Path(__file__).parent, task)
+'''
+
+
+def load_run_agent(run_dir: str | Path, task: str) -> ReferenceAgent:
+    """The K=1 reference agent with the latest parameters of the run in ``run_dir``."""
+    run_dir = Path(run_dir)
+    config = TrainConfig.from_file(run_dir / CONFIG_FILE)
+    if task != config.task:
+        raise ValueError(f"this run trained a {config.task} agent; it cannot act on task {task!r}")
+    return ReferenceAgent(config.agent, config.task, np.load(run_dir / PARAMETERS_FILE))
+
+
+def train(config: TrainConfig, run_dir: str | Path, progress: bool = True) -> Path:
+    """Start a run in the new (or empty) directory ``run_dir`` and train to the end."""
+    run_dir = Path(run_dir)
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise ValueError(f"run directory {str(run_dir)!r} is not empty; use --resume to continue a run there")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    strategy = make_strategy(config)
+    _write_atomic(run_dir / CONFIG_FILE, lambda h: h.write(json.dumps(dataclasses.asdict(config), indent=2).encode()))
+    text = _AGENT_TEMPLATE.format(agent=config.agent, task=config.task, holdout=config.holdout, run_dir=run_dir,
+                                  parameters=PARAMETERS_FILE)
+    _write_atomic(run_dir / AGENT_FILE, lambda h: h.write(text.encode()))
+    _save_checkpoint(run_dir, strategy, generation=0, env_steps=0, seconds=0.0)
+    (run_dir / LOG_FILE).touch()
+    return run_generations(config, run_dir, strategy, progress)
+
+
+def resume(run_dir: str | Path, workers: int | None = None, progress: bool = True) -> Path:
+    """Continue the run in ``run_dir`` from its last checkpoint (``workers`` may change)."""
+    run_dir = Path(run_dir)
+    if not (run_dir / CHECKPOINT_FILE).is_file():
+        raise ValueError(f"{str(run_dir)!r} is not a run directory (no {CHECKPOINT_FILE}); start one with --out")
+    config = TrainConfig.from_file(run_dir / CONFIG_FILE, workers=workers)
+    strategy = make_strategy(config)
+    strategy.load_state_dict(torch.load(run_dir / CHECKPOINT_FILE)["strategy"])
+    return run_generations(config, run_dir, strategy, progress)
+
+
+def run_generations(config: TrainConfig, run_dir: Path, strategy: OpenAIES, progress: bool = True) -> Path:
+    """Train from the checkpoint in ``run_dir`` to ``config.generations``.
+
+    Each log row holds: ``generation``; ``fitness_mean``, ``fitness_max`` and ``fitness_min``
+    over the population (penalty included); ``return_<variation>``: the population's mean
+    return there; ``penalty_mean``; the strategy's numbers (``sigma``, ``lr``, ...);
+    ``env_steps`` (cumulative policy steps) and ``seconds`` (cumulative training time).
+    """
+    checkpoint = torch.load(run_dir / CHECKPOINT_FILE)
+    done, env_steps, seconds = checkpoint["generation"], checkpoint["env_steps"], checkpoint["seconds"]
+    # Rows of a generation that ran but was not checkpointed are dropped: it runs again.
+    rows = [row for row in read_log(run_dir) if row["generation"] < done]
+    _write_atomic(run_dir / LOG_FILE, lambda h: h.write("".join(json.dumps(r) + "\n" for r in rows).encode()))
+    _save_checkpoint(run_dir, strategy, done, env_steps, seconds)
+    where = hebbian_slice(config.agent, config.task)
+    # Episodes run in lockstep with single-threaded envs: one torch thread per process
+    # avoids threads spinning against the envs (and against other jobs on the machine).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    pool = multiprocessing.get_context("spawn").Pool(config.workers) if config.workers > 1 else None
+    bar = tqdm(total=config.generations, initial=done, disable=not progress, unit="gen",
+               desc=f"{config.agent} {config.task}")
+    try:
+        for generation in range(done, config.generations):
+            start = time.perf_counter()
+            population = strategy.ask()
+            returns, steps = evaluate_population(config, population, generation, pool)
+            penalty = coefficient_penalty(population, where).numpy()
+            fitness = returns.mean(axis=1) + penalty
+            env_steps += steps
+            seconds += time.perf_counter() - start
+            row: dict[str, Any] = {
+                "generation": generation,
+                "fitness_mean": float(fitness.mean()),
+                "fitness_max": float(fitness.max()),
+                "fitness_min": float(fitness.min()),
+                **{f"return_{name}": float(returns[:, v].mean()) for v, name in enumerate(config.variations)},
+                "penalty_mean": float(penalty.mean()),
+            }
+            row.update(strategy.tell(fitness))
+            row.update(env_steps=env_steps, seconds=round(seconds, 3))
+            with open(run_dir / LOG_FILE, "a") as handle:
+                handle.write(json.dumps(row) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            _save_checkpoint(run_dir, strategy, generation + 1, env_steps, seconds)
+            bar.set_postfix(fitness=f"{row['fitness_mean']:.1f}", best=f"{row['fitness_max']:.1f}")
+            bar.update(1)
+    finally:
+        bar.close()
+        torch.set_num_threads(threads)
+        if pool is not None:
+            pool.close()
+    return run_dir
+
+
+def plot_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
+    """Write the learning curve of ``run_dir`` (population mean and best fitness per
+    generation, against env steps on a second axis label) to ``out`` (default
+    ``RUN_DIR/learning_curve.png``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    run_dir = Path(run_dir)
+    rows = read_log(run_dir)
+    if not rows:
+        raise ValueError(f"{str(run_dir)!r} has no logged generations to plot")
+    config = TrainConfig.from_file(run_dir / CONFIG_FILE)
+    generations = [r["generation"] for r in rows]
+    figure, axis = plt.subplots(figsize=(7, 4))
+    axis.plot(generations, [r["fitness_mean"] for r in rows], label="population mean")
+    axis.plot(generations, [r["fitness_max"] for r in rows], label="population best", alpha=0.7)
+    axis.set_xlabel("generation")
+    axis.set_ylabel("fitness (mean return over training variations)")
+    axis.set_title(f"{config.agent} on {config.task} ({', '.join(config.variations)}), "
+                   f"P={config.population}, {rows[-1]['env_steps']:,} env steps")
+    axis.grid(alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    out = Path(out) if out is not None else run_dir / "learning_curve.png"
+    figure.savefig(out, dpi=120)
+    plt.close(figure)
+    return out

@@ -1,0 +1,148 @@
+"""The reference networks: parameter counts, batching, Hebbian resets, car preprocessing."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from hebbbench.agents import AGENTS, ReferenceAgent, car_observation, hebbian_slice, make_policy, parameter_count
+from hebbbench.agents.networks import _area_matrix
+
+OBSERVATION_SHAPES = {"ant": (28,), "car": (96, 96, 3)}
+
+
+def _observations(task: str, k: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    if task == "car":
+        return rng.integers(0, 256, size=(k, *OBSERVATION_SHAPES[task]), dtype=np.uint8)
+    return rng.uniform(-5, 5, size=(k, 28)).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    "agent, task, expected",
+    [("static", "ant", 12_288), ("lstm", "ant", 89_600), ("hebbian", "ant", 61_440),
+     ("static", "car", 92_690), ("lstm", "car", 408_082), ("hebbian", "car", 458_002)],
+)
+def test_parameter_counts_are_the_papers(agent, task, expected):
+    assert parameter_count(agent=agent, task=task) == expected
+
+
+def test_hebbian_slice_covers_the_rule_coefficients_only():
+    assert hebbian_slice("hebbian", "ant") == slice(0, 61_440)
+    assert hebbian_slice("hebbian", "car") == slice(1_362, 458_002)  # the conv front end is not plastic
+    assert hebbian_slice("static", "car") is None
+
+
+def test_unknown_agent_and_task_are_named():
+    with pytest.raises(ValueError, match="allowed agents: static, lstm, hebbian"):
+        parameter_count("mlp", "ant")
+    with pytest.raises(ValueError, match="allowed tasks"):
+        parameter_count("static", "walker")
+
+
+@pytest.mark.parametrize("task", ["ant", "car"])
+@pytest.mark.parametrize("agent", AGENTS)
+def test_batch_of_k_acts_as_k_single_agents(agent, task):
+    """Individual k of a batched policy gives the actions of a K=1 policy with its parameters,
+    over several steps (so recurrent state and Hebbian updates are per individual)."""
+    torch.manual_seed(0)
+    population = torch.randn(3, parameter_count(agent, task)) * 0.3
+    batched = make_policy(agent, task, population)
+    batched.reset([5, 6, 7])
+    singles = [ReferenceAgent(agent, task, population[k]) for k in range(3)]
+    for k, single in enumerate(singles):
+        single.reset(5 + k)
+    for step in range(3):
+        observations = _observations(task, 3, step)
+        actions = batched.act(observations)
+        assert actions.dtype == np.float32 and actions.shape == (3, 8 if task == "ant" else 3)
+        for k, single in enumerate(singles):
+            np.testing.assert_allclose(actions[k], single.act(observations[k]), rtol=1e-4, atol=1e-5)
+
+
+def test_hebbian_weights_are_uniform_and_reproducible_from_the_seed():
+    population = torch.zeros(2, parameter_count("hebbian", "ant"))
+    policy = make_policy("hebbian", "ant", population)
+    policy.reset([3, 4])
+    first = [w.clone() for w in policy.weights]
+    assert all(float(w.abs().max()) <= 0.1 for w in first)
+    assert [tuple(w.shape) for w in first] == [(2, 28, 128), (2, 128, 64), (2, 64, 8)]
+    assert not torch.equal(first[0][0], first[0][1])
+    policy.reset([3, 4])
+    assert all(torch.equal(a, b) for a, b in zip(first, policy.weights))
+
+
+def test_hebbian_update_follows_the_abcd_rule():
+    """One step of a one-individual ant network against the rule written out by hand."""
+    torch.manual_seed(1)
+    population = torch.randn(1, parameter_count("hebbian", "ant")) * 0.1
+    policy = make_policy("hebbian", "ant", population)
+    policy.reset([0])
+    before = policy.weights[0][0].clone()
+    observation = _observations("ant", 1, 0)
+    policy.act(observation)
+    pre = torch.as_tensor(observation[0])
+    post = torch.tanh(pre @ before)
+    h = population[0, : 28 * 128 * 5].reshape(28, 128, 5)
+    eta, a, b, c, d = h.unbind(-1)
+    expected = before + eta * (a * pre[:, None] * post[None, :] + b * pre[:, None] + c * post[None, :] + d)
+    torch.testing.assert_close(policy.weights[0][0], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_car_hebbian_layers_are_normalised_after_each_update():
+    population = torch.randn(2, parameter_count("hebbian", "car"))
+    policy = make_policy("hebbian", "car", population)
+    policy.reset([0, 1])
+    policy.act(_observations("car", 2, 0))
+    for weight in policy.weights:
+        torch.testing.assert_close(weight.abs().amax(dim=(1, 2)), torch.ones(2))
+
+
+def test_car_observation_is_an_area_resize_to_84_channels_first_in_unit_range():
+    rows = _area_matrix(96, 84)
+    torch.testing.assert_close(rows.sum(dim=1), torch.ones(84))
+    frames = _observations("car", 2, 0)
+    x = car_observation(frames)
+    assert x.shape == (2, 3, 84, 84) and float(x.min()) >= 0 and float(x.max()) <= 1
+    # Output pixel (0, 0) covers source pixels [0, 8/7) along each axis: all of pixel 0 and
+    # 1/7 of pixel 1, each weighted by its overlap.
+    weights = np.array([1, 1 / 7]) / (8 / 7)
+    expected = weights @ frames[0, :2, :2, 0].astype(np.float64) @ weights
+    assert float(x[0, 0, 0, 0]) * 255 == pytest.approx(expected, rel=1e-5)
+    constant = np.full((1, 96, 96, 3), 51, dtype=np.uint8)
+    torch.testing.assert_close(car_observation(constant), torch.full((1, 3, 84, 84), 0.2))
+
+
+def test_car_actions_are_steer_gas_brake_within_bounds():
+    policy = make_policy("static", "car", torch.randn(4, parameter_count("static", "car")) * 3)
+    policy.reset([0] * 4)
+    actions = policy.act(_observations("car", 4, 1))
+    assert (actions[:, 0] >= -1).all() and (actions[:, 0] <= 1).all()
+    assert (actions[:, 1:] >= 0).all() and (actions[:, 1:] <= 1).all()
+
+
+def test_diverged_network_outputs_become_zero_actions():
+    population = torch.full((1, parameter_count("static", "ant")), float("nan"))
+    policy = make_policy("static", "ant", population)
+    policy.reset([0])
+    assert (policy.act(_observations("ant", 1, 0)) == 0).all()
+
+
+@pytest.mark.parametrize("task, env_id", [("ant", "AntDefault-v0"), ("car", "CarRacingDefault-v0")])
+def test_reference_agent_plays_a_real_episode(task, env_id):
+    agent = ReferenceAgent("hebbian", task, torch.randn(parameter_count("hebbian", task)))
+    env = gym.make(env_id, max_episode_steps=5)
+    observation, _ = env.reset(seed=0)
+    agent.reset(0)
+    for _ in range(5):
+        observation, _, terminated, truncated, _ = env.step(agent.act(observation))
+        if terminated or truncated:
+            break
+    env.close()
+
+
+def test_reference_agent_rejects_a_wrong_parameter_count():
+    with pytest.raises(ValueError, match="needs 12288 parameters, got 10"):
+        ReferenceAgent("static", "ant", np.zeros(10))

@@ -1,0 +1,144 @@
+"""`hebbbench train`: tiny real runs, exact resume after SIGKILL, run dir as an agent, plots."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from hebbbench.agent_file import load_agent_factory
+from hebbbench.cli import main
+from hebbbench.envs import get_variation
+from hebbbench.train import TrainConfig, plot_run, read_log, resume, train
+
+TINY = {"ant": 15, "car": 8}  # policy steps per episode in these tests
+
+
+def _config(agent: str, task: str, **overrides) -> TrainConfig:
+    values = dict(agent=agent, task=task, population=4, generations=2, seed=3, max_episode_steps=TINY[task])
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+@pytest.mark.parametrize("task", ["ant", "car"])
+@pytest.mark.parametrize("agent", ["static", "lstm", "hebbian"])
+def test_tiny_run_writes_log_checkpoint_and_an_agent(agent, task, tmp_path):
+    run_dir = train(_config(agent, task), tmp_path / "run", progress=False)
+    rows = read_log(run_dir)
+    assert [row["generation"] for row in rows] == [0, 1]
+    training = _config(agent, task).variations
+    assert len(training) == 4
+    for row in rows:
+        assert all(np.isfinite(row[f"return_{name}"]) for name in training)
+        assert row["sigma"] > 0 and row["lr"] > 0 and row["seconds"] > 0
+    assert rows[1]["env_steps"] > rows[0]["env_steps"] > 0
+    assert (rows[0]["penalty_mean"] < 0) == (agent == "hebbian")
+    # The run directory is an agent file: its agent acts in a real env.
+    env = gym.make(get_variation(task, "default").env_id, max_episode_steps=3)
+    made = load_agent_factory(run_dir)(task, "whatever", env.observation_space, env.action_space)
+    observation, _ = env.reset(seed=0)
+    made.reset(0)
+    env.step(made.act(observation))
+    env.close()
+
+
+def test_same_seed_gives_the_same_numbers(tmp_path):
+    first = train(_config("hebbian", "ant"), tmp_path / "a", progress=False)
+    second = train(_config("hebbian", "ant"), tmp_path / "b", progress=False)
+    strip = lambda rows: [{k: v for k, v in row.items() if k != "seconds"} for row in rows]  # noqa: E731
+    assert strip(read_log(first)) == strip(read_log(second))
+    assert np.array_equal(np.load(first / "parameters.npy"), np.load(second / "parameters.npy"))
+
+
+def test_worker_processes_give_the_same_numbers(tmp_path):
+    alone = train(_config("static", "ant", generations=1), tmp_path / "a", progress=False)
+    pooled = train(_config("static", "ant", generations=1, workers=2), tmp_path / "b", progress=False)
+    assert read_log(alone)[0]["fitness_mean"] == read_log(pooled)[0]["fitness_mean"]
+    assert np.array_equal(np.load(alone / "parameters.npy"), np.load(pooled / "parameters.npy"))
+
+
+def _wait_for_rows(run_dir: Path, count: int, process: subprocess.Popen, limit: float = 60.0) -> None:
+    deadline = time.monotonic() + limit
+    while len(read_log(run_dir)) < count:
+        assert process.poll() is None, "the training process ended before it was killed"
+        assert time.monotonic() < deadline, "the training process logged too slowly"
+        time.sleep(0.05)
+
+
+def test_sigkilled_run_resumes_to_exactly_the_uninterrupted_parameters(tmp_path):
+    """Kill a real `hebbbench train` process twice (mid-generation, then soon after the
+    restart) and resume; the final parameters and fitness rows equal an uninterrupted run's."""
+    args = ["--agent", "hebbian", "--task", "ant", "--variations", "default,damage-left", "--population", "4",
+            "--generations", "6", "--seed", "5", "--max-episode-steps", "40"]
+    straight = tmp_path / "straight"
+    assert main(["train", *args, "--out", str(straight)]) == 0
+
+    killed = tmp_path / "killed"
+    command = [sys.executable, "-m", "hebbbench.cli", "train"]
+    process = subprocess.Popen([*command, *args, "--out", str(killed)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    _wait_for_rows(killed, 2, process)
+    time.sleep(0.1)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    process = subprocess.Popen([*command, "--resume", str(killed)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    _wait_for_rows(killed, len(read_log(killed)) + 1, process)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert len(read_log(killed)) < 6
+    assert main(["train", "--resume", str(killed)]) == 0
+
+    assert np.array_equal(np.load(killed / "parameters.npy"), np.load(straight / "parameters.npy"))
+    strip = lambda rows: [{k: v for k, v in row.items() if k != "seconds"} for row in rows]  # noqa: E731
+    assert strip(read_log(killed)) == strip(read_log(straight))
+
+
+def test_resume_drops_a_logged_but_uncheckpointed_generation(tmp_path):
+    run_dir = train(_config("static", "ant", generations=1), tmp_path / "run", progress=False)
+    with open(run_dir / "log.jsonl", "a") as handle:  # as if killed after logging generation 1
+        handle.write(json.dumps({"generation": 1, "fitness_mean": 0.0}) + "\n" + '{"generation": 2, "fit')
+    config = json.loads((run_dir / "config.json").read_text())
+    config["generations"] = 2
+    (run_dir / "config.json").write_text(json.dumps(config))
+    resume(run_dir, progress=False)
+    rows = read_log(run_dir)
+    assert [row["generation"] for row in rows] == [0, 1] and rows[1]["fitness_mean"] != 0.0
+
+
+def test_plot_writes_a_png(tmp_path):
+    run_dir = train(_config("static", "ant", generations=2), tmp_path / "run", progress=False)
+    assert main(["plot", str(run_dir)]) == 0
+    assert (run_dir / "learning_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_config_presets_load_with_overrides():
+    presets = sorted(Path(__file__).parents[1].glob("configs/*.toml"))
+    assert presets
+    for preset in presets:
+        config = TrainConfig.from_file(preset, generations=1)
+        assert config.generations == 1 and config.population % 2 == 0
+
+
+def test_cli_errors_are_one_line_and_exit_2(tmp_path, capsys):
+    assert main(["train", "--agent", "static", "--task", "ant", "--holdout", "long-front", "--variations",
+                 "long-front", "--out", str(tmp_path / "x")]) == 2
+    assert "cannot also be a training variation" in capsys.readouterr().err
+    assert main(["train", "--resume", str(tmp_path), "--agent", "static"]) == 2
+    assert "drop --agent" in capsys.readouterr().err
+    assert main(["train", "--resume", str(tmp_path)]) == 2
+    assert "not a run directory" in capsys.readouterr().err
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "file").write_text("x")
+    assert main(["train", "--agent", "static", "--task", "ant", "--out", str(tmp_path / "full")]) == 2
+    assert "not empty" in capsys.readouterr().err
+    assert main(["train", "--agent", "static", "--task", "ant", "--population", "5", "--out", str(tmp_path / "y")]) == 2
+    assert "even number" in capsys.readouterr().err
