@@ -146,7 +146,7 @@ class _EpisodeRunner:
         env = self._env(job.env_id, job.record_path is not None)
         frames: list[np.ndarray] = []
         step = 0
-        previous = self._start_timer()
+        saved = self._start_timer()
         try:
             observation, _ = env.reset(seed=job.seed)
             if job.record_path:
@@ -183,26 +183,35 @@ class _EpisodeRunner:
         except Exception as error:
             raise EvaluationError(f"the environment raised {describe(error)}{where(error)} in {label}, step {step}.") from None
         finally:
-            self._stop_timer(previous)
+            self._stop_timer(saved)
         if job.record_path:
             _write_gif(frames, Path(job.record_path))
         return total, step
 
     def _start_timer(self) -> Any:
+        """Arm SIGALRM for the episode; return what :meth:`_stop_timer` needs to restore.
+
+        An alarm someone else had armed (e.g. pytest-timeout) is re-armed afterwards with
+        its remaining time.
+        """
         if self.episode_timeout is None:
             return None
 
         def expire(signum: int, frame: Any) -> None:
             raise _EpisodeTimeout()
 
-        previous = signal.signal(signal.SIGALRM, expire)
-        signal.setitimer(signal.ITIMER_REAL, self.episode_timeout)
-        return previous
+        handler = signal.signal(signal.SIGALRM, expire)
+        earlier_delay, _ = signal.setitimer(signal.ITIMER_REAL, self.episode_timeout)
+        return handler, earlier_delay, time.monotonic()
 
-    def _stop_timer(self, previous: Any) -> None:
-        if self.episode_timeout is not None:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
+    def _stop_timer(self, saved: Any) -> None:
+        if saved is None:
+            return
+        handler, earlier_delay, started = saved
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, handler)
+        if earlier_delay > 0:
+            signal.setitimer(signal.ITIMER_REAL, max(earlier_delay - (time.monotonic() - started), 1e-3))
 
     def close(self) -> None:
         for env in self.envs.values():

@@ -1,0 +1,78 @@
+"""The leave-one-out protocol: folds, seeds, and evaluate() through the Python API."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import hebbbench
+from hebbbench.envs import PAPER_HOLDOUT, TASKS, variations
+from hebbbench.protocol import EPISODES, FIRST_SEED, PROTOCOL_VERSION, folds, get_fold, protocol_seeds
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+class ZeroAgent:
+    """Ant: zero torque every step."""
+
+    def reset(self, seed):
+        self.seed = seed
+
+    def act(self, observation):
+        return np.zeros(8)
+
+
+def make_zero_agent(task, holdout, observation_space, action_space):
+    assert (task, holdout) == ("ant", "damage-left") and action_space.shape == (8,)
+    return ZeroAgent()
+
+
+@pytest.mark.parametrize("task", list(TASKS))
+def test_every_task_has_one_fold_per_variation_and_the_paper_fold_by_default(task):
+    names = [v.name for v in variations(task)]
+    assert [fold.holdout for fold in folds(task)] == names
+    for fold in folds(task):
+        assert fold.holdout not in fold.train and len(fold.train) == len(names) - 1
+    assert get_fold(task).holdout == PAPER_HOLDOUT[task]
+    with pytest.raises(ValueError, match="allowed: " + ", ".join(names)):
+        get_fold(task, "no-such-variation")
+
+
+def test_protocol_seeds_are_fixed_and_shared_by_every_variation():
+    lists = [protocol_seeds(v.task, v.name) for task in TASKS for v in variations(task)]
+    assert all(seeds == list(range(FIRST_SEED, FIRST_SEED + EPISODES)) for seeds in lists)
+    assert protocol_seeds("car", "default", 3) == [FIRST_SEED, FIRST_SEED + 1, FIRST_SEED + 2]
+    with pytest.raises(ValueError):
+        protocol_seeds("ant", "pushed-left")
+
+
+def test_evaluate_with_an_in_memory_factory_returns_every_episode():
+    results = hebbbench.evaluate(make_zero_agent, task="ant", holdout="damage-left", episodes=2, workers=1)
+    assert results.protocol_version == PROTOCOL_VERSION and results.task == "ant"
+    assert [v.name for v in results.variations] == [v.name for v in variations("ant")]
+    assert [v.split for v in results.variations] == ["train", "test", "train", "train", "train"]
+    assert results.test.name == "damage-left"
+    for variation in results.variations:
+        assert variation.seeds == (FIRST_SEED, FIRST_SEED + 1)
+        assert len(variation.returns) == 2 and all(np.isfinite(variation.returns))
+        assert all(1 <= length <= 960 for length in variation.lengths)
+    assert not results.full_protocol  # 2 episodes, not 100
+    assert results.agent_path == __file__ and len(results.agent_sha256) == 64
+
+
+def test_numbers_are_the_same_whatever_the_worker_count():
+    runs = [hebbbench.evaluate(EXAMPLES / "random_agent.py", task="ant", episodes=2, workers=w, seed=5)
+            for w in (1, 2)]
+    assert [r.workers for r in runs] == [1, 2]
+    for one, two in zip(runs[0].variations, runs[1].variations):
+        assert one.seeds == two.seeds == (5, 6)
+        assert one.returns == two.returns and one.lengths == two.lengths
+
+
+def test_bad_arguments_are_refused_before_anything_runs():
+    for kwargs, message in [({"episodes": 0}, "episodes"), ({"workers": 0}, "workers"),
+                            ({"episode_timeout": -1.0}, "episode_timeout"), ({"seed": -3}, "seed")]:
+        with pytest.raises(ValueError, match=message):
+            hebbbench.evaluate(make_zero_agent, task="ant", holdout="damage-left", **kwargs)
+    with pytest.raises(ValueError, match="picklable"):
+        hebbbench.evaluate(lambda *args: ZeroAgent(), task="ant", workers=2, episodes=1)

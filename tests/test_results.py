@@ -1,0 +1,65 @@
+"""Results files: format, integrity hash, atomic writes, validation."""
+
+import json
+import math
+
+import pytest
+
+from hebbbench import stats
+from hebbbench.results import SCHEMA, Results, VariationResult, integrity_hash, load_results, write_results
+
+
+def make_results(returns=(12.5, -3.0, 7.25)) -> Results:
+    variations = tuple(
+        VariationResult(name, f"Ant{name.title()}-v0", "test" if name == "b" else "train",
+                        (1_000_000, 1_000_001, 1_000_002), tuple(returns), (960, 202, 960))
+        for name in ("a", "b")
+    )
+    return Results("hebbbench-protocol/1", "0.1.0", "2026-11-28T05:00:00+00:00", "ant", "b",
+                   "agent.py", "0" * 64, 3, False, 2, 1.5, variations)
+
+
+def test_to_dict_follows_the_documented_format():
+    obj = make_results().to_dict()
+    assert obj["schema"] == SCHEMA and obj["agent"] == {"path": "agent.py", "sha256": "0" * 64}
+    variation = obj["variations"][0]
+    assert variation["returns"] == [12.5, -3.0, 7.25] and variation["lengths"] == [960, 202, 960]
+    summary = variation["summary"]
+    assert summary["mean"] == stats.mean([12.5, -3.0, 7.25]) and summary["std"] == stats.std([12.5, -3.0, 7.25])
+    assert summary["ci95"] == list(stats.bootstrap_ci([12.5, -3.0, 7.25], resamples=2000, seed=0))
+    assert obj["integrity"] == integrity_hash(obj)
+
+
+def test_write_then_load_round_trips(tmp_path):
+    path = write_results(make_results(), tmp_path / "results.json")
+    assert load_results(path) == make_results()
+    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]  # no temp file left
+
+
+def test_an_edited_file_fails_the_integrity_check(tmp_path):
+    path = write_results(make_results(), tmp_path / "results.json")
+    obj = json.loads(path.read_text())
+    obj["variations"][1]["returns"][0] = 1000.0
+    obj["variations"][1]["summary"]["mean"] = stats.mean(obj["variations"][1]["returns"])
+    path.write_text(json.dumps(obj))
+    with pytest.raises(ValueError, match="integrity"):
+        load_results(path)
+
+
+def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp_file(tmp_path):
+    path = write_results(make_results(), tmp_path / "results.json")
+    before = path.read_bytes()
+    with pytest.raises(ValueError):  # JSON has no NaN
+        write_results(make_results(returns=(1.0, math.nan, 2.0)), path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
+
+
+def test_load_names_the_first_problem(tmp_path):
+    obj = make_results().to_dict()
+    obj["variations"][0]["lengths"] = [960]
+    obj["integrity"] = integrity_hash(obj)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(obj))
+    with pytest.raises(ValueError, match="'lengths' must be a list of 3 values"):
+        load_results(path)
