@@ -5,6 +5,7 @@ console script, as a user types it) or in-process through ``cli.main``.
 """
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -90,6 +91,16 @@ def test_an_agent_file_written_outside_the_project_evaluates(tmp_path, task, wor
     results = load_results(tmp_path / "results.json")
     assert results.task == task and results.agent_path == "my_agent.py" and results.workers == int(workers)
     assert all(len(v.returns) == 2 for v in results.variations)
+
+
+def test_the_readme_agent_evaluates(tmp_path, capsys):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    snippet = next(block for block in re.findall(r"```python\n(.*?)```", readme, flags=re.S) if "def make_agent" in block)
+    (tmp_path / "my_agent.py").write_text(snippet)
+    output = tmp_path / "results.json"
+    assert cli.main(["evaluate", str(tmp_path / "my_agent.py"), "--task", "ant", "--episodes", "1",
+                     "--workers", "1", "--output", str(output)]) == 0
+    assert load_results(output).episodes_per_variation == 1
 
 
 def test_a_directory_agent_loads_agent_py_which_finds_its_parameters(tmp_path, capsys):
