@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Callable, Sequence
 
 from hebbbench.envs import TASKS, variations
@@ -103,6 +104,50 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _now() -> str:
+    """The current UTC time, ISO 8601 to the second."""
+    import datetime
+
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _cmd_submit(args: argparse.Namespace) -> int:
+    """Validate results files plus entry metadata, add the entry to the board, re-render it."""
+    from hebbbench import leaderboard
+
+    metadata = {
+        "name": args.name, "authors": [a.strip() for a in args.authors.split(",") if a.strip()],
+        "link": args.link, "agent_family": args.family, "generations": args.generations,
+        "population": args.population, "env_steps": args.env_steps,
+    }
+    path = leaderboard.submit(args.results, metadata, directory=args.leaderboard_dir, submitted=_now())
+    print(f"added {path}; re-rendered {args.leaderboard_dir / 'README.md'} and {args.leaderboard_dir / 'index.html'}")
+    return 0
+
+
+def _cmd_leaderboard(args: argparse.Namespace) -> int:
+    """Print the board as a text table, markdown or HTML."""
+    from hebbbench import leaderboard
+
+    print(leaderboard.render(leaderboard.load_board(args.leaderboard_dir), args.format, args.task), end="")
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    """Re-run episodes of a board entry with its agent files; mark it verified if they match."""
+    from hebbbench import leaderboard
+
+    directory, entry = args.leaderboard_dir, args.submission
+    if entry.endswith(".json"):
+        directory, entry = Path(entry).resolve().parent.parent, Path(entry).stem
+    record = leaderboard.verify(entry, args.agent, episodes=args.episodes, directory=directory,
+                                workers=args.workers, verified_at=_now())
+    seeds = ", ".join(f"{c['fold']}: seeds {c['seeds'][0]}-{c['seeds'][-1]}" for c in record["checked"])
+    print(f"verified {entry}: {record['episodes']} seeds x every variation per fold match ({seeds}; "
+          f"largest return difference {record['max_abs_difference']:.3g}); board re-rendered in {directory}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hebbbench",
@@ -155,6 +200,43 @@ def build_parser() -> argparse.ArgumentParser:
     evaluator.add_argument("--episode-timeout", type=float, default=600.0, metavar="SEC",
                            help="fail if one episode takes longer than SEC seconds of wall time (default 600)")
     evaluator.set_defaults(handler=_cmd_evaluate)
+
+    board_dir = {"type": Path, "default": Path("leaderboard"), "metavar": "DIR",
+                 "help": "the leaderboard folder (default: leaderboard/)"}
+    submit = sub.add_parser(
+        "submit", help="add results files to the leaderboard as one entry (validated; re-renders the board)",
+        description="Validate results files of `hebbbench evaluate` (one per fold) and the entry's metadata; "
+                    "on success write DIR/submissions/<id>.json and re-render DIR/README.md and DIR/index.html. "
+                    "Any problem: all of them are listed and nothing is written.")
+    submit.add_argument("results", nargs="+", metavar="RESULTS", help="results JSON files, one per fold covered")
+    submit.add_argument("--name", required=True, help="entry name, unique per task")
+    submit.add_argument("--authors", required=True, help="comma-separated author names")
+    submit.add_argument("--link", help="http(s) address of the paper or code")
+    submit.add_argument("--family", required=True, help="agent family, e.g. hebbian, static, lstm, random")
+    submit.add_argument("--generations", type=int, required=True, help="training budget: ES generations (0 if untrained)")
+    submit.add_argument("--population", type=int, required=True, help="training budget: population size")
+    submit.add_argument("--env-steps", type=int, required=True, help="training budget: environment steps in total")
+    submit.add_argument("--leaderboard-dir", **board_dir)
+    submit.set_defaults(handler=_cmd_submit)
+
+    board = sub.add_parser("leaderboard", help="print the leaderboard (text table, markdown or HTML)")
+    board.add_argument("--task", choices=list(TASKS), help="one task only (default: all)")
+    board.add_argument("--format", choices=["table", "markdown", "html"], default="table")
+    board.add_argument("--leaderboard-dir", **board_dir)
+    board.set_defaults(handler=_cmd_leaderboard)
+
+    verifier = sub.add_parser(
+        "verify", help="re-run episodes of a leaderboard entry and mark it verified if the returns match",
+        description="Evaluate the entry's agent files again on K of its submitted seeds (every variation, every "
+                    "fold) and compare returns and lengths with the submitted ones.")
+    verifier.add_argument("submission", metavar="SUBMISSION",
+                          help="DIR/submissions/<id>.json, or an entry id on the board in --leaderboard-dir")
+    verifier.add_argument("--agent", action="append", required=True, metavar="AGENT",
+                          help="agent file or directory (repeat for one per fold); matched to folds by sha256")
+    verifier.add_argument("--episodes", type=int, default=5, metavar="K", help="seeds re-run per fold (default 5)")
+    verifier.add_argument("--workers", type=int, help="worker processes (default: one per core)")
+    verifier.add_argument("--leaderboard-dir", **board_dir)
+    verifier.set_defaults(handler=_cmd_verify)
     return parser
 
 

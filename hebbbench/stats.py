@@ -82,3 +82,40 @@ def stratified_bootstrap_ci(
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(replicates, [tail, 100 - tail])
     return float(low), float(high)
+
+
+def pooled_bootstrap_ci(
+    groups: Sequence[Sequence[float]],
+    statistic: str = "mean",
+    *,
+    confidence: float = 0.95,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Stratified percentile bootstrap CI of the ``statistic`` ("mean" or "iqm") of the pooled groups.
+
+    The scheme of :func:`stratified_bootstrap_ci` with ``aggregate`` = the statistic of the
+    concatenated groups, but with all replicates drawn at once (group by group) as one
+    ``[resamples, total]`` array: tens of times faster, for leaderboards that pool
+    thousands of episodes. Seeded, but its draws differ from that function's loop, so
+    the two intervals agree only up to bootstrap noise.
+    """
+    if statistic not in ("mean", "iqm"):
+        raise ValueError(f"statistic must be 'mean' or 'iqm', got {statistic!r}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    arrays = [np.asarray(group, dtype=np.float64).ravel() for group in groups]
+    if not arrays or any(array.size == 0 for array in arrays):
+        raise ValueError("every group needs at least one value")
+    rng = np.random.default_rng(seed)
+    samples = np.concatenate([array[rng.integers(0, array.size, (resamples, array.size))]
+                              for array in arrays], axis=1)
+    total = samples.shape[1]
+    if statistic == "iqm":
+        samples.sort(axis=1)
+        cut = int(np.floor(0.25 * total))
+        samples = samples[:, cut : total - cut]
+    replicates = samples.mean(axis=1)
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(replicates, [tail, 100 - tail])
+    return float(low), float(high)

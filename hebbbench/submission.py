@@ -1,0 +1,334 @@
+"""Leaderboard submissions: a versioned schema around the results files of `hebbbench evaluate`.
+
+A submission is one entry on one task: who made it (name, authors, link, agent family), what
+it cost (training budget), and one results file per fold it covers (a fold holds out one
+variation; an entry covers one fold or all five). The results files are embedded verbatim,
+so their integrity hashes stay checkable.
+
+Validation never stops at the first problem: every check adds a sentence to a list, so a
+user sees everything to fix at once (:class:`SubmissionError` carries that list).
+The results-file checks follow ``docs/results-format.md``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Sequence
+
+from hebbbench import stats
+from hebbbench.envs import TASKS, get_task, variations
+from hebbbench.protocol import EPISODES as PROTOCOL_EPISODES
+from hebbbench.protocol import PROTOCOL_VERSION, protocol_seeds
+from hebbbench.results import CI_RESAMPLES, CI_SEED, integrity_hash
+from hebbbench.results import SCHEMA as RESULTS_SCHEMA
+
+SCHEMA = "hebbbench.submission/1"
+
+#: Largest difference tolerated between a stored summary number and its recomputation.
+SUMMARY_TOLERANCE = 1e-6
+
+_BUDGET_KEYS = ("generations", "population", "env_steps")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+class SubmissionError(ValueError):
+    """A submission or results file failed validation; ``problems`` lists every reason."""
+
+    def __init__(self, problems: Sequence[str], outcome: str = "nothing was written:"):
+        self.problems = list(problems)
+        self.outcome = outcome
+        super().__init__("; ".join(self.problems))
+
+    def __str__(self) -> str:
+        count = len(self.problems)
+        lines = [f"{count} problem{'s' if count != 1 else ''} found, {self.outcome}"]
+        return "\n".join(lines + [f"  - {problem}" for problem in self.problems])
+
+
+def submission_id(task: str, name: str) -> str:
+    """File-name-safe id of an entry: the task, then the entry name in lower-case words."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60].strip("-")
+    return f"{task}-{slug}"
+
+
+def validate_results(results: Any, label: str = "results") -> list[str]:
+    """Every problem with one results file, each a sentence starting with ``label``.
+
+    Checks the schema and protocol version, the task and held-out variation, that every
+    variation of the task is present in registry order with the right env ID and split,
+    the protocol's seeds and episode count, that each summary matches its per-episode
+    returns, and the integrity hash. An empty list means the file is valid.
+    """
+    if not isinstance(results, dict):
+        return [f"{label}: is {type(results).__name__}, not a JSON object"]
+    problems: list[str] = []
+
+    def problem(text: str) -> None:
+        problems.append(f"{label}: {text}")
+
+    if results.get("schema") != RESULTS_SCHEMA:
+        problem(f"schema is {results.get('schema')!r}; expected {RESULTS_SCHEMA!r}")
+    if results.get("protocol_version") != PROTOCOL_VERSION:
+        problem(f"protocol_version is {results.get('protocol_version')!r}; this leaderboard "
+                f"accepts {PROTOCOL_VERSION!r} (re-run `hebbbench evaluate` with this version)")
+    for key in ("package_version", "created"):
+        if not isinstance(results.get(key), str):
+            problem(f"{key} is missing or not a string")
+    for key in ("workers", "wall_time_s"):
+        if not _is_number(results.get(key)):
+            problem(f"{key} is missing or not a number")
+    agent = results.get("agent")
+    if not (isinstance(agent, dict) and isinstance(agent.get("path"), str)
+            and isinstance(agent.get("sha256"), str) and _SHA256.fullmatch(agent["sha256"])):
+        problem("agent must be an object with a path and the sha256 hex of the agent file")
+    episodes = results.get("episodes_per_variation")
+    if not (_is_int(episodes) and episodes >= 1):
+        problem(f"episodes_per_variation is {episodes!r}; expected a positive integer")
+        episodes = None
+    if not isinstance(results.get("full_protocol"), bool):
+        problem("full_protocol is missing or not true/false")
+
+    task = results.get("task")
+    if task not in TASKS:
+        problem(f"task is {task!r}; expected one of {', '.join(TASKS)}")
+    else:
+        problems.extend(_variation_problems(results, task, episodes, label))
+
+    if not isinstance(results.get("integrity"), str):
+        problem("integrity hash is missing")
+    elif results["integrity"] != _safe_hash(results):
+        problem("integrity hash does not match the contents: the file was changed after "
+                "`hebbbench evaluate` wrote it (e.g. altered returns)")
+    return problems
+
+
+def _safe_hash(results: dict) -> str | None:
+    """The integrity hash, or None where the object holds NaN or infinity (not valid JSON)."""
+    try:
+        return integrity_hash(results)
+    except ValueError:
+        return None
+
+
+def _variation_problems(results: dict, task: str, episodes: int | None, label: str) -> list[str]:
+    """Problems with the held-out name and the ``variations`` list of a results file."""
+    problems: list[str] = []
+    registry = variations(task)
+    names = [v.name for v in registry]
+    holdout = results.get("holdout")
+    if holdout not in names:
+        problems.append(f"{label}: holdout is {holdout!r}; expected one of {', '.join(names)}")
+    listed = results.get("variations")
+    if not isinstance(listed, list) or not all(isinstance(v, dict) for v in listed):
+        return problems + [f"{label}: variations must be a list of objects"]
+    listed_names = [v.get("name") for v in listed]
+    for name in names:
+        if name not in listed_names:
+            problems.append(f"{label}: variation {name!r} of task {task!r} is missing")
+    for name in listed_names:
+        if name not in names:
+            problems.append(f"{label}: variation {name!r} is not a variation of task {task!r}")
+    duplicated = sorted({n for n in listed_names if listed_names.count(n) > 1}, key=str)
+    for name in duplicated:
+        problems.append(f"{label}: variation {name!r} is listed more than once")
+    present = [n for n in listed_names if n in names]
+    if not duplicated and present != [n for n in names if n in present]:
+        problems.append(f"{label}: variations are not in registry order ({', '.join(names)})")
+    full = episodes == PROTOCOL_EPISODES
+    for entry, variation in ((v, r) for v in listed for r in registry if r.name == v.get("name")):
+        where = f"{label}: variation {variation.name!r}"
+        if entry.get("env_id") != variation.env_id:
+            problems.append(f"{where}: env_id is {entry.get('env_id')!r}; expected {variation.env_id!r}")
+        split = "test" if variation.name == holdout else "train"
+        if holdout in names and entry.get("split") != split:
+            problems.append(f"{where}: split is {entry.get('split')!r}; expected {split!r}")
+        episode_problems = _episode_problems(entry, task, variation.name, episodes, where)
+        problems.extend(episode_problems)
+        full = full and not episode_problems
+    if isinstance(results.get("full_protocol"), bool) and episodes is not None:
+        if results["full_protocol"] and episodes != PROTOCOL_EPISODES:
+            problems.append(f"{label}: full_protocol is true but episodes_per_variation is "
+                            f"{episodes}, not the protocol's {PROTOCOL_EPISODES}")
+        elif not results["full_protocol"] and full and len(present) == len(names):
+            problems.append(f"{label}: full_protocol is false for a run with the protocol's "
+                            f"{PROTOCOL_EPISODES} episodes and seeds")
+    return problems
+
+
+def _episode_problems(entry: dict, task: str, variation: str, episodes: int | None, where: str) -> list[str]:
+    """Problems with the per-episode lists and the summary of one variation."""
+    problems: list[str] = []
+    seeds, returns, lengths = entry.get("seeds"), entry.get("returns"), entry.get("lengths")
+    max_steps = get_task(task).max_episode_steps
+    if not (isinstance(seeds, list) and all(_is_int(s) for s in seeds)):
+        problems.append(f"{where}: seeds must be a list of integers")
+        seeds = None
+    if not (isinstance(returns, list) and all(_is_number(r) and math.isfinite(r) for r in returns)):
+        problems.append(f"{where}: returns must be a list of finite numbers")
+        returns = None
+    if not (isinstance(lengths, list) and all(_is_int(n) and 1 <= n <= max_steps for n in lengths)):
+        problems.append(f"{where}: lengths must be a list of integers in [1, {max_steps}]")
+        lengths = None
+    if episodes is not None:
+        for key, values in (("seeds", seeds), ("returns", returns), ("lengths", lengths)):
+            if values is not None and len(values) != episodes:
+                problems.append(f"{where}: {len(values)} {key} for episodes_per_variation={episodes}")
+        if seeds is not None and len(seeds) == episodes:
+            expected = protocol_seeds(task, variation, episodes)
+            if seeds != expected:
+                problems.append(f"{where}: seeds are not the protocol's seeds for this variation "
+                                f"(expected {_preview(expected)}, got {_preview(seeds)})")
+    summary = entry.get("summary")
+    if not isinstance(summary, dict):
+        problems.append(f"{where}: summary is missing")
+    elif returns:
+        problems.extend(_summary_problems(summary, returns, where))
+    return problems
+
+
+def _summary_problems(summary: dict, returns: list[float], where: str) -> list[str]:
+    """Problems where a stored summary disagrees with the returns it summarises."""
+    ci = summary.get("ci95")
+    expected = {"mean": stats.mean(returns), "std": stats.std(returns)}
+    stored = {"mean": summary.get("mean"), "std": summary.get("std")}
+    if isinstance(ci, list) and len(ci) == 2:
+        low, high = stats.bootstrap_ci(returns, resamples=CI_RESAMPLES, seed=CI_SEED)
+        expected.update({"ci95 low": low, "ci95 high": high})
+        stored.update({"ci95 low": ci[0], "ci95 high": ci[1]})
+    else:
+        return [f"{where}: summary.ci95 must be a [low, high] pair"]
+    wrong = [f"{key} {value!r} (returns give {expected[key]:.6g})" for key, value in stored.items()
+             if not (_is_number(value) and math.isclose(value, expected[key], rel_tol=SUMMARY_TOLERANCE,
+                                                        abs_tol=SUMMARY_TOLERANCE))]
+    if wrong:
+        return [f"{where}: summary disagrees with the per-episode returns: {'; '.join(wrong)}"]
+    return []
+
+
+def _preview(values: Sequence[int]) -> str:
+    head = ", ".join(str(v) for v in values[:3])
+    return f"[{head}{', ...' if len(values) > 3 else ''}]"
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def make_submission(results: Sequence[dict], *, name: str, authors: Sequence[str], link: str | None,
+                    agent_family: str, generations: int, population: int, env_steps: int,
+                    submitted: str) -> dict:
+    """Wrap results files (one per fold) and the entry's metadata in a submission object.
+
+    Nothing is checked here; :func:`validate_submission` does that. ``submitted`` is an
+    ISO 8601 UTC time stamp. Results are stored in fold (registry) order.
+    """
+    task = next((r.get("task") for r in results if isinstance(r, dict)), None)
+    ordered = sorted(results, key=fold_index)
+    return {
+        "schema": SCHEMA,
+        "id": submission_id(str(task), name),
+        "submitted": submitted,
+        "task": task,
+        "folds": [r.get("holdout") if isinstance(r, dict) else None for r in ordered],
+        "full_protocol": all(isinstance(r, dict) and r.get("full_protocol") is True for r in ordered),
+        "entry": {
+            "name": name,
+            "authors": list(authors),
+            "link": link,
+            "agent_family": agent_family,
+            "budget": {"generations": generations, "population": population, "env_steps": env_steps},
+        },
+        "results": list(ordered),
+        "verification": None,
+    }
+
+
+def fold_index(results: Any) -> int:
+    """Position of a results file's held-out variation in the registry (unknown ones last)."""
+    if isinstance(results, dict) and results.get("task") in TASKS:
+        names = [v.name for v in variations(results["task"])]
+        if results.get("holdout") in names:
+            return names.index(results["holdout"])
+    return len(TASKS) * 100
+
+
+def validate_submission(submission: Any, labels: Sequence[str] | None = None) -> list[str]:
+    """Every problem with a submission: its metadata, each results file, and how they fit.
+
+    ``labels`` names each results file in messages (e.g. the path the user gave), in the
+    order of ``submission["results"]``; by default the fold name is used.
+    """
+    if not isinstance(submission, dict):
+        return [f"submission is {type(submission).__name__}, not a JSON object"]
+    problems: list[str] = []
+    if submission.get("schema") != SCHEMA:
+        problems.append(f"submission schema is {submission.get('schema')!r}; expected {SCHEMA!r}")
+    problems.extend(_entry_problems(submission.get("entry")))
+    results = submission.get("results")
+    if not isinstance(results, list) or not results:
+        return problems + ["submission holds no results files (one per fold is needed)"]
+    if labels is None:
+        labels = [f"results for fold {r.get('holdout')!r}" if isinstance(r, dict) else f"results[{i}]"
+                  for i, r in enumerate(results)]
+    for result, label in zip(results, labels):
+        problems.extend(validate_results(result, label))
+    dicts = [r for r in results if isinstance(r, dict)]
+    tasks = sorted({str(r.get("task")) for r in dicts})
+    if len(tasks) > 1:
+        problems.append(f"results files are for different tasks ({', '.join(tasks)}); "
+                        "an entry covers one task")
+    task = submission.get("task")
+    if len(tasks) == 1 and task != tasks[0]:
+        problems.append(f"submission task is {task!r} but its results are for {tasks[0]!r}")
+    holdouts = [r.get("holdout") for r in dicts]
+    for fold in sorted({str(h) for h in holdouts if holdouts.count(h) > 1}):
+        problems.append(f"fold {fold!r} is covered by more than one results file")
+    if submission.get("folds") != holdouts:
+        problems.append(f"folds is {submission.get('folds')!r} but the results files hold out {holdouts!r}")
+    full = all(r.get("full_protocol") is True for r in dicts)
+    if submission.get("full_protocol") is not full:
+        problems.append(f"full_protocol is {submission.get('full_protocol')!r} but the results files say {full}")
+    entry = submission.get("entry")
+    if task in TASKS and isinstance(entry, dict) and isinstance(entry.get("name"), str):
+        expected_id = submission_id(task, entry["name"])
+        if submission.get("id") != expected_id:
+            problems.append(f"id is {submission.get('id')!r}; expected {expected_id!r}")
+    verification = submission.get("verification")
+    if verification is not None and not (isinstance(verification, dict)
+                                         and _is_int(verification.get("episodes"))):
+        problems.append("verification must be null or an object with the number of episodes re-run")
+    if not isinstance(submission.get("submitted"), str):
+        problems.append("submitted time stamp is missing")
+    return problems
+
+
+def _entry_problems(entry: Any) -> list[str]:
+    """Problems with the metadata of an entry (name, authors, link, family, budget)."""
+    if not isinstance(entry, dict):
+        return ["entry metadata is missing"]
+    problems = []
+    name = entry.get("name")
+    if not (isinstance(name, str) and name.strip() and len(name) <= 80
+            and re.search(r"[A-Za-z0-9]", name)):
+        problems.append(f"entry name {name!r} must be 1 to 80 characters with a letter or digit")
+    authors = entry.get("authors")
+    if not (isinstance(authors, list) and authors and all(isinstance(a, str) and a.strip() for a in authors)):
+        problems.append("authors must be a non-empty list of names")
+    link = entry.get("link")
+    if link is not None and not (isinstance(link, str) and re.fullmatch(r"https?://\S+", link)):
+        problems.append(f"link {link!r} must be an http:// or https:// address (or left out)")
+    family = entry.get("agent_family")
+    if not (isinstance(family, str) and family.strip() and len(family) <= 40):
+        problems.append(f"agent family {family!r} must be 1 to 40 characters (e.g. hebbian, static, lstm)")
+    budget = entry.get("budget")
+    if not isinstance(budget, dict):
+        return problems + ["training budget (generations, population, env_steps) is missing"]
+    for key in _BUDGET_KEYS:
+        if not (_is_int(budget.get(key)) and budget[key] >= 0):
+            problems.append(f"training budget {key} is {budget.get(key)!r}; expected an integer >= 0")
+    return problems

@@ -1,0 +1,135 @@
+"""Leaderboard statistics, ranking and rendering, on results files built in code.
+
+The helpers here (``results_dict``, ``snapshot``) are shared with the other leaderboard
+tests. Their returns are synthetic test data, never put on the real board.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hebbbench import leaderboard, stats
+from hebbbench.envs import variations
+from hebbbench.protocol import EPISODES, PROTOCOL_VERSION, protocol_seeds
+from hebbbench.results import Results, VariationResult
+from hebbbench.submission import SubmissionError, make_submission
+
+ROOT = Path(__file__).resolve().parents[1]
+SHA = "ab" * 32
+META = {"authors": ["Test Author"], "link": None, "agent_family": "hebbian",
+        "generations": 10, "population": 20, "env_steps": 30000}
+
+
+def results_dict(task: str, holdout: str, episodes: int = EPISODES, loc: float = 100.0,
+                 seed: int = 0) -> dict:
+    """A valid results-file object (correct summaries and integrity hash) with normal returns."""
+    rng = np.random.default_rng(seed)
+    per_variation = tuple(
+        VariationResult(v.name, v.env_id, "test" if v.name == holdout else "train",
+                        tuple(protocol_seeds(task, v.name, episodes)),
+                        tuple(float(x) for x in rng.normal(loc, 10.0, episodes)),
+                        tuple(int(x) for x in rng.integers(1, 900, episodes)))
+        for v in variations(task))
+    return Results(PROTOCOL_VERSION, "0.1.0", "2026-11-28T05:00:00+00:00", task, holdout,
+                   "my_agent.py", SHA, episodes, episodes == EPISODES, 1, 1.0, per_variation).to_dict()
+
+
+def write_json(path: Path, obj) -> Path:
+    path.write_text(json.dumps(obj))
+    return path
+
+
+def snapshot(directory: Path) -> dict[str, bytes]:
+    """Every file under ``directory`` (relative path -> bytes)."""
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def submission(task: str, folds: list[str], name: str, episodes: int = EPISODES, loc: float = 100.0) -> dict:
+    results = [results_dict(task, fold, episodes, loc, seed=i) for i, fold in enumerate(folds)]
+    return make_submission(results, name=name, submitted="2026-11-28T05:00:00+00:00", **META)
+
+
+def test_score_pools_groups_and_brackets_mean_and_iqm():
+    groups = [np.arange(100.0), np.arange(100.0) + 50]
+    score = leaderboard.score(groups)
+    pooled = np.concatenate(groups)
+    assert score.mean == pytest.approx(pooled.mean()) and score.iqm == pytest.approx(stats.iqm(pooled))
+    assert score.mean_ci[0] < score.mean < score.mean_ci[1]
+    assert score.iqm_ci[0] < score.iqm < score.iqm_ci[1]
+    assert score.episodes == 200
+    assert leaderboard.score(groups) == score  # seeded: same input, same intervals
+
+
+def test_pooled_bootstrap_matches_the_loop_version_up_to_bootstrap_noise():
+    rng = np.random.default_rng(1)
+    groups = [rng.normal(i, 3.0, 100) for i in range(8)]
+    for name, aggregate in (("mean", stats.mean), ("iqm", stats.iqm)):
+        fast = stats.pooled_bootstrap_ci(groups, name, seed=3)
+        loop = stats.stratified_bootstrap_ci(groups, lambda g: aggregate(np.concatenate(g)), seed=3)
+        assert fast == stats.pooled_bootstrap_ci(groups, name, seed=3)
+        assert fast == pytest.approx(loop, abs=0.05)  # CI half-width is about 0.35 here
+    # Stratified: groups without spread reproduce themselves, so the interval collapses.
+    assert stats.pooled_bootstrap_ci([[1.0] * 5, [3.0] * 15]) == (2.5, 2.5)
+    with pytest.raises(ValueError, match="statistic"):
+        stats.pooled_bootstrap_ci(groups, "median")
+
+
+def test_row_separates_held_out_from_train_episodes_over_folds():
+    entry = submission("ant", ["default", "long-front"], "two folds")
+    row = leaderboard.row(entry)
+    test = [v["returns"] for r in entry["results"] for v in r["variations"] if v["split"] == "test"]
+    train = [v["returns"] for r in entry["results"] for v in r["variations"] if v["split"] == "train"]
+    assert row.heldout.mean == pytest.approx(np.mean(test)) and row.heldout.episodes == 200
+    assert row.train.mean == pytest.approx(np.mean(train)) and row.train.episodes == 800
+    assert set(row.by_variation) == {(v.name, "train") for v in variations("ant")} | {
+        ("default", "test"), ("long-front", "test")}
+
+
+def test_ranking_groups_by_folds_and_keeps_partial_runs_apart():
+    board = [submission("ant", ["long-front"], "low", loc=10.0),
+             submission("ant", ["long-front"], "high", loc=50.0),
+             submission("ant", [v.name for v in variations("ant")], "all folds", loc=5.0),
+             submission("ant", ["long-front"], "short run", episodes=7, loc=90.0)]
+    sections = leaderboard.sections(board, "ant")
+    titles = [(s.title, s.ranked, [r.entry["name"] for r in s.rows]) for s in sections]
+    assert titles == [
+        ("Ranked: held out all 5 folds", True, ["all folds"]),
+        ("Ranked: held out long-front (the paper's fold)", True, ["high", "low"]),
+        ("Not full protocol runs (shown apart, not ranked)", False, ["short run"]),
+    ]
+    text = leaderboard.render(board, "table", "ant")
+    assert "1  high" in text and "2  low" in text and "-  short run" in text
+
+
+def test_markdown_lists_every_entry_and_cites_the_paper_tables():
+    board = [submission("car", ["pushed-right"], "car | entry"), submission("ant", ["long-front"], "ant entry")]
+    markdown = leaderboard.render(board, "markdown")
+    assert "car \\| entry" in markdown and "| 1 | ant entry (Test Author) | hebbian | long-front |" in markdown
+    assert "Tables 1 and 2" in markdown and "1545 ± 30" in markdown and "606 ± 186" in markdown
+    assert "10 gen x 20 pop, 30,000 env steps" in markdown
+
+
+def test_empty_board_says_so():
+    for fmt in leaderboard.FORMATS:
+        assert "No entries yet" in leaderboard.render([], fmt)
+
+
+def test_load_board_refuses_an_edited_submission_file(tmp_path):
+    entry = submission("ant", ["long-front"], "edited")
+    entry["results"][0]["variations"][0]["returns"][0] += 1.0
+    (tmp_path / "submissions").mkdir()
+    write_json(tmp_path / "submissions" / f"{entry['id']}.json", entry)
+    with pytest.raises(SubmissionError, match="integrity hash does not match"):
+        leaderboard.load_board(tmp_path)
+
+
+def test_committed_board_is_valid_and_its_rendered_files_are_current():
+    directory = ROOT / "leaderboard"
+    board = leaderboard.load_board(directory)
+    rendered = leaderboard.render_files(board)
+    for name, text in rendered.items():
+        assert (directory / name).read_text(encoding="utf-8") == text, f"re-render leaderboard/{name}"

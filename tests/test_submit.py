@@ -1,0 +1,175 @@
+"""`hebbbench submit`: what it accepts, every rejection, and a refused board left byte-for-byte alone."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from test_leaderboard import META, results_dict, snapshot, write_json
+
+from hebbbench import leaderboard
+from hebbbench.envs import variations
+from hebbbench.results import integrity_hash
+from hebbbench.submission import SubmissionError, validate_submission
+
+NOW = "2026-11-28T06:00:00+00:00"
+
+
+@pytest.fixture
+def board(tmp_path):
+    """A board folder already holding one entry, and the folder for new results files."""
+    directory = tmp_path / "board"
+    first = write_json(tmp_path / "first.json", results_dict("ant", "long-front", seed=1))
+    leaderboard.submit([first], dict(META, name="first"), directory=directory, submitted=NOW)
+    return directory
+
+
+def rehashed(results: dict) -> dict:
+    """``results`` with its integrity hash recomputed, so only the deliberate problem remains."""
+    results["integrity"] = integrity_hash(results)
+    return results
+
+
+def test_a_valid_entry_is_stored_and_rendered(board, tmp_path):
+    paths = [write_json(tmp_path / f"{v.name}.json", results_dict("car", v.name, seed=i))
+             for i, v in enumerate(variations("car"))]
+    path = leaderboard.submit(paths[::-1], dict(META, name="Car: all folds!", link="https://example.org/x"),
+                              directory=board, submitted=NOW)
+    assert path == board / "submissions" / "car-car-all-folds.json"
+    stored = json.loads(path.read_text())
+    assert validate_submission(stored) == []
+    assert stored["folds"] == [v.name for v in variations("car")] and stored["full_protocol"] is True
+    assert stored["entry"]["budget"] == {"generations": 10, "population": 20, "env_steps": 30000}
+    for name in ("README.md", "index.html"):
+        text = (board / name).read_text()
+        assert "Car: all folds!" in text and "first" in text
+    assert not list(board.rglob("*.tmp"))
+
+
+def _bad_schema(r):
+    r["schema"] = "hebbbench.results/0"
+    return rehashed(r)
+
+
+def _wrong_protocol(r):
+    r["protocol_version"] = "hebbbench-protocol/0"
+    return rehashed(r)
+
+
+def _missing_variation(r):
+    r["variations"] = [v for v in r["variations"] if v["name"] != "damage-left"]
+    return rehashed(r)
+
+
+def _altered_returns(r):
+    r["variations"][4]["returns"][17] += 250.0
+    return r
+
+
+def _altered_returns_rehashed(r):
+    r["variations"][4]["returns"][17] += 250.0
+    return rehashed(r)
+
+
+def _not_protocol_seeds(r):
+    for v in r["variations"]:
+        v["seeds"] = list(range(100))
+    return rehashed(r)
+
+
+def _claims_full_protocol(r):
+    for v in r["variations"]:
+        v["seeds"], v["returns"], v["lengths"] = v["seeds"][:50], v["returns"][:50], v["lengths"][:50]
+    r["episodes_per_variation"] = 50
+    return r
+
+
+def _nan_return(r):
+    r["variations"][0]["returns"][0] = float("nan")
+    return r
+
+
+REJECTIONS = {
+    "bad schema": (_bad_schema, "schema is 'hebbbench.results/0'; expected 'hebbbench.results/1'"),
+    "wrong protocol version": (_wrong_protocol, "protocol_version is 'hebbbench-protocol/0'"),
+    "missing variation": (_missing_variation, "variation 'damage-left' of task 'ant' is missing"),
+    "altered returns": (_altered_returns, "integrity hash does not match the contents"),
+    "altered returns, hash redone": (_altered_returns_rehashed, "summary disagrees with the per-episode returns"),
+    "seeds not the protocol's": (_not_protocol_seeds, "seeds are not the protocol's seeds"),
+    "wrong episode count": (_claims_full_protocol, "full_protocol is true but episodes_per_variation is 50"),
+    "NaN return": (_nan_return, "returns must be a list of finite numbers"),
+}
+
+
+@pytest.mark.parametrize("case", REJECTIONS)
+def test_each_rejection_names_the_problem_and_leaves_the_board_unchanged(board, tmp_path, case):
+    edit, message = REJECTIONS[case]
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(edit(results_dict("ant", "long-front", seed=2))))
+    before = snapshot(board)
+    with pytest.raises(SubmissionError) as refused:
+        leaderboard.submit([path], dict(META, name="new"), directory=board, submitted=NOW)
+    assert any(message in problem for problem in refused.value.problems), refused.value.problems
+    assert all(problem.startswith(str(path)) for problem in refused.value.problems)
+    assert snapshot(board) == before
+
+
+def test_duplicates_are_refused_by_name_and_by_results(board, tmp_path):
+    again = write_json(tmp_path / "again.json", results_dict("ant", "long-front", seed=1))  # = first.json
+    other = write_json(tmp_path / "other.json", results_dict("ant", "long-front", seed=3))
+    before = snapshot(board)
+    with pytest.raises(SubmissionError, match="an entry named 'first' for task 'ant' is already on the board"):
+        leaderboard.submit([other], dict(META, name="First"), directory=board, submitted=NOW)
+    with pytest.raises(SubmissionError, match="these results are already on the board in entry 'ant-first'"):
+        leaderboard.submit([again], dict(META, name="renamed"), directory=board, submitted=NOW)
+    assert snapshot(board) == before
+
+
+def test_every_problem_is_listed_at_once(board, tmp_path):
+    car = write_json(tmp_path / "car.json", results_dict("car", "pushed-right"))
+    ant = write_json(tmp_path / "ant.json", _wrong_protocol(results_dict("ant", "long-front", seed=4)))
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    before = snapshot(board)
+    metadata = dict(META, name="first", authors=[], link="javascript:alert(1)", agent_family="",
+                    generations=-1, population=1.5)
+    with pytest.raises(SubmissionError) as refused:
+        leaderboard.submit([ant, car], metadata, directory=board, submitted=NOW)
+    problems = "\n".join(refused.value.problems)
+    for expected in ("authors must be a non-empty list", "link 'javascript:alert(1)' must be an http",
+                     "agent family '' must be", "generations is -1", "population is 1.5",
+                     "results files are for different tasks (ant, car)", f"{ant}: protocol_version",
+                     "an entry named 'first'"):
+        assert expected in problems
+    with pytest.raises(SubmissionError, match="not valid JSON"):
+        leaderboard.submit([broken, tmp_path / "absent.json"], dict(META, name="x"), directory=board, submitted=NOW)
+    assert snapshot(board) == before
+
+
+def test_two_results_files_for_one_fold_are_refused(board, tmp_path):
+    one = write_json(tmp_path / "one.json", results_dict("ant", "default", seed=5))
+    two = write_json(tmp_path / "two.json", results_dict("ant", "default", seed=6))
+    with pytest.raises(SubmissionError, match="fold 'default' is covered by more than one results file"):
+        leaderboard.submit([one, two], dict(META, name="twice"), directory=board, submitted=NOW)
+
+
+def test_cli_refuses_with_exit_2_and_a_list_then_accepts(board, tmp_path):
+    bad = write_json(tmp_path / "bad.json", _missing_variation(results_dict("ant", "long-front", seed=7)))
+    good = write_json(tmp_path / "good.json", results_dict("ant", "long-front", seed=7, episodes=10))
+    args = [sys.executable, "-m", "hebbbench.cli", "submit", "--name", "cli entry", "--authors", "A, B",
+            "--family", "static", "--generations", "0", "--population", "0", "--env-steps", "0",
+            "--leaderboard-dir", str(board)]
+    before = snapshot(board)
+    refused = subprocess.run(args + [str(bad)], capture_output=True, text=True)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "1 problem found, nothing was written:" in refused.stderr and "'damage-left'" in refused.stderr
+    assert snapshot(board) == before
+    accepted = subprocess.run(args + [str(good)], capture_output=True, text=True)
+    assert accepted.returncode == 0, accepted.stderr
+    stored = json.loads((board / "submissions" / "ant-cli-entry.json").read_text())
+    assert stored["entry"]["authors"] == ["A", "B"] and stored["full_protocol"] is False
+    listed = subprocess.run([sys.executable, "-m", "hebbbench.cli", "leaderboard", "--task", "ant",
+                             "--leaderboard-dir", str(board)], capture_output=True, text=True, check=True)
+    assert "Not full protocol runs (shown apart, not ranked)" in listed.stdout and "cli entry" in listed.stdout
