@@ -413,8 +413,11 @@ def render_markdown(board: Sequence[Section], tasks: Sequence[str]) -> str:
             "```bash",
             "hebbbench evaluate my_agent.py --task ant --holdout long-front --output results.json",
             "hebbbench submit results.json --name \"My agent\" --authors \"A. Author\" "
-            "--family hebbian --generations 500 --population 500 --env-steps 240000000",
+            "--family hebbian --generations G --population P --env-steps STEPS",
             "```", "",
+            "G, P and STEPS are the training budget (ES generations, population size, environment "
+            "steps in all; `hebbbench train` logs `env_steps` in its run's `log.jsonl`); 0 for an "
+            "untrained agent. One results file per fold covered: one, or all five.", "",
             "`hebbbench submit` checks the schema, protocol version, every variation, the "
             "protocol's seeds and episode count, each summary against its per-episode returns "
             "and the integrity hash, and refuses duplicates. `hebbbench verify` re-runs "
