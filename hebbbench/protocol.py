@@ -12,6 +12,7 @@ worker processes share the episodes or in which order they run.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import inspect
 import multiprocessing
@@ -23,7 +24,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import gymnasium as gym
 import numpy as np
@@ -173,9 +174,9 @@ class _EpisodeRunner:
                 done = terminated or truncated
                 if job.record_path and step % RECORD_EVERY == 0:
                     frames.append(env.render())
-        except (AgentError, _EpisodeTimeout) as error:
-            if isinstance(error, AgentError):
-                raise
+        except AgentError:
+            raise
+        except _EpisodeTimeout:
             raise AgentError(
                 f"{label} exceeded the episode timeout of {self.episode_timeout:g} s (at step {step}); "
                 "make act faster or raise the timeout (--episode-timeout)."
@@ -253,7 +254,8 @@ def _worker_main(source: str | AgentFactory, task: str, holdout: str, episode_ti
     Sends ``(index, return, length)`` per finished job, or ``(error class name, None,
     message)`` once on the first failure and stops.
     """
-    # Ctrl-C reaches the whole process group; the parent alone handles it and stops us.
+    # Ctrl-C reaches the whole process group; the parent alone handles it and stops us
+    # (workers started from the main thread already inherit this, see _sigint_ignored).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # One core per worker: stop a torch/OpenMP agent from starting a thread per core in
     # every worker (read when the agent first imports such a library).
@@ -305,8 +307,9 @@ def _run_in_workers(source: str | AgentFactory, task: str, holdout: str, jobs: S
     ]
     outcomes: dict[int, tuple[float, int]] = {}
     try:
-        for process in processes:
-            process.start()
+        with _sigint_ignored():
+            for process in processes:
+                process.start()
         while len(outcomes) < len(jobs):
             try:
                 index, total, detail = results.get(timeout=0.5)
@@ -324,6 +327,24 @@ def _run_in_workers(source: str | AgentFactory, task: str, holdout: str, jobs: S
         for process in processes:
             process.join()
     return outcomes
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT while worker processes start, so they start with it ignored.
+
+    An ignored signal stays ignored across fork and exec, and Python then installs no
+    KeyboardInterrupt handler: a Ctrl-C while a worker is still importing cannot print
+    its traceback. Only the main thread may change handlers; elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, handler)
 
 
 def _check_workers(processes: Sequence[Any], results: Any) -> None:
