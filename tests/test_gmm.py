@@ -10,14 +10,23 @@ import pytest
 import torch
 import torch.distributions as D
 
+from hebbbench.es import shape_fitness
 from hebbbench.es.gmm import (
     GaussianMixtureES,
-    centered_rank_shaping,
+    GaussianMixtureESConfig,
     mean_entropy,
     mixture_log_prob,
     mixture_score_gradient,
     rules_for_rho,
 )
+
+
+_CONFIG_KEYS = {"sigma", "sigma_decay", "optimizer", "lr", "lr_decay", "chunk_elements"}
+
+
+def _es(synapses: int, rules: int, population: int, **kwargs) -> GaussianMixtureES:
+    config = {k: kwargs.pop(k) for k in list(kwargs) if k in _CONFIG_KEYS}
+    return GaussianMixtureES(synapses, rules, GaussianMixtureESConfig(population, **config), **kwargs)
 
 
 def _mixture(logits: torch.Tensor, means: torch.Tensor, sigma: float) -> D.Distribution:
@@ -89,15 +98,8 @@ def test_rules_for_rho():
             rules_for_rho(12_288, bad)
 
 
-def test_centered_rank_shaping():
-    shaped = centered_rank_shaping(torch.tensor([3.0, -1.0, 10.0, 0.5]))
-    assert torch.equal(shaped.argsort(), torch.tensor([1, 3, 0, 2]))
-    assert abs(float(shaped.mean())) < 1e-12
-    assert abs(float(shaped.std(unbiased=False)) - 1) < 1e-12
-
-
 def test_ask_shapes_and_layout():
-    es = GaussianMixtureES(30, 4, 7, num_dense=3, seed=0)
+    es = _es(30, 4, 7, num_dense=3, seed=0)
     assert es.num_params == 3 + 5 * 30
     population = es.ask()
     assert population.shape == (7, 153) and population.dtype == torch.float32
@@ -109,7 +111,7 @@ def test_ask_shapes_and_layout():
 
 
 def test_ask_samples_components_by_the_logits():
-    es = GaussianMixtureES(200, 3, 50, sigma=1e-3, seed=1)
+    es = _es(200, 3, 50, sigma=1e-3, seed=1)
     es.logits[:] = torch.log(torch.tensor([0.6, 0.3, 0.1]))
     rules = es.ask().reshape(50, 200, 5)
     component = torch.cdist(rules.reshape(-1, 5), es.means).argmin(dim=1)
@@ -133,17 +135,17 @@ def _run(es: GaussianMixtureES, generations: int) -> list[dict]:
 
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
 def test_ask_tell_is_reproducible(optimizer):
-    make = lambda: GaussianMixtureES(40, 5, 8, num_dense=2, optimizer=optimizer, lr=0.1, seed=3)
+    make = lambda: _es(40, 5, 8, num_dense=2, optimizer=optimizer, lr=0.1, seed=3)
     a, b = make(), make()
     assert _run(a, 3) == _run(b, 3)
     for name, tensor in a.state_dict()["params"].items():
         assert torch.equal(tensor, b.state_dict()["params"][name])
-    assert not torch.equal(a.means, GaussianMixtureES(40, 5, 8, seed=4).means)
+    assert not torch.equal(a.means, _es(40, 5, 8, seed=4).means)
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
 def test_state_save_and_restore_is_exact(optimizer):
-    make = lambda: GaussianMixtureES(40, 5, 8, num_dense=2, optimizer=optimizer, seed=5)
+    make = lambda: _es(40, 5, 8, num_dense=2, optimizer=optimizer, seed=5)
     straight = make()
     _run(straight, 4)
     first = make()
@@ -161,20 +163,22 @@ def test_state_save_and_restore_is_exact(optimizer):
 
 
 def test_state_saved_between_ask_and_tell_asks_the_same_generation_again():
-    es = GaussianMixtureES(20, 3, 4, seed=6)
+    es = _es(20, 3, 4, seed=6)
     asked = es.ask()
     state = copy.deepcopy(es.state_dict())
-    other = GaussianMixtureES(20, 3, 4, seed=99)
+    other = _es(20, 3, 4, seed=99)
     other.load_state_dict(state)
     assert torch.equal(other.ask(), asked)
     with pytest.raises(ValueError, match="state is for"):
-        GaussianMixtureES(20, 4, 4).load_state_dict(state)
+        _es(20, 4, 4).load_state_dict(state)
+    with pytest.raises(ValueError, match="optimizer"):
+        _es(20, 3, 4, optimizer="sgd").load_state_dict(state)
     with pytest.raises(ValueError, match="not a Gaussian-mixture"):
-        GaussianMixtureES(20, 3, 4).load_state_dict({"kind": "openai-es"})
+        _es(20, 3, 4).load_state_dict({"kind": "openai-es"})
 
 
 def test_solution_is_each_synapse_most_probable_rule():
-    es = GaussianMixtureES(6, 3, 4, num_dense=2, seed=0)
+    es = _es(6, 3, 4, num_dense=2, seed=0)
     es.logits[:, 1] = 1.0
     es.logits[4, 2] = 5.0
     solution = es.solution().reshape(-1)
@@ -184,13 +188,13 @@ def test_solution_is_each_synapse_most_probable_rule():
 
 
 def test_sgd_step_is_the_scaled_gradient_and_decays():
-    es = GaussianMixtureES(10, 3, 6, num_dense=2, optimizer="sgd", lr=0.3, lr_decay=0.5,
+    es = _es(10, 3, 6, num_dense=2, optimizer="sgd", lr=0.3, lr_decay=0.5,
                            sigma=0.5, sigma_decay=0.9, seed=0, dtype=torch.float64)
     before = {k: v.clone() for k, v in es.state_dict()["params"].items()}
     population = es.ask()
     fitness = torch.arange(6.0)
     rules = population[:, 2:].reshape(6, 10, 5)
-    shaped = centered_rank_shaping(fitness)
+    shaped = shape_fitness(fitness)
     g_lam, g_mu = mixture_score_gradient(before["logits"], before["means"], 0.5, rules, shaped)
     g_dense = (shaped[:, None] * (population[:, :2] - before["dense_mean"])).mean(0) / 0.25
     stats = es.tell(fitness)
@@ -203,7 +207,7 @@ def test_sgd_step_is_the_scaled_gradient_and_decays():
 
 
 def test_adam_matches_torch_adam_ascent():
-    es = GaussianMixtureES(12, 3, 6, optimizer="adam", lr=0.05, lr_decay=1.0, seed=2,
+    es = _es(12, 3, 6, optimizer="adam", lr=0.05, lr_decay=1.0, seed=2,
                            chunk_elements=5, dtype=torch.float64)
     lam, mu = es.logits.clone(), es.means.clone()
     reference = torch.optim.Adam([lam, mu], lr=0.05, maximize=True)
@@ -213,7 +217,7 @@ def test_adam_matches_torch_adam_ascent():
         fitness = torch.randn(6, generator=g)
         rules = population.reshape(6, 12, 5)
         lam.grad, mu.grad = mixture_score_gradient(lam, mu, es.sigma, rules,
-                                                   centered_rank_shaping(fitness))
+                                                   shape_fitness(fitness))
         reference.step()
         es.tell(fitness)
         torch.testing.assert_close(es.logits, lam)
@@ -221,7 +225,7 @@ def test_adam_matches_torch_adam_ascent():
 
 
 def test_tell_validates_fitness_and_order():
-    es = GaussianMixtureES(10, 2, 4)
+    es = _es(10, 2, 4)
     with pytest.raises(RuntimeError, match="ask"):
         es.tell(torch.zeros(4))
     es.ask()
@@ -230,13 +234,15 @@ def test_tell_validates_fitness_and_order():
     with pytest.raises(ValueError, match="4 finite values"):
         es.tell(torch.tensor([0.0, 1.0, float("nan"), 2.0]))
     with pytest.raises(ValueError, match="optimizer"):
-        GaussianMixtureES(10, 2, 4, optimizer="rmsprop")
+        _es(10, 2, 4, optimizer="rmsprop")
+    with pytest.raises(ValueError, match="sigma"):
+        _es(10, 2, 4, sigma=0.0)
 
 
 def test_learns_a_shared_target_rule():
     """Fitness = closeness of every synapse's rule to one target: the rules move to it."""
     target = torch.tensor([0.5, -1.0, 0.0, 1.5, -0.5])
-    es = GaussianMixtureES(16, 2, 32, optimizer="adam", lr=0.1, lr_decay=1.0, seed=0)
+    es = _es(16, 2, 32, optimizer="adam", lr=0.1, lr_decay=1.0, seed=0)
     distance = lambda: float(torch.cdist(es.means, target[None]).min())
     start = distance()
     for _ in range(60):

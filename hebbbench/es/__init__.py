@@ -12,14 +12,18 @@ The trainer (:mod:`hebbbench.train`) uses only these five, so any strategy with 
 """
 
 from hebbbench.es.openai_es import OPTIMIZERS, OpenAIES, OpenAIESConfig, centered_ranks, shape_fitness
+from hebbbench.es.gmm import GaussianMixtureES, GaussianMixtureESConfig, rules_for_rho
 from hebbbench.es.penalty import PENALTY_SCALE, coefficient_penalty
 
 __all__ = [
+    "GaussianMixtureES",
+    "GaussianMixtureESConfig",
     "OPTIMIZERS",
     "OpenAIES",
     "OpenAIESConfig",
     "PENALTY_SCALE",
     "centered_ranks",
     "coefficient_penalty",
+    "rules_for_rho",
     "shape_fitness",
 ]

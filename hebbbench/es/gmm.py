@@ -28,11 +28,14 @@ the rules synapse-major (``h.reshape(N, 5)``, coefficient order eta, A, B, C, D)
 from __future__ import annotations
 
 import math
+from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
-OPTIMIZERS = ("sgd", "adam")
+from hebbbench.es.openai_es import OPTIMIZERS, shape_fitness
+
 _ADAM_BETAS = (0.9, 0.999)
 _ADAM_EPS = 1e-8
 _COEFFICIENTS = 5
@@ -53,24 +56,12 @@ def rules_for_rho(num_synapses: int, rho: int | str) -> int:
     return max(1, num_synapses // rho)
 
 
-def centered_rank_shaping(fitness: torch.Tensor) -> torch.Tensor:
-    """Centered ranks in [-0.5, 0.5] (ties broken by order), then z-scored. ``[P] -> [P]``."""
-    count = fitness.numel()
-    if count < 2:
-        raise ValueError(f"fitness shaping needs at least 2 individuals, got {count}")
-    ranks = torch.empty(count, dtype=torch.float64)
-    ranks[torch.argsort(fitness.to(torch.float64), stable=True)] = torch.arange(
-        count, dtype=torch.float64)
-    centered = ranks / (count - 1) - 0.5
-    return (centered - centered.mean()) / centered.std(unbiased=False)
-
-
 def _rows_per_chunk(rows: int, row_elements: int, chunk_elements: int) -> int:
     return max(1, min(rows, chunk_elements // max(1, row_elements)))
 
 
 def mixture_log_prob(logits: torch.Tensor, means: torch.Tensor, sigma: float,
-                     rules: torch.Tensor, chunk_elements: int = 2**22) -> torch.Tensor:
+                     rules: torch.Tensor, chunk_elements: int = 2**24) -> torch.Tensor:
     """``log p(h_i | mu, lambda)`` of eq. 3 for each individual, summed over synapses.
 
     ``logits`` ``[N, M]``, ``means`` ``[M, 5]``, ``rules`` ``[P, N, 5]`` -> ``[P]`` (nats).
@@ -93,7 +84,7 @@ def mixture_log_prob(logits: torch.Tensor, means: torch.Tensor, sigma: float,
 
 def mixture_score_gradient(logits: torch.Tensor, means: torch.Tensor, sigma: float,
                            rules: torch.Tensor, weights: torch.Tensor,
-                           chunk_elements: int = 2**22,
+                           chunk_elements: int = 2**24,
                            out: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """``1/P sum_i w_i grad log p(h_i | mu, lambda)`` w.r.t. ``lambda`` and ``mu``, in closed form.
 
@@ -137,7 +128,7 @@ def mixture_score_gradient(logits: torch.Tensor, means: torch.Tensor, sigma: flo
     return grad_logits, grad_means
 
 
-def mean_entropy(logits: torch.Tensor, chunk_elements: int = 2**22) -> float:
+def mean_entropy(logits: torch.Tensor, chunk_elements: int = 2**24) -> float:
     """Mean over synapses of the entropy (nats) of ``softmax(lambda_n)``; uniform is log M."""
     synapses, num_rules = logits.shape
     total = 0.0
@@ -148,54 +139,75 @@ def mean_entropy(logits: torch.Tensor, chunk_elements: int = 2**22) -> float:
     return total / synapses
 
 
+@dataclass(frozen=True)
+class GaussianMixtureESConfig:
+    """Hyper-parameters. Defaults: sigma 0.1 x 0.999/gen (the paper's), and the paper's post-hoc
+    best optimiser for shared rules, Adam with lr 1.0 x 0.9931/gen (halving every 100).
+
+    ``population_size``: individuals per generation, not mirrored (mixture sampling).
+    ``chunk_elements``: size of the working block ``[individuals, synapses, M]`` of the
+    gradient (2^24 float32 = 64 MiB); it changes memory and speed, never the numbers' meaning.
+    """
+
+    population_size: int
+    sigma: float = 0.1
+    sigma_decay: float = 0.999
+    optimizer: str = "adam"
+    lr: float = 1.0
+    lr_decay: float = 0.9931
+    chunk_elements: int = 2**24
+
+    def __post_init__(self) -> None:
+        if self.population_size < 2:
+            raise ValueError(f"population_size must be at least 2, got {self.population_size}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; allowed: {', '.join(OPTIMIZERS)}")
+        for name in ("sigma", "lr", "sigma_decay", "lr_decay", "chunk_elements"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+
+
 class GaussianMixtureES:
     """Ask/tell ES over shared Hebbian rules (eq. 3), optimised by SGD or Adam ascent.
 
     Args:
         num_synapses: N, the plastic synapses (ant 12,288; car 91,328).
         num_rules: M, the shared rules (see :func:`rules_for_rho`).
-        population: P, individuals per generation (not mirrored: mixture sampling).
+        config: population size, sigma, optimiser and their decays.
         num_dense: evolved, non-plastic parameters sampled from ``N(mean, sigma^2)``.
-        sigma: standard deviation of every component (and of the dense block).
-        sigma_decay: sigma is multiplied by this after every ``tell``.
-        optimizer: ``"adam"`` (the paper's post-hoc best) or ``"sgd"``.
-        lr, lr_decay: learning rate and its per-generation factor
-            (paper's post-hoc best: Adam, 1.0, 0.9931 = halving every 100 generations).
-        seed: seeds the initial means and every sample.
-        chunk_elements: size of the working block ``[individuals, synapses, M]``.
+        seed: seeds the initial means (N(0, 1)) and every sample.
         dtype: ``torch.float32`` (default) or ``torch.float64``.
     """
 
-    def __init__(self, num_synapses: int, num_rules: int, population: int, *,
-                 num_dense: int = 0, sigma: float = 0.1, sigma_decay: float = 0.999,
-                 optimizer: str = "adam", lr: float = 1.0, lr_decay: float = 0.9931,
-                 seed: int = 0, chunk_elements: int = 2**22,
-                 dtype: torch.dtype = torch.float32):
-        if optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+    def __init__(self, num_synapses: int, num_rules: int, config: GaussianMixtureESConfig, *,
+                 num_dense: int = 0, seed: int = 0, dtype: torch.dtype = torch.float32):
         if not 1 <= num_rules <= num_synapses:
             raise ValueError(f"num_rules must be in [1, {num_synapses}], got {num_rules}")
-        if population < 2:
-            raise ValueError(f"population must be at least 2, got {population}")
-        if sigma <= 0:
-            raise ValueError(f"sigma must be positive, got {sigma}")
-        self.num_synapses, self.num_rules, self.population = num_synapses, num_rules, population
-        self.num_dense = num_dense
-        self.sigma, self.sigma_decay = float(sigma), float(sigma_decay)
-        self.optimizer, self.lr, self.lr_decay = optimizer, float(lr), float(lr_decay)
-        self.chunk_elements = chunk_elements
+        self.config = config
+        self.num_synapses, self.num_rules, self.num_dense = num_synapses, num_rules, num_dense
+        self.population, self.chunk_elements = config.population_size, config.chunk_elements
         self.generation = 0
         self._rng = torch.Generator().manual_seed(seed)
         self.logits = torch.zeros(num_synapses, num_rules, dtype=dtype)
         self.means = torch.randn(num_rules, _COEFFICIENTS, generator=self._rng, dtype=dtype)
         self.dense_mean = torch.randn(num_dense, generator=self._rng, dtype=dtype)
         self._moments: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-        if optimizer == "adam":
+        if config.optimizer == "adam":
             self._moments = {name: (torch.zeros_like(p), torch.zeros_like(p))
                              for name, p in self._parameters().items()}
         self._grad_logits = torch.zeros_like(self.logits)
         self._rng_before_ask = self._rng.get_state()
         self._pending: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    @property
+    def sigma(self) -> float:
+        """Standard deviation of every component in the current generation."""
+        return self.config.sigma * self.config.sigma_decay**self.generation
+
+    @property
+    def lr(self) -> float:
+        """Learning rate of the current generation's update."""
+        return self.config.lr * self.config.lr_decay**self.generation
 
     @property
     def num_params(self) -> int:
@@ -234,34 +246,33 @@ class GaussianMixtureES:
         """
         if self._pending is None:
             raise RuntimeError("tell() needs a population from ask() first")
-        fitness = torch.as_tensor(fitness, dtype=torch.float64).reshape(-1)
+        fitness = torch.as_tensor(np.asarray(fitness, dtype=np.float64)).reshape(-1)
         if fitness.numel() != self.population or not torch.isfinite(fitness).all():
             raise ValueError(f"fitness must be {self.population} finite values, got "
                              f"{fitness.numel()} values: {fitness.tolist()[:8]}...")
         rules, dense = self._pending
-        shaped = centered_rank_shaping(fitness)
+        sigma, lr = self.sigma, self.lr
+        shaped = shape_fitness(fitness)
         grad_logits, grad_means = mixture_score_gradient(
-            self.logits, self.means, self.sigma, rules, shaped, self.chunk_elements,
+            self.logits, self.means, sigma, rules, shaped, self.chunk_elements,
             out=self._grad_logits)
         weights = shaped.to(dense.dtype)[:, None]
-        grad_dense = ((dense - self.dense_mean) * weights).mean(dim=0) / self.sigma**2
+        grad_dense = ((dense - self.dense_mean) * weights).mean(dim=0) / sigma**2
         grads = {"logits": grad_logits, "means": grad_means, "dense_mean": grad_dense}
         stats = {f"grad_norm_{name.removesuffix('_mean')}": float(torch.linalg.vector_norm(g))
                  for name, g in grads.items()}
         self.generation += 1
         for name, param in self._parameters().items():
-            self._step(name, param, grads[name])
-        stats.update(sigma=self.sigma, lr=self.lr, entropy=mean_entropy(self.logits))
-        self.sigma *= self.sigma_decay
-        self.lr *= self.lr_decay
+            self._step(name, param, grads[name], lr)
+        stats.update(sigma=sigma, lr=lr, entropy=mean_entropy(self.logits, self.chunk_elements))
         self._pending = None
         self._rng_before_ask = self._rng.get_state()
         return stats
 
-    def _step(self, name: str, param: torch.Tensor, grad: torch.Tensor) -> None:
-        """One ascent step on ``param`` in place, in row blocks to bound temporaries."""
-        if self.optimizer == "sgd":
-            param.add_(grad, alpha=self.lr)
+    def _step(self, name: str, param: torch.Tensor, grad: torch.Tensor, lr: float) -> None:
+        """One ascent step on ``param`` in place, in blocks to bound the temporaries."""
+        if self.config.optimizer == "sgd":
+            param.add_(grad, alpha=lr)
             return
         (beta1, beta2), t = _ADAM_BETAS, self.generation
         first, second = self._moments[name]
@@ -273,7 +284,7 @@ class GaussianMixtureES:
             m.mul_(beta1).add_(g, alpha=1 - beta1)
             v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
             denom = (v / bias2).sqrt_().add_(_ADAM_EPS)
-            p.addcdiv_(m, denom, value=self.lr / bias1)
+            p.addcdiv_(m, denom, value=lr / bias1)
 
     def solution(self) -> torch.Tensor:
         """The individual the distribution stands for, ``[num_dense + 5 N]``: the dense mean,
@@ -283,36 +294,41 @@ class GaussianMixtureES:
         return torch.cat([self.dense_mean, rules.reshape(-1)])
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue exactly: parameters, optimiser moments, sigma, lr,
-        generation and the random state as it was before any pending ``ask`` (so a restored
+        """Everything needed to continue exactly: config, parameters, optimiser moments,
+        generation (sigma and lr follow from it) and the random state as it was before any pending ``ask`` (so a restored
         strategy asks that generation again, identically).
 
         Like ``nn.Module.state_dict``, the tensors are the live ones (lambda alone is 604 MB at
         ant rho = 1): save it (``torch.save``) or deep-copy it before the next ``tell``."""
         return {
             "kind": "gaussian-mixture",
-            "config": {"num_synapses": self.num_synapses, "num_rules": self.num_rules,
-                       "population": self.population, "num_dense": self.num_dense,
-                       "optimizer": self.optimizer},
+            "config": asdict(self.config),
+            "shape": {"num_synapses": self.num_synapses, "num_rules": self.num_rules,
+                      "num_dense": self.num_dense},
             "params": self._parameters(),
             "moments": dict(self._moments),
-            "sigma": self.sigma, "lr": self.lr, "generation": self.generation,
+            "generation": self.generation,
             "rng": self._rng_before_ask.clone(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore a :meth:`state_dict`; the configuration must match this strategy's."""
+        """Restore a :meth:`state_dict`; N, M and the dense size must match this strategy's."""
         if state.get("kind") != "gaussian-mixture":
             raise ValueError(f"not a Gaussian-mixture ES state (kind {state.get('kind')!r})")
-        mine = self.state_dict()["config"]
-        if state["config"] != mine:
-            raise ValueError(f"state is for {state['config']}, this strategy is {mine}")
+        mine = self.state_dict()["shape"]
+        if state["shape"] != mine:
+            raise ValueError(f"state is for {state['shape']}, this strategy is {mine}")
+        config = GaussianMixtureESConfig(**state["config"])
+        if (config.optimizer == "adam") != bool(self._moments):
+            raise ValueError(f"state is for optimizer {config.optimizer!r}, this strategy uses "
+                             f"{self.config.optimizer!r}")
+        self.config, self.population = config, config.population_size
+        self.chunk_elements = config.chunk_elements
         for name, param in self._parameters().items():
             param.copy_(state["params"][name])
         for name, (m, v) in self._moments.items():
             m.copy_(state["moments"][name][0])
             v.copy_(state["moments"][name][1])
-        self.sigma, self.lr = float(state["sigma"]), float(state["lr"])
         self.generation = int(state["generation"])
         self._rng.set_state(state["rng"])
         self._rng_before_ask = state["rng"].clone()
