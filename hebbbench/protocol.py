@@ -352,8 +352,9 @@ def _check_workers(processes: Sequence[Any], results: Any) -> None:
     crashed = [p.exitcode for p in processes if p.exitcode not in (None, 0)]
     if crashed:
         raise EvaluationError(
-            f"a worker process died with exit code {crashed[0]} (the agent or an env crashed the "
-            "Python interpreter, e.g. a segmentation fault, or it ran out of memory)."
+            f"a worker process died with exit code {crashed[0]}: the agent exited or crashed the interpreter "
+            "(e.g. a segmentation fault), memory ran out, or an in-memory agent factory could not be imported "
+            "in a new process (define it in a module, not a notebook); its stderr above may say more."
         )
     if all(p.exitcode == 0 for p in processes) and results.empty():
         raise EvaluationError("every worker process exited before all episodes were run (did the agent call os._exit?).")
