@@ -33,13 +33,24 @@ def _cmd_envs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rho(text: str) -> int | str:
+    """``--rho``: a positive integer, or ``N`` (one rule for all synapses)."""
+    if text == "N":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"rho must be a positive integer or N, got {text!r}") from None
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     """Start a training run in ``--out``, or continue one with ``--resume``."""
     from hebbbench import train
 
     if args.resume:
         given = [flag for flag, value in (("--agent", args.agent), ("--task", args.task), ("--config", args.config),
-                                          ("--out", args.out), ("--holdout", args.holdout)) if value is not None]
+                                          ("--out", args.out), ("--holdout", args.holdout), ("--rho", args.rho))
+                 if value is not None]
         if given:
             raise UserError(f"--resume continues a run with its saved config; drop {', '.join(given)}")
         run_dir = train.resume(args.resume, workers=args.workers)
@@ -49,7 +60,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         overrides = {
             "agent": args.agent, "task": args.task, "holdout": args.holdout, "population": args.population,
             "generations": args.generations, "workers": args.workers, "seed": args.seed,
-            "max_episode_steps": args.max_episode_steps,
+            "max_episode_steps": args.max_episode_steps, "rho": args.rho,
             "variations": tuple(args.variations.split(",")) if args.variations else None,
         }
         if args.config:
@@ -159,7 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     envs.set_defaults(handler=_cmd_envs)
 
     trainer = sub.add_parser("train", help="evolve a reference agent with OpenAI-ES (checkpointed, resumable)")
-    trainer.add_argument("--agent", choices=["static", "lstm", "hebbian"], help="reference network to evolve")
+    trainer.add_argument("--agent", choices=["static", "lstm", "hebbian", "shared"],
+                         help="reference network to evolve; shared: Hebbian with rules shared by rho synapses")
+    trainer.add_argument("--rho", type=_rho, help="synapses per shared rule for --agent shared: 1..N or N (default 128)")
     trainer.add_argument("--task", choices=list(TASKS), help="task whose variations form the meta-task")
     trainer.add_argument("--holdout", help="variation left out of training (default: the paper's fold)")
     trainer.add_argument("--variations", help="comma-separated training variations (default: all but the holdout)")

@@ -45,14 +45,19 @@ from tqdm import tqdm
 import hebbbench  # noqa: F401  (registers the env IDs, also in worker processes)
 from hebbbench.agents import AGENTS, ReferenceAgent, hebbian_slice, make_policy, parameter_count
 from hebbbench.envs import PAPER_HOLDOUT, get_task, get_variation, variations
-from hebbbench.es import OpenAIES, OpenAIESConfig, coefficient_penalty
+from hebbbench.es import (GaussianMixtureES, GaussianMixtureESConfig, OpenAIES, OpenAIESConfig,
+                          coefficient_penalty, rules_for_rho)
 
 CONFIG_FILE = "config.json"
 CHECKPOINT_FILE = "checkpoint.pt"
 LOG_FILE = "log.jsonl"
 PARAMETERS_FILE = "parameters.npy"
 AGENT_FILE = "agent.py"
-STRATEGIES = ("openai-es",)
+STRATEGIES = ("openai-es", "gaussian-mixture")
+#: The paper's shared rules: the Hebbian network, each synapse's rule drawn from M = N / rho
+#: learned rules by the Gaussian-mixture ES (:mod:`hebbbench.es.gmm`, docs/shared-rules.md).
+SHARED_AGENT = "shared"
+TRAIN_AGENTS = (*AGENTS, SHARED_AGENT)
 #: The paper's budget per task: (population, generations).
 PAPER_BUDGET = {"car": (200, 300), "ant": (500, 500)}
 
@@ -67,6 +72,9 @@ class TrainConfig:
     ``max_episode_steps``: shorten every episode (``None``: the task's full length).
     ``es``: keyword arguments of :class:`~hebbbench.es.OpenAIESConfig` other than the
     population size (e.g. ``{"optimizer": "adam", "lr": 1.0, "lr_decay": 0.9931}``).
+    ``agent="shared"``: the Hebbian network with ``rho`` synapses per shared rule (an int
+    in [1, N] or ``"N"`` for one rule; default 128), trained by the ``"gaussian-mixture"``
+    strategy; ``es`` then holds :class:`~hebbbench.es.GaussianMixtureESConfig` settings.
     """
 
     agent: str
@@ -80,10 +88,18 @@ class TrainConfig:
     workers: int = 1
     strategy: str = "openai-es"
     es: dict[str, Any] = field(default_factory=dict)
+    rho: int | str | None = None
 
     def __post_init__(self) -> None:
-        if self.agent not in AGENTS:
-            raise ValueError(f"unknown agent {self.agent!r}; allowed agents: {', '.join(AGENTS)}")
+        if self.agent not in TRAIN_AGENTS:
+            raise ValueError(f"unknown agent {self.agent!r}; allowed agents: {', '.join(TRAIN_AGENTS)}")
+        if self.agent == SHARED_AGENT:
+            object.__setattr__(self, "strategy", "gaussian-mixture")
+            object.__setattr__(self, "rho", 128 if self.rho is None else self.rho)
+        elif self.rho is not None:
+            raise ValueError(f"rho applies only to agent {SHARED_AGENT!r}, not {self.agent!r}")
+        elif self.strategy == "gaussian-mixture":
+            raise ValueError(f"the gaussian-mixture strategy samples shared rules: use agent {SHARED_AGENT!r}")
         get_task(self.task)
         paper_population, paper_generations = PAPER_BUDGET[self.task]
         object.__setattr__(self, "population", self.population or paper_population)
@@ -106,7 +122,16 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
         if self.max_episode_steps is not None and self.max_episode_steps < 1:
             raise ValueError(f"max_episode_steps must be a positive integer, got {self.max_episode_steps!r}")
-        OpenAIESConfig(population_size=self.population, **self.es)  # validates the ES settings
+        if self.agent == SHARED_AGENT:  # validates rho and the ES settings
+            rules_for_rho(_hebbian_synapses(self.task), self.rho)
+            GaussianMixtureESConfig(population_size=self.population, **self.es)
+        else:
+            OpenAIESConfig(population_size=self.population, **self.es)
+
+    @property
+    def network(self) -> str:
+        """The reference network that acts: the agent's own, the Hebbian one for ``shared``."""
+        return "hebbian" if self.agent == SHARED_AGENT else self.agent
 
     @classmethod
     def from_file(cls, path: str | Path, **overrides: Any) -> "TrainConfig":
@@ -127,8 +152,22 @@ class TrainConfig:
         return cls(**values)
 
 
-def make_strategy(config: TrainConfig) -> OpenAIES:
-    """The config's strategy, its mean drawn from N(0, 1) with the run's seed (as the paper)."""
+def _hebbian_synapses(task: str) -> int:
+    """N, the plastic synapses of the Hebbian network (its rules are the vector's tail, [N, 5])."""
+    where = hebbian_slice("hebbian", task)
+    return (where.stop - where.start) // 5
+
+
+def make_strategy(config: TrainConfig) -> OpenAIES | GaussianMixtureES:
+    """The config's strategy, its means drawn from N(0, 1) with the run's seed (as the paper).
+
+    ``shared``: lambda [N, M] and mu [M, 5]; the car's conv weights (the vector's head, before
+    the rules) are the mixture ES's plain Gaussian block."""
+    if config.agent == SHARED_AGENT:
+        synapses = _hebbian_synapses(config.task)
+        return GaussianMixtureES(synapses, rules_for_rho(synapses, config.rho),
+                                 GaussianMixtureESConfig(population_size=config.population, **config.es),
+                                 num_dense=hebbian_slice("hebbian", config.task).start, seed=config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     mean = torch.randn(parameter_count(config.agent, config.task), generator=generator)
     return OpenAIES(mean, OpenAIESConfig(population_size=config.population, **config.es), seed=config.seed)
@@ -189,7 +228,7 @@ def evaluate_population(config: TrainConfig, population: torch.Tensor, generatio
         env_seed, weight_seed = episode_seeds(config.seed, generation, v)
         for chunk in chunks:
             if len(chunk):
-                jobs.append((config.agent, config.task, chunk, env_id, env_seed, weight_seed,
+                jobs.append((config.network, config.task, chunk, env_id, env_seed, weight_seed,
                              config.max_episode_steps))
                 owners.append(v)
     results = pool.map(_run_chunk, jobs) if pool is not None else [run_episodes(*job) for job in jobs]
@@ -251,7 +290,7 @@ def load_run_agent(run_dir: str | Path, task: str) -> ReferenceAgent:
     config = TrainConfig.from_file(run_dir / CONFIG_FILE)
     if task != config.task:
         raise ValueError(f"this run trained a {config.task} agent; it cannot act on task {task!r}")
-    return ReferenceAgent(config.agent, config.task, np.load(run_dir / PARAMETERS_FILE))
+    return ReferenceAgent(config.network, config.task, np.load(run_dir / PARAMETERS_FILE))
 
 
 def train(config: TrainConfig, run_dir: str | Path, progress: bool = True) -> Path:
@@ -295,7 +334,7 @@ def run_generations(config: TrainConfig, run_dir: Path, strategy: OpenAIES, prog
     rows = [row for row in read_log(run_dir) if row["generation"] < done]
     _write_atomic(run_dir / LOG_FILE, lambda h: h.write("".join(json.dumps(r) + "\n" for r in rows).encode()))
     _save_checkpoint(run_dir, strategy, done, env_steps, seconds)
-    where = hebbian_slice(config.agent, config.task)
+    where = hebbian_slice(config.network, config.task)
     # Episodes run in lockstep with single-threaded envs: one torch thread per process
     # avoids threads spinning against the envs (and against other jobs on the machine).
     threads = torch.get_num_threads()
