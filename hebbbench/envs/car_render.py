@@ -44,6 +44,15 @@ _BAR_TOP = _H - 5 * _H / 40.0
 #: full frame, exactly _SCORE_OUT output pixels wide and high.
 _SCORE_OUT = 12
 _SCORE_W = _SCORE_OUT * _W / _OUT
+#: Upstream's indicators (``CarRacing._render_indicators``): vertical bars for the speed
+#: and the four wheel speeds at x-places 5, 7..10 (in W/40), scaled by 0.02 and 0.01;
+#: horizontal bars for the steering angle and the yaw rate from x-places 20 and 30.
+_VERTICAL_PLACES = (5, 7, 8, 9, 10)
+_VERTICAL_SCALES = (0.02, 0.01, 0.01, 0.01, 0.01)
+_VERTICAL_COLORS = ((255, 255, 255), (0, 0, 255), (0, 0, 255), (51, 0, 255), (51, 0, 255))
+_HORIZONTAL_PLACES = (20, 30)
+_HORIZONTAL_SCALES = (-10.0, -0.8)
+_HORIZONTAL_COLORS = ((0, 255, 0), (255, 0, 0))
 
 
 @functools.lru_cache(maxsize=1)
@@ -112,11 +121,20 @@ class StatePixelRenderer:
         self._canvas = np.zeros((self.size, self.size, 3), dtype=np.uint8)
         self._bg_canvas = np.zeros_like(self._canvas)
         self._lut = smoothscale_lut()
+        self._vertical_colors = [self._paint(color) for color in _VERTICAL_COLORS]
+        self._horizontal_colors = [self._paint(color) for color in _HORIZONTAL_COLORS]
+        self._stripe_color = self._paint(car_dynamics.WHEEL_WHITE)
         self._field = np.array([[(_PLAYFIELD, _PLAYFIELD), (_PLAYFIELD, -_PLAYFIELD),
                                  (-_PLAYFIELD, -_PLAYFIELD), (-_PLAYFIELD, _PLAYFIELD)]])
         # Canvas pixels per full-frame pixel, along x and y.
         self._kx, self._ky = self.size / _W, self.size / _H
         self._bar_row = int(round(_BAR_TOP * self._ky))
+        # Fixed extents of the indicators, in canvas pixels (pygame's inclusive ints).
+        s, h = _W / 40.0, _H / 40.0
+        self._vertical_cols = [
+            slice(round(int(p * s) * self._kx), round((int((p + 1) * s) + 1) * self._kx)) for p in _VERTICAL_PLACES
+        ]
+        self._horizontal_rows = slice(round(int(_H - 4 * h) * self._ky), round((int(_H - 2 * h) + 1) * self._ky))
 
     def reset(self, env: car_racing.CarRacing) -> None:
         """Read the new track's polygons and colours and the new car's shapes from ``env``."""
@@ -125,8 +143,8 @@ class StatePixelRenderer:
             by_color.setdefault(tuple(int(c) for c in color), []).append(vertices)
         kerb_colors = ((255, 255, 255), (255, 0, 0))
         order = [c for c in by_color if c not in kerb_colors] + [c for c in by_color if c in kerb_colors]
-        layers = [(_grass_squares(), tuple(int(c) for c in env.grass_color))]
-        layers += [(np.array(by_color[c], dtype=np.float64), c) for c in order]
+        layers = [(_grass_squares(), self._paint(env.grass_color))]
+        layers += [(np.array(by_color[c], dtype=np.float64), self._paint(c)) for c in order]
         # All polygons in one (N, 4, 2) array, layer after layer, with bounding discs.
         self._polygons = np.concatenate([vertices for vertices, _ in layers])
         self._layer_starts = np.cumsum([0] + [len(vertices) for vertices, _ in layers])
@@ -134,7 +152,7 @@ class StatePixelRenderer:
         centres = self._polygons.mean(axis=1)
         self._centre_x, self._centre_y = centres[:, 0].copy(), centres[:, 1].copy()
         self._radii = np.sqrt(((self._polygons - centres[:, None]) ** 2).sum(axis=2)).max(axis=1)
-        self._bg = tuple(int(c) for c in env.bg_color)
+        self._bg = self._paint(env.bg_color)
         self._bg_canvas[:] = self._bg
         # The car, in Car.draw's order (wheels, then hull): every fixture's vertices in its
         # body's frame, stacked, with the body each vertex belongs to.
@@ -143,7 +161,7 @@ class StatePixelRenderer:
         self._is_wheel = [any(body is wheel for wheel in car.wheels) for body in self._car_bodies]
         local, owners, self._car_slices, self._car_colors = [], [], [], []
         for index, body in enumerate(self._car_bodies):
-            color = tuple(int(c * 255) for c in body.color)
+            color = self._paint([int(c * 255) for c in body.color])
             for fixture in body.fixtures:
                 vertices = fixture.shape.vertices
                 self._car_slices.append((len(owners), len(owners) + len(vertices)))
@@ -152,8 +170,23 @@ class StatePixelRenderer:
                 owners.extend([index] * len(vertices))
             if self._is_wheel[index]:
                 self._wheel_vertex_end = len(owners)
-        self._car_local = np.array(local, dtype=np.float64)
+        # Then 4 vertices per wheel for its tread stripe, whose y's change with the spin.
+        self._stripe_start = len(owners)
+        half_width = car_dynamics.WHEEL_W * car_dynamics.SIZE
+        for index, is_wheel in enumerate(self._is_wheel):
+            if is_wheel:
+                local.extend([(-half_width, 0.0), (half_width, 0.0), (half_width, 0.0), (-half_width, 0.0)])
+                owners.extend([index] * 4)
+        self._car_local = np.hstack([np.array(local, dtype=np.float64), np.ones((len(local), 1))])[:, None, :]
         self._car_owner = np.array(owners)
+
+    def _paint(self, color) -> tuple[int, int, int]:
+        """The colour to draw so that a flat area of ``color`` ends up as upstream's.
+
+        Upstream's ``smoothscale`` darkens flat areas by its fixed-point truncation
+        (:func:`smoothscale_lut`); drawing with the darkened colour folds that in.
+        """
+        return tuple(int(self._lut[int(c)]) for c in color)
 
     def render(self, env: car_racing.CarRacing) -> np.ndarray:
         """The (96, 96, 3) uint8 observation for ``env``'s car, time and score."""
@@ -174,8 +207,9 @@ class StatePixelRenderer:
         self._draw_car(canvas, view)
         self._draw_bar(canvas, car)
         if self.supersample > 1:
-            canvas = cv2.resize(canvas, (_OUT, _OUT), interpolation=cv2.INTER_AREA)
-        out = cv2.LUT(canvas, self._lut)
+            out = cv2.resize(canvas, (_OUT, _OUT), interpolation=cv2.INTER_AREA)
+        else:
+            out = canvas.copy()
         out[_OUT - _SCORE_OUT:, :_SCORE_OUT] = score_patch(f"{env.reward:04.0f}")
         return out
 
@@ -213,54 +247,61 @@ class StatePixelRenderer:
     def _draw_car(self, canvas: np.ndarray, view: np.ndarray) -> None:
         """Wheels (black, with the grey tread stripe), then the hull, as ``Car.draw``.
 
-        Every fixture vertex is mapped in one go with its body's (view @ body) matrix.
+        Every fixture vertex and stripe vertex is mapped in one batched product with its
+        body's (view @ body) matrix.
         """
-        matrices, stripes = [], []
+        (a, b, tx), (c, d, ty) = (view * _ONE).tolist()
+        matrices, stripe_ys, stripes = [], [], []
         for body, is_wheel in zip(self._car_bodies, self._is_wheel):
-            c, s = math.cos(body.angle), math.sin(body.angle)
+            angle = body.angle
+            co, si = math.cos(angle), math.sin(angle)
             x, y = body.position
-            matrix = view @ ((c, -s, x), (s, c, y), (0.0, 0.0, 1.0))
-            matrices.append(matrix)
+            matrices.append(((a * co + b * si, c * co + d * si), (b * co - a * si, d * co - c * si),
+                             (a * x + b * y + tx, c * x + d * y + ty)))
             if is_wheel:
-                stripe = _tread_stripe(body.phase)
-                if stripe is not None:
-                    stripes.append(_fixed(matrix, stripe))
-        owners = np.array(matrices)[self._car_owner]  # (V, 2, 3)
+                ends = _tread_stripe(body.phase)
+                stripes.append(ends is not None)
+                y1, y2 = ends if ends is not None else (0.0, 0.0)
+                stripe_ys.extend((y1, y1, y2, y2))
         local = self._car_local
-        points = owners[:, :, 0] * local[:, :1] + owners[:, :, 1] * local[:, 1:] + owners[:, :, 2]
-        points = np.rint(points * _ONE).astype(np.int32)
+        local[self._stripe_start:, 0, 1] = stripe_ys
+        # (V, 1, 3) @ (V, 3, 2): each vertex times its body's transposed 2x3 matrix.
+        points = np.rint(local @ np.array(matrices)[self._car_owner]).astype(np.int32)[:, 0]
         for (start, stop), color in zip(self._car_slices, self._car_colors):
             cv2.fillConvexPoly(canvas, points[start:stop], color, cv2.LINE_8, _SHIFT)
-            if stop == self._wheel_vertex_end and stripes:  # tread stripes go on the wheels
-                cv2.fillPoly(canvas, stripes, car_dynamics.WHEEL_WHITE, cv2.LINE_8, _SHIFT)
+            if stop == self._wheel_vertex_end and any(stripes):  # tread stripes go on the wheels
+                quads = points[self._stripe_start:].reshape(-1, 4, 2)[stripes]
+                cv2.fillPoly(canvas, quads, self._stripe_color, cv2.LINE_8, _SHIFT)
 
     def _draw_bar(self, canvas: np.ndarray, car: car_dynamics.Car) -> None:
-        """The black indicator bar: speed, four wheel speeds (ABS), steering and gyro."""
+        """The black indicator bar: speed, four wheel speeds (ABS), steering and gyro.
+
+        Upstream fills each indicator with ``pygame.draw.polygon``, which covers the
+        pixels int(x0) .. int(x1) and int(y0) .. int(y1) inclusive.
+        """
         canvas[self._bar_row:] = 0
         hull, wheels = car.hull, car.wheels
         velocity = hull.linearVelocity
         speed = math.sqrt(velocity[0] ** 2 + velocity[1] ** 2)
-        omegas = [wheel.omega for wheel in wheels]
-        steering, gyro = wheels[0].joint.angle, hull.angularVelocity
-        bars = [
-            (speed, _vertical(5, 0.02 * speed), (255, 255, 255)),
-            (omegas[0], _vertical(7, 0.01 * omegas[0]), (0, 0, 255)),
-            (omegas[1], _vertical(8, 0.01 * omegas[1]), (0, 0, 255)),
-            (omegas[2], _vertical(9, 0.01 * omegas[2]), (51, 0, 255)),
-            (omegas[3], _vertical(10, 0.01 * omegas[3]), (51, 0, 255)),
-            (steering, _horizontal(20, -10.0 * steering), (0, 255, 0)),
-            (gyro, _horizontal(30, -0.8 * gyro), (255, 0, 0)),
-        ]
         kx, ky = self._kx, self._ky
-        for value, (x0, x1, y0, y1), color in bars:
-            if abs(value) <= 1e-4:  # upstream draws an indicator only above this
-                continue
-            # pygame fills the pixels int(x0) .. int(x1) inclusive: [int(x0), int(x1) + 1).
-            xa, xb = sorted((int(x0), int(x1)))
-            ya, yb = sorted((int(y0), int(y1)))
-            rows = slice(int(round(ya * ky)), int(round((yb + 1) * ky)))
-            cols = slice(int(round(xa * kx)), int(round((xb + 1) * kx)))
-            canvas[rows, cols] = color
+        h = _H / 40.0
+        # Vertical indicators grow up from y = H - h by h * value.
+        for value, scale, cols, color in zip(
+            (speed, *(wheel.omega for wheel in wheels)), _VERTICAL_SCALES, self._vertical_cols, self._vertical_colors
+        ):
+            if abs(value) > 1e-4:
+                top, bottom = int(_H - (h + h * (scale * value))), int(_H - h)
+                top, bottom = min(top, bottom), max(top, bottom)
+                canvas[round(top * ky):round((bottom + 1) * ky), cols] = color
+        # Horizontal indicators grow right from x = place * W / 40 by value * W / 40.
+        s = _W / 40.0
+        for value, scale, place, color in zip(
+            (wheels[0].joint.angle, hull.angularVelocity), _HORIZONTAL_SCALES, _HORIZONTAL_PLACES, self._horizontal_colors
+        ):
+            if abs(value) > 1e-4:
+                left, right = int(place * s), int((place + scale * value) * s)
+                left, right = min(left, right), max(left, right)
+                canvas[self._horizontal_rows, round(left * kx):round((right + 1) * kx)] = color
 
 
 def _invert(view: np.ndarray, u: float, v: float) -> tuple[float, float]:
@@ -277,8 +318,9 @@ def _fixed(view: np.ndarray, points: np.ndarray) -> np.ndarray:
     return np.rint(canvas_points * _ONE).astype(np.int32)
 
 
-def _tread_stripe(phase: float) -> np.ndarray | None:
-    """The grey band ``Car.draw`` paints across a wheel at spin angle ``phase`` (or None)."""
+def _tread_stripe(phase: float) -> tuple[float, float] | None:
+    """The y extent, in the wheel's frame, of the grey band ``Car.draw`` paints across a
+    wheel at spin angle ``phase``; None when the band is on the wheel's hidden side."""
     s1, s2 = math.sin(phase), math.sin(phase + 1.2)
     c1, c2 = math.cos(phase), math.cos(phase + 1.2)
     if s1 > 0 and s2 > 0:
@@ -287,17 +329,4 @@ def _tread_stripe(phase: float) -> np.ndarray | None:
         c1 = float(np.sign(c1))
     if s2 > 0:
         c2 = float(np.sign(c2))
-    w, r = car_dynamics.WHEEL_W * car_dynamics.SIZE, car_dynamics.WHEEL_R * car_dynamics.SIZE
-    return np.array([(-w, r * c1), (w, r * c1), (w, r * c2), (-w, r * c2)])
-
-
-def _vertical(place: int, value: float) -> tuple[float, float, float, float]:
-    """x0, x1, y0, y1 of upstream's vertical indicator ``place`` showing ``value``."""
-    s, h = _W / 40.0, _H / 40.0
-    return place * s, (place + 1) * s, _H - (h + h * value), _H - h
-
-
-def _horizontal(place: int, value: float) -> tuple[float, float, float, float]:
-    """x0, x1, y0, y1 of upstream's horizontal indicator ``place`` showing ``value``."""
-    s, h = _W / 40.0, _H / 40.0
-    return place * s, (place + value) * s, _H - 4 * h, _H - 2 * h
+    return car_dynamics.WHEEL_R * c1 * car_dynamics.SIZE, car_dynamics.WHEEL_R * c2 * car_dynamics.SIZE
