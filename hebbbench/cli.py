@@ -104,7 +104,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         raise UserError(f"{error} No results file was written.") from None
     write_results(results, output)
     print(f"{args.agent} on {fold.task}, held out {fold.holdout}: {results.episodes_per_variation} episodes "
-          f"per variation, {results.workers} workers, {results.wall_time_s:.1f} s")
+          f"per variation, {results.workers} worker{'s' if results.workers != 1 else ''}, "
+          f"{results.wall_time_s:.1f} s")
     print(format_table(summary_rows(results)))
     if not results.full_protocol:
         seeds = "the protocol's seeds" if args.seed in (None, FIRST_SEED) else f"seeds from {args.seed}"

@@ -39,7 +39,7 @@ from hebbbench.agent_file import (
     make_checked_agent,
     where,
 )
-from hebbbench.envs import PAPER_HOLDOUT, get_variation, variations
+from hebbbench.envs import PAPER_HOLDOUT, get_task, get_variation, variations
 from hebbbench.envs.validation import checked_action
 from hebbbench.results import Results, VariationResult
 
@@ -83,7 +83,7 @@ def folds(task: str) -> list[Fold]:
 
 def get_fold(task: str, holdout: str | None = None) -> Fold:
     """The fold of ``task`` holding out ``holdout`` (default: the paper's fold)."""
-    holdout = PAPER_HOLDOUT[variations(task)[0].task] if holdout is None else holdout
+    holdout = PAPER_HOLDOUT[get_task(task).name] if holdout is None else holdout
     return Fold(task, get_variation(task, holdout).name)
 
 
