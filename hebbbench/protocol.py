@@ -241,14 +241,23 @@ def _task_spaces(task: str) -> tuple[gym.Space, gym.Space]:
         env.close()
 
 
-def _make_agent(source: str | AgentFactory, task: str, holdout: str) -> Any:
-    factory = load_agent_factory(source) if isinstance(source, str) else source
-    observation_space, action_space = _task_spaces(task)
-    return make_checked_agent(factory, task, holdout, observation_space, action_space)
+@dataclass(frozen=True)
+class _AgentSpec:
+    """Everything a worker process needs to build the agent (picklable)."""
+
+    source: str | AgentFactory  # an agent file / directory path, or make_agent itself
+    task: str
+    holdout: str
+    observation_space: gym.Space
+    action_space: gym.Space
+
+    def make(self) -> Any:
+        factory = load_agent_factory(self.source) if isinstance(self.source, str) else self.source
+        return make_checked_agent(factory, self.task, self.holdout, self.observation_space, self.action_space)
 
 
-def _worker_main(source: str | AgentFactory, task: str, holdout: str, episode_timeout: float | None,
-                 jobs: Sequence[_Job], next_job: Any, results: Any) -> None:
+def _worker_main(spec: _AgentSpec, episode_timeout: float | None, jobs: Sequence[_Job], next_job: Any,
+                 results: Any) -> None:
     """Worker process: take the next job index from the shared counter until none are left.
 
     Sends ``(index, return, length)`` per finished job, or ``(error class name, None,
@@ -261,7 +270,7 @@ def _worker_main(source: str | AgentFactory, task: str, holdout: str, episode_ti
     # every worker (read when the agent first imports such a library).
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
-        runner = _EpisodeRunner(_make_agent(source, task, holdout), episode_timeout)
+        runner = _EpisodeRunner(spec.make(), episode_timeout)
     except AgentError as error:
         results.put(("AgentError", None, str(error)))
         return
@@ -295,14 +304,13 @@ def _run_in_process(agent: Any, jobs: Sequence[_Job], episode_timeout: float | N
     return outcomes
 
 
-def _run_in_workers(source: str | AgentFactory, task: str, holdout: str, jobs: Sequence[_Job],
-                    workers: int, episode_timeout: float | None, bar: tqdm) -> dict[int, tuple[float, int]]:
+def _run_in_workers(spec: _AgentSpec, jobs: Sequence[_Job], workers: int, episode_timeout: float | None,
+                    bar: tqdm) -> dict[int, tuple[float, int]]:
     context = multiprocessing.get_context("spawn")
     next_job = context.Value("q", 0)
     results = context.Queue()
     processes = [
-        context.Process(target=_worker_main, args=(source, task, holdout, episode_timeout, jobs, next_job, results),
-                        daemon=True)
+        context.Process(target=_worker_main, args=(spec, episode_timeout, jobs, next_job, results), daemon=True)
         for _ in range(workers)
     ]
     outcomes: dict[int, tuple[float, int]] = {}
@@ -411,7 +419,8 @@ def evaluate(
 
     agent_path = source if isinstance(source, str) else _source_file(source)
     started = time.perf_counter()
-    agent = _make_agent(source, fold.task, fold.holdout)  # fail early, before any worker starts
+    spec = _AgentSpec(source, fold.task, fold.holdout, *_task_spaces(fold.task))
+    agent = spec.make()  # fail early, before any worker starts
     task_variations = variations(fold.task)
     seeds = list(range(first_seed, first_seed + episodes))
     jobs = [_Job(v * episodes + e, variation.name, variation.env_id, e, episodes, s)
@@ -428,7 +437,7 @@ def evaluate(
         if workers_used == 1:
             outcomes = _run_in_process(agent, jobs, episode_timeout, bar)
         else:
-            outcomes = _run_in_workers(source, fold.task, fold.holdout, jobs, workers_used, episode_timeout, bar)
+            outcomes = _run_in_workers(spec, jobs, workers_used, episode_timeout, bar)
     wall_time = time.perf_counter() - started
 
     per_variation = []
