@@ -2,23 +2,28 @@
 
 Upstream (``CarRacing._render("state_pixels")``) transforms about 800 polygons in Python,
 draws those on screen onto a 1000x800 pygame surface, flips it, draws the indicator bar
-and the score, then box-filters it down to 96x96 with ``pygame.transform.smoothscale``.
-This module draws the same scene straight onto a small supersampled canvas
-(``96 * supersample`` pixels square) with OpenCV's polygon filler, after one vectorised
-world-to-canvas transform and a visibility cull, then box-filters the canvas to 96x96
-(``cv2.resize`` with ``INTER_AREA``).
+and the score, then box-filters it down to 96x96 with ``pygame.transform.smoothscale``;
+that is about 97% of a ``CarRacing-v3`` step. This module draws the same scene straight
+onto a small supersampled canvas (``96 * supersample`` pixels square, 192 by default)
+with OpenCV's polygon filler, after one vectorised world-to-canvas transform and a
+visibility cull, then box-filters the canvas to 96x96 (``cv2.resize``, ``INTER_AREA``).
 
-Where it differs from upstream, and why the difference stays small:
+Where it differs from upstream, and why the difference stays small (about half an
+intensity level on average over seeded 1000-step episodes; ``tests/test_fast_car.py``):
 
-* Geometry is drawn at ``supersample`` x 96 pixels rather than 1000x800, so edges land on
-  a coarser grid (at most half a canvas pixel, 1/8 of an output pixel at supersample 4).
+* Geometry lands on the canvas grid rather than the 1000x800 one: edges move by at most
+  half a canvas pixel, a quarter of an output pixel at the default supersample of 2.
 * ``smoothscale`` truncates in fixed point, turning a flat colour ``c`` into about
-  ``c - 2``; :func:`smoothscale_lut` measures that map once and is applied to the result.
-* Polygons of one colour group are filled together (road tiles in upstream's three
-  shades, kerbs in white and red); where two groups overlap the later group wins, where
-  upstream's draw order may pick the other. Groups never overlap on a well-formed track.
-* The score text is rendered by pygame exactly as upstream and box-filtered by
-  ``smoothscale`` itself, then cached per string (see :func:`score_patch`).
+  ``c - 2``; :func:`smoothscale_lut` measures that map once and every colour is drawn
+  already mapped, so flat areas come out exactly as upstream's.
+* Polygons of one colour are filled together (grass, road tiles in upstream's three
+  shades, kerbs in white and red), layer after layer; where two layers overlap the later
+  one wins, where upstream's tile-by-tile order may pick the other. On a generated track
+  they only meet along shared edges.
+* Indicator bars are cut at canvas rows and columns instead of being box-filtered from
+  full-size pixels: up to about 25 levels on the bars' edge pixels.
+* The score text is drawn by pygame as upstream and shrunk by ``smoothscale`` itself on
+  its own block of the frame, then cached per string (:func:`score_patch`).
 """
 
 from __future__ import annotations
@@ -110,7 +115,10 @@ class StatePixelRenderer:
 
     Call :meth:`reset` after every ``CarRacing.reset`` (the track and the car change),
     then :meth:`render` after every physics step. ``supersample`` (int >= 1): canvas
-    pixels per output pixel along each axis (1 draws straight at 96x96).
+    pixels per output pixel along each axis. Measured mean absolute difference from
+    upstream over seeded 300-step episodes: about 1.0 level at 1 (drawn straight at
+    96x96), 0.5 at 2 (the default), 0.3 at 3, 0.25 at 4; at 3 a frame already costs
+    about 1.6x what it costs at 2.
     """
 
     def __init__(self, supersample: int = 2) -> None:
