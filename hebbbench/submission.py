@@ -81,7 +81,8 @@ def validate_results(results: Any, label: str = "results") -> list[str]:
     agent = results.get("agent")
     if not (isinstance(agent, dict) and isinstance(agent.get("path"), str)
             and isinstance(agent.get("sha256"), str) and _SHA256.fullmatch(agent["sha256"])):
-        problem("agent must be an object with a path and the sha256 hex of the agent file")
+        problem("agent must be an object with a path and the sha256 hex of the agent file (results "
+                "of an in-memory agent factory have none: evaluate an agent file)")
     episodes = results.get("episodes_per_variation")
     if not (_is_int(episodes) and episodes >= 1):
         problem(f"episodes_per_variation is {episodes!r}; expected a positive integer")
@@ -90,7 +91,7 @@ def validate_results(results: Any, label: str = "results") -> list[str]:
         problem("full_protocol is missing or not true/false")
 
     task = results.get("task")
-    if task not in TASKS:
+    if not _is_task(task):
         problem(f"task is {task!r}; expected one of {', '.join(TASKS)}")
     else:
         problems.extend(_variation_problems(results, task, episodes, label))
@@ -122,7 +123,7 @@ def _variation_problems(results: dict, task: str, episodes: int | None, label: s
     listed = results.get("variations")
     if not isinstance(listed, list) or not all(isinstance(v, dict) for v in listed):
         return problems + [f"{label}: variations must be a list of objects"]
-    listed_names = [v.get("name") for v in listed]
+    listed_names = [v.get("name") if isinstance(v.get("name"), str) else None for v in listed]
     for name in names:
         if name not in listed_names:
             problems.append(f"{label}: variation {name!r} of task {task!r} is missing")
@@ -211,6 +212,10 @@ def _preview(values: Sequence[int]) -> str:
     return f"[{head}{', ...' if len(values) > 3 else ''}]"
 
 
+def _is_task(value: Any) -> bool:
+    return isinstance(value, str) and value in TASKS
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -250,7 +255,7 @@ def make_submission(results: Sequence[dict], *, name: str, authors: Sequence[str
 
 def fold_index(results: Any) -> int:
     """Position of a results file's held-out variation in the registry (unknown ones last)."""
-    if isinstance(results, dict) and results.get("task") in TASKS:
+    if isinstance(results, dict) and _is_task(results.get("task")):
         names = [v.name for v in variations(results["task"])]
         if results.get("holdout") in names:
             return names.index(results["holdout"])
@@ -294,13 +299,13 @@ def validate_submission(submission: Any, labels: Sequence[str] | None = None) ->
     if submission.get("full_protocol") is not full:
         problems.append(f"full_protocol is {submission.get('full_protocol')!r} but the results files say {full}")
     entry = submission.get("entry")
-    if task in TASKS and isinstance(entry, dict) and isinstance(entry.get("name"), str):
+    if _is_task(task) and isinstance(entry, dict) and isinstance(entry.get("name"), str):
         expected_id = submission_id(task, entry["name"])
         if submission.get("id") != expected_id:
             problems.append(f"id is {submission.get('id')!r}; expected {expected_id!r}")
     verification = submission.get("verification")
-    if verification is not None and not (isinstance(verification, dict)
-                                         and _is_int(verification.get("episodes"))):
+    if verification is not None and not (isinstance(verification, dict) and _is_int(verification.get("episodes"))
+                                         and verification["episodes"] >= 1):
         problems.append("verification must be null or an object with the number of episodes re-run")
     if not isinstance(submission.get("submitted"), str):
         problems.append("submitted time stamp is missing")
