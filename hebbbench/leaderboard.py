@@ -171,7 +171,7 @@ def _duplicate_problems(submission: dict, board: Sequence[dict], labels: Sequenc
                             f"already on the board ({other['id']}); choose another --name")
     on_board = {r["integrity"]: other["id"] for other in board for r in other["results"]}
     for label, result in zip(labels, results):
-        if isinstance(result, dict) and result.get("integrity") in on_board:
+        if isinstance(result, dict) and isinstance(result.get("integrity"), str) and result["integrity"] in on_board:
             problems.append(f"{label}: these results are already on the board in entry "
                             f"{on_board[result['integrity']]!r}")
     return problems
@@ -327,7 +327,8 @@ def verified_label(submission: Mapping[str, Any]) -> str:
 
 
 def _number(value: float) -> str:
-    return f"{value:.1f}"
+    text = f"{value:.1f}"
+    return "0.0" if text == "-0.0" else text
 
 
 def _with_ci(value: float, ci: tuple[float, float]) -> str:
@@ -503,11 +504,12 @@ h1 { margin-bottom: .2em; } h2 { margin-top: 1.8em; border-bottom: 2px solid #d5
 h3 { margin: 1.4em 0 .4em; font-size: 1.05em; } .note { color: #4a5868; max-width: 62em; }
 table { border-collapse: collapse; margin: .4em 0 1em; font-size: 13.5px; background: #fff; }
 th, td { border: 1px solid #d5dbe3; padding: .3em .55em; text-align: left; vertical-align: top; }
-th { background: #eef2f7; white-space: nowrap; }
+th { background: #eef2f7; }
 table.sortable th { cursor: pointer; user-select: none; }
 table.sortable th[aria-sort=descending]::after { content: " \\25BC"; font-size: .75em; }
 table.sortable th[aria-sort=ascending]::after { content: " \\25B2"; font-size: .75em; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td .ci { display: block; color: #5b6878; font-size: .85em; }
 td.name { min-width: 11em; } td .authors { display: block; color: #5b6878; font-size: .9em; }
 .empty { padding: .8em 1em; background: #fff7e0; border: 1px solid #ecd9a0; max-width: 60em; }
 figure { margin: .6em 0 1em; } figcaption { color: #4a5868; font-size: .9em; }
@@ -631,7 +633,8 @@ def _esc(text: str) -> str:
 
 
 def _num_cell(value: float, ci: tuple[float, float]) -> str:
-    return f'<td class="num" data-value="{value!r}">{_esc(_with_ci(value, ci))}</td>'
+    interval = f"[{_number(ci[0])}, {_number(ci[1])}]"
+    return f'<td class="num" data-value="{value!r}">{_number(value)}<span class="ci">{interval}</span></td>'
 
 
 def _html_section(section: Section) -> list[str]:

@@ -320,7 +320,8 @@ def _entry_problems(entry: Any) -> list[str]:
     name = entry.get("name")
     if not (isinstance(name, str) and name.strip() and len(name) <= 80
             and re.search(r"[A-Za-z0-9]", name)):
-        problems.append(f"entry name {name!r} must be 1 to 80 characters with a letter or digit")
+        problems.append(f"entry name {name!r} must be 1 to 80 characters, at least one an ASCII letter "
+                        "or digit (the entry's file name is made from them)")
     authors = entry.get("authors")
     if not (isinstance(authors, list) and authors and all(isinstance(a, str) and a.strip() for a in authors)):
         problems.append("authors must be a non-empty list of names")
