@@ -162,29 +162,49 @@ class StatePixelRenderer:
         self._radii = np.sqrt(((self._polygons - centres[:, None]) ** 2).sum(axis=2)).max(axis=1)
         self._bg = self._paint(env.bg_color)
         self._bg_canvas[:] = self._bg
-        # The car, in Car.draw's order (wheels, then hull): every fixture's vertices in its
-        # body's frame, stacked, with the body each vertex belongs to.
-        car = env.car
+        self._reset_car(env.car)
+
+    def _reset_car(self, car: car_dynamics.Car) -> None:
+        """Stack the car's fixture vertices (body frames) and plan its fills.
+
+        Fixtures are visited in ``Car.draw``'s order (wheels, then the hull). Consecutive
+        fixtures of one colour are filled in one ``cv2.fillPoly`` call when they do not
+        touch (its even-odd rule would cut holes where polygons overlap); order within
+        one colour does not change the picture. Each wheel also gets 4 vertices for its
+        tread stripe, whose y's change with the wheel's spin.
+        """
         self._car_bodies = list(car.drawlist)
         self._is_wheel = [any(body is wheel for wheel in car.wheels) for body in self._car_bodies]
-        local, owners, self._car_slices, self._car_colors = [], [], [], []
+        local, owners, groups = [], [], []  # groups: [colour, spans, world boxes, wheels?]
         for index, body in enumerate(self._car_bodies):
             color = self._paint([int(c * 255) for c in body.color])
+            is_wheel = self._is_wheel[index]
             for fixture in body.fixtures:
-                vertices = fixture.shape.vertices
-                self._car_slices.append((len(owners), len(owners) + len(vertices)))
-                self._car_colors.append(color)
+                vertices = list(fixture.shape.vertices)
+                world = np.array([tuple(body.transform * v) for v in vertices])
+                box = (*world.min(axis=0), *world.max(axis=0))
+                span = (len(owners), len(owners) + len(vertices))
                 local.extend(vertices)
                 owners.extend([index] * len(vertices))
-            if self._is_wheel[index]:
-                self._wheel_vertex_end = len(owners)
-        # Then 4 vertices per wheel for its tread stripe, whose y's change with the spin.
+                for group in reversed(groups):
+                    if group[0] != color or group[3] != is_wheel:
+                        groups.append([color, [span], [box], is_wheel])
+                        break
+                    if not any(_boxes_touch(box, other) for other in group[2]):
+                        group[1].append(span)
+                        group[2].append(box)
+                        break
+                else:
+                    groups.append([color, [span], [box], is_wheel])
+        self._car_groups = [(color, spans) for color, spans, _, _ in groups]
+        self._stripes_after = max(i for i, group in enumerate(groups) if group[3])
         self._stripe_start = len(owners)
         half_width = car_dynamics.WHEEL_W * car_dynamics.SIZE
         for index, is_wheel in enumerate(self._is_wheel):
             if is_wheel:
                 local.extend([(-half_width, 0.0), (half_width, 0.0), (half_width, 0.0), (-half_width, 0.0)])
                 owners.extend([index] * 4)
+        # (V, 1, 3) homogeneous row vectors, so one batched product maps them all.
         self._car_local = np.hstack([np.array(local, dtype=np.float64), np.ones((len(local), 1))])[:, None, :]
         self._car_owner = np.array(owners)
 
@@ -200,19 +220,23 @@ class StatePixelRenderer:
         """The (96, 96, 3) uint8 observation for ``env``'s car, time and score."""
         car = env.car
         zoom = 0.1 * _SCALE * max(1 - env.t, 0) + _ZOOM * _SCALE * min(env.t, 1)
-        view = self._view_matrix(zoom, -car.hull.angle, car.hull.position)
+        angle = -car.hull.angle
+        view = self._view_matrix(zoom, angle, car.hull.position)
         canvas = self._canvas
-        # The canvas's centre and half-diagonal, in world units.
+        # The canvas's centre and the half-sides of its bounding box, in world units.
         half = self.size / 2
         centre = _invert(view, half - 0.5, half - 0.5)
-        reach = half * math.sqrt(2) / min(self._kx, self._ky) / zoom
-        if max(abs(centre[0]), abs(centre[1])) + reach < _PLAYFIELD:
+        half_x, half_y = half / (self._kx * zoom), half / (self._ky * zoom)
+        c, s = abs(math.cos(angle)), abs(math.sin(angle))
+        reach = (c * half_x + s * half_y, s * half_x + c * half_y)
+        if abs(centre[0]) + reach[0] < _PLAYFIELD and abs(centre[1]) + reach[1] < _PLAYFIELD:
             np.copyto(canvas, self._bg_canvas)
         else:  # the playfield's edge may be in view: black beyond it
             canvas[:] = 0
-            cv2.fillPoly(canvas, _fixed(view, self._field), self._bg, cv2.LINE_8, _SHIFT)
-        self._draw_track(canvas, view, centre, reach)
-        self._draw_car(canvas, view)
+            cv2.fillPoly(canvas, _fixed(view * _ONE, self._field), self._bg, cv2.LINE_8, _SHIFT)
+        fixed_view = view * _ONE
+        self._draw_track(canvas, fixed_view, centre, reach)
+        self._draw_car(canvas, fixed_view)
         self._draw_bar(canvas, car)
         if self.supersample > 1:
             out = cv2.resize(canvas, (_OUT, _OUT), interpolation=cv2.INTER_AREA)
@@ -237,33 +261,35 @@ class StatePixelRenderer:
             [-ky * zoom * s, -ky * zoom * c, ky * (_H - ty) - 0.5],
         ])
 
-    def _draw_track(self, canvas: np.ndarray, view: np.ndarray, centre, reach: float) -> None:
+    def _draw_track(self, canvas: np.ndarray, fixed_view: np.ndarray, centre, reach) -> None:
         """Grass, then road tiles, then kerbs: each layer's on-screen polygons in one call.
 
-        A polygon is drawn when its bounding disc meets the square of half-side ``reach``
-        (world units) around the canvas ``centre``; the canvas lies inside that square.
+        A polygon is drawn when its bounding disc meets the canvas's bounding box: half-sides
+        ``reach`` (x, y) around ``centre``, in world units. ``fixed_view`` maps world points
+        to fixed-point canvas coordinates.
         """
-        limit = self._radii + reach
-        near = (np.abs(self._centre_x - centre[0]) < limit) & (np.abs(self._centre_y - centre[1]) < limit)
+        near_x = np.abs(self._centre_x - centre[0]) < self._radii + reach[0]
+        near = near_x & (np.abs(self._centre_y - centre[1]) < self._radii + reach[1])
         visible = np.flatnonzero(near)
-        points = _fixed(view, self._polygons[visible])
+        points = _fixed(fixed_view, self._polygons[visible])
         bounds = np.searchsorted(visible, self._layer_starts).tolist()
         for color, start, stop in zip(self._layer_colors, bounds[:-1], bounds[1:]):
             if stop > start:
                 cv2.fillPoly(canvas, points[start:stop], color, cv2.LINE_8, _SHIFT)
 
-    def _draw_car(self, canvas: np.ndarray, view: np.ndarray) -> None:
+    def _draw_car(self, canvas: np.ndarray, fixed_view: np.ndarray) -> None:
         """Wheels (black, with the grey tread stripe), then the hull, as ``Car.draw``.
 
-        Every fixture vertex and stripe vertex is mapped in one batched product with its
-        body's (view @ body) matrix.
+        Every fixture and stripe vertex is mapped in one batched product with its body's
+        (view @ body) matrix.
         """
-        (a, b, tx), (c, d, ty) = (view * _ONE).tolist()
+        (a, b, tx), (c, d, ty) = fixed_view.tolist()
         matrices, stripe_ys, stripes = [], [], []
         for body, is_wheel in zip(self._car_bodies, self._is_wheel):
             angle = body.angle
             co, si = math.cos(angle), math.sin(angle)
             x, y = body.position
+            # Transposed (view @ body), so that [x, y, 1] @ matrix is the canvas point.
             matrices.append(((a * co + b * si, c * co + d * si), (b * co - a * si, d * co - c * si),
                              (a * x + b * y + tx, c * x + d * y + ty)))
             if is_wheel:
@@ -273,12 +299,12 @@ class StatePixelRenderer:
                 stripe_ys.extend((y1, y1, y2, y2))
         local = self._car_local
         local[self._stripe_start:, 0, 1] = stripe_ys
-        # (V, 1, 3) @ (V, 3, 2): each vertex times its body's transposed 2x3 matrix.
-        points = np.rint(local @ np.array(matrices)[self._car_owner]).astype(np.int32)[:, 0]
-        for (start, stop), color in zip(self._car_slices, self._car_colors):
-            cv2.fillConvexPoly(canvas, points[start:stop], color, cv2.LINE_8, _SHIFT)
-            if stop == self._wheel_vertex_end and any(stripes):  # tread stripes go on the wheels
-                quads = points[self._stripe_start:].reshape(-1, 4, 2)[stripes]
+        points = (local @ np.array(matrices)[self._car_owner]).astype(np.int32)[:, 0]
+        for index, (color, spans) in enumerate(self._car_groups):
+            cv2.fillPoly(canvas, [points[start:stop] for start, stop in spans], color, cv2.LINE_8, _SHIFT)
+            if index == self._stripes_after and any(stripes):
+                start = self._stripe_start
+                quads = [points[start + 4 * i:start + 4 * i + 4] for i, shown in enumerate(stripes) if shown]
                 cv2.fillPoly(canvas, quads, self._stripe_color, cv2.LINE_8, _SHIFT)
 
     def _draw_bar(self, canvas: np.ndarray, car: car_dynamics.Car) -> None:
@@ -320,10 +346,17 @@ def _invert(view: np.ndarray, u: float, v: float) -> tuple[float, float]:
     return (d * u - b * v) / det, (a * v - c * u) / det
 
 
-def _fixed(view: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """World points (..., 2) -> int32 fixed-point canvas coordinates under ``view`` (2, 3)."""
-    canvas_points = points @ view[:, :2].T + view[:, 2]
-    return np.rint(canvas_points * _ONE).astype(np.int32)
+def _fixed(fixed_view: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """World points (..., 2) -> int32 fixed-point canvas coordinates under ``fixed_view`` (2, 3).
+
+    Truncates: off by less than 1/16 of a canvas pixel from rounding.
+    """
+    return (points @ fixed_view[:, :2].T + fixed_view[:, 2]).astype(np.int32)
+
+
+def _boxes_touch(one: tuple, other: tuple) -> bool:
+    """Whether two (x0, y0, x1, y1) boxes overlap or touch."""
+    return one[0] <= other[2] and other[0] <= one[2] and one[1] <= other[3] and other[1] <= one[3]
 
 
 def _tread_stripe(phase: float) -> tuple[float, float] | None:
