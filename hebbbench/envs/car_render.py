@@ -222,6 +222,8 @@ class StatePixelRenderer:
         zoom = 0.1 * _SCALE * max(1 - env.t, 0) + _ZOOM * _SCALE * min(env.t, 1)
         angle = -car.hull.angle
         view = self._view_matrix(zoom, angle, car.hull.position)
+        fixed_view = tuple(tuple(_ONE * value for value in row) for row in view)
+        fixed_array = np.array(fixed_view)
         canvas = self._canvas
         # The canvas's centre and the half-sides of its bounding box, in world units.
         half = self.size / 2
@@ -233,9 +235,8 @@ class StatePixelRenderer:
             np.copyto(canvas, self._bg_canvas)
         else:  # the playfield's edge may be in view: black beyond it
             canvas[:] = 0
-            cv2.fillPoly(canvas, _fixed(view * _ONE, self._field), self._bg, cv2.LINE_8, _SHIFT)
-        fixed_view = view * _ONE
-        self._draw_track(canvas, fixed_view, centre, reach)
+            cv2.fillPoly(canvas, _fixed(fixed_array, self._field), self._bg, cv2.LINE_8, _SHIFT)
+        self._draw_track(canvas, fixed_array, centre, reach)
         self._draw_car(canvas, fixed_view)
         self._draw_bar(canvas, car)
         if self.supersample > 1:
@@ -245,8 +246,9 @@ class StatePixelRenderer:
         out[_OUT - _SCORE_OUT:, :_SCORE_OUT] = score_patch(f"{env.reward:04.0f}")
         return out
 
-    def _view_matrix(self, zoom: float, angle: float, position) -> np.ndarray:
-        """(2, 3) map from world coordinates to canvas pixel coordinates (OpenCV centres).
+    def _view_matrix(self, zoom: float, angle: float, position) -> tuple:
+        """The 2x3 map (two row tuples) from world coordinates to canvas pixel coordinates
+        (OpenCV's pixel centres).
 
         Upstream: screen = rotate(world, angle) * zoom + trans, trans centring the car at
         (W/2, H/4); the frame is then flipped upside down and shrunk to the canvas.
@@ -256,10 +258,10 @@ class StatePixelRenderer:
         tx = _W / 2 - zoom * (c * px - s * py)
         ty = _H / 4 - zoom * (s * px + c * py)
         kx, ky = self._kx, self._ky
-        return np.array([
-            [kx * zoom * c, -kx * zoom * s, kx * tx - 0.5],
-            [-ky * zoom * s, -ky * zoom * c, ky * (_H - ty) - 0.5],
-        ])
+        return (
+            (kx * zoom * c, -kx * zoom * s, kx * tx - 0.5),
+            (-ky * zoom * s, -ky * zoom * c, ky * (_H - ty) - 0.5),
+        )
 
     def _draw_track(self, canvas: np.ndarray, fixed_view: np.ndarray, centre, reach) -> None:
         """Grass, then road tiles, then kerbs: each layer's on-screen polygons in one call.
@@ -277,13 +279,13 @@ class StatePixelRenderer:
             if stop > start:
                 cv2.fillPoly(canvas, points[start:stop], color, cv2.LINE_8, _SHIFT)
 
-    def _draw_car(self, canvas: np.ndarray, fixed_view: np.ndarray) -> None:
+    def _draw_car(self, canvas: np.ndarray, fixed_view: tuple) -> None:
         """Wheels (black, with the grey tread stripe), then the hull, as ``Car.draw``.
 
         Every fixture and stripe vertex is mapped in one batched product with its body's
         (view @ body) matrix.
         """
-        (a, b, tx), (c, d, ty) = fixed_view.tolist()
+        (a, b, tx), (c, d, ty) = fixed_view
         matrices, stripe_ys, stripes = [], [], []
         for body, is_wheel in zip(self._car_bodies, self._is_wheel):
             angle = body.angle
@@ -338,9 +340,9 @@ class StatePixelRenderer:
                 canvas[self._horizontal_rows, round(left * kx):round((right + 1) * kx)] = color
 
 
-def _invert(view: np.ndarray, u: float, v: float) -> tuple[float, float]:
-    """The world point that ``view`` (2, 3) maps to canvas point (u, v)."""
-    (a, b, tx), (c, d, ty) = view.tolist()
+def _invert(view: tuple, u: float, v: float) -> tuple[float, float]:
+    """The world point that ``view`` (2x3, row tuples) maps to canvas point (u, v)."""
+    (a, b, tx), (c, d, ty) = view
     det = a * d - b * c
     u, v = u - tx, v - ty
     return (d * u - b * v) / det, (a * v - c * u) / det
