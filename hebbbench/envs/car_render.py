@@ -231,13 +231,15 @@ class StatePixelRenderer:
         half_x, half_y = half / (self._kx * zoom), half / (self._ky * zoom)
         c, s = abs(math.cos(angle)), abs(math.sin(angle))
         reach = (c * half_x + s * half_y, s * half_x + c * half_y)
+        # The scene goes above the indicator bar only (upstream paints the bar over it).
+        scene = canvas[:self._bar_row]
         if abs(centre[0]) + reach[0] < _PLAYFIELD and abs(centre[1]) + reach[1] < _PLAYFIELD:
-            np.copyto(canvas, self._bg_canvas)
+            np.copyto(scene, self._bg_canvas[:self._bar_row])
         else:  # the playfield's edge may be in view: black beyond it
-            canvas[:] = 0
-            cv2.fillPoly(canvas, _fixed(fixed_array, self._field), self._bg, cv2.LINE_8, _SHIFT)
-        self._draw_track(canvas, fixed_array, centre, reach)
-        self._draw_car(canvas, fixed_view)
+            scene[:] = 0
+            cv2.fillPoly(scene, _fixed(fixed_array, self._field), self._bg, cv2.LINE_8, _SHIFT)
+        self._draw_track(scene, fixed_array, centre, reach)
+        self._draw_car(scene, fixed_view)
         self._draw_bar(canvas, car)
         if self.supersample > 1:
             out = cv2.resize(canvas, (_OUT, _OUT), interpolation=cv2.INTER_AREA)
