@@ -56,6 +56,12 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process so far (all its threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _inputs(synapses: int, rules: int, population: int, seed: int = 0):
     g = torch.Generator().manual_seed(seed)
     logits = 0.1 * torch.randn(synapses, rules, generator=g)
@@ -108,12 +114,13 @@ def _measure_generation(synapses: int, rules: int, population: int, dense: int,
                            num_dense=dense)
     start = time.perf_counter()
     es.ask()
-    asked = time.perf_counter()
+    asked, cpu_asked = time.perf_counter(), _cpu_seconds()
     stats = es.tell(torch.randn(population, generator=torch.Generator().manual_seed(0)))
-    told = time.perf_counter()
+    told, cpu_told = time.perf_counter(), _cpu_seconds()
     return {"synapses": synapses, "rules": rules, "logits": synapses * rules,
             "population": population, "dense": dense, "optimizer": optimizer,
             "ask_seconds": asked - start, "tell_seconds": told - asked,
+            "tell_cpu_seconds": cpu_told - cpu_asked,
             "baseline_mib": baseline, "peak_mib": _peak_rss_mib(), "stats": stats,
             "threads": torch.get_num_threads()}
 
