@@ -256,15 +256,19 @@ class HebbianPolicy(BatchedPolicy):
                 (torch.rand(rule[0].shape[1:], generator=generator) * 2 - 1) * HEBBIAN_INIT for rule in self.rules
             ]
         self.weights = [torch.stack([drawn[int(s)][i] for s in seeds]) for i in range(len(self.rules))]
+        self._scratch = [torch.empty_like(weight) for weight in self.weights]
 
     def _dense(self, x: torch.Tensor) -> torch.Tensor:
-        for weight, (eta_a, eta_b, eta_c, eta_d), act in zip(self.weights, self.rules, self.arch.activations):
+        layers = zip(self.weights, self._scratch, self.rules, self.arch.activations)
+        for weight, scratch, (eta_a, eta_b, eta_c, eta_d), act in layers:
             post = act(_layer(x, weight))
             pre_col, post_row = x.unsqueeze(2), post.unsqueeze(1)
-            weight.addcmul_(eta_a, pre_col * post_row)
-            weight.addcmul_(eta_b, pre_col)
-            weight.addcmul_(eta_c, post_row)
-            weight.add_(eta_d)
+            # dW = pre * (eta A post + eta B) + (eta C post + eta D): four passes over
+            # [K, n_in, n_out] into a reused buffer (the step is memory-bound).
+            torch.addcmul(eta_b, eta_a, post_row, out=scratch)
+            weight.addcmul_(scratch, pre_col)
+            torch.addcmul(eta_d, eta_c, post_row, out=scratch)
+            weight.add_(scratch)
             if self.arch.normalise_hebbian:
                 weight.div_(weight.abs().amax(dim=(1, 2), keepdim=True))
             x = post
