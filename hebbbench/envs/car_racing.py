@@ -29,12 +29,13 @@ class CarRacingVariationEnv(CarRacing):
     Palm, Najarro & Risi (2021): ``friction`` scales every tyre's friction limit (on road
     and on grass) and ``side_force`` is added to every wheel's lateral slip force, a
     constant push sideways in the car's frame. With the defaults the physics, rewards and
-    observations are exactly ``CarRacing-v3``'s. The track is generated from the reset seed.
+    episode ends are exactly ``CarRacing-v3``'s, and so are the observations with
+    ``render_backend="reference"``. The track is generated from the reset seed.
 
     ## Observation Space
     ``Box(0, 255, (96, 96, 3), uint8)``: Gymnasium's native top-down RGB frame. By default
-    it is drawn by :class:`~hebbbench.envs.car_render.StatePixelRenderer` (about 20x
-    faster; on average within about half an intensity level of upstream's pixels);
+    it is drawn by :class:`~hebbbench.envs.car_render.StatePixelRenderer` (the env steps
+    about 20x faster; pixels on average within 0.7 intensity levels of upstream's);
     ``render_backend="reference"`` draws it with upstream's pygame code, pixel for pixel.
 
     ## Action Space
