@@ -8,8 +8,8 @@ onto a small supersampled canvas (``96 * supersample`` pixels square, 192 by def
 with OpenCV's polygon filler, after one vectorised world-to-canvas transform and a
 visibility cull, then box-filters the canvas to 96x96 (``cv2.resize``, ``INTER_AREA``).
 
-Where it differs from upstream, and why the difference stays small (about half an
-intensity level on average over seeded 1000-step episodes; ``tests/test_fast_car.py``):
+Where it differs from upstream, and why the difference stays small (0.5-0.7 intensity
+levels on average over seeded 1000-step episodes; ``tests/test_fast_car.py``):
 
 * Geometry lands on the canvas grid rather than the 1000x800 one: edges move by at most
   half a canvas pixel, a quarter of an output pixel at the default supersample of 2.
