@@ -129,8 +129,9 @@ class StatePixelRenderer:
         self._canvas = np.zeros((self.size, self.size, 3), dtype=np.uint8)
         self._bg_canvas = np.zeros_like(self._canvas)
         self._lut = smoothscale_lut()
-        self._vertical_colors = [self._paint(color) for color in _VERTICAL_COLORS]
-        self._horizontal_colors = [self._paint(color) for color in _HORIZONTAL_COLORS]
+        # As arrays: numpy converts a tuple on every slice assignment.
+        self._vertical_colors = [np.array(self._paint(color), np.uint8) for color in _VERTICAL_COLORS]
+        self._horizontal_colors = [np.array(self._paint(color), np.uint8) for color in _HORIZONTAL_COLORS]
         self._stripe_color = self._paint(car_dynamics.WHEEL_WHITE)
         self._field = np.array([[(_PLAYFIELD, _PLAYFIELD), (_PLAYFIELD, -_PLAYFIELD),
                                  (-_PLAYFIELD, -_PLAYFIELD), (-_PLAYFIELD, _PLAYFIELD)]])
