@@ -155,7 +155,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     record = leaderboard.verify(entry, args.agent, episodes=args.episodes, directory=directory,
                                 workers=args.workers, verified_at=_now())
     seeds = ", ".join(f"{c['fold']}: seeds {c['seeds'][0]}-{c['seeds'][-1]}" for c in record["checked"])
-    print(f"verified {entry}: {record['episodes']} seeds x every variation per fold match ({seeds}; "
+    count = record["episodes"]
+    print(f"verified {entry}: {count} seed{'s' if count != 1 else ''} x every variation per fold match ({seeds}; "
           f"largest return difference {record['max_abs_difference']:.3g}); board re-rendered in {directory}")
     return 0
 

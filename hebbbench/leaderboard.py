@@ -323,7 +323,10 @@ def budget_label(entry: Mapping[str, Any]) -> str:
 
 def verified_label(submission: Mapping[str, Any]) -> str:
     verification = submission.get("verification")
-    return f"yes ({verification['episodes']} seeds)" if verification else "no"
+    if not verification:
+        return "no"
+    count = verification["episodes"]
+    return f"yes ({count} seed{'s' if count != 1 else ''})"
 
 
 def _number(value: float) -> str:
@@ -434,8 +437,7 @@ def render_markdown(board: Sequence[Section], tasks: Sequence[str]) -> str:
 PAPER_TABLES: dict[str, dict[str, Any]] = {
     "ant": {
         "caption": "Table 1: Ant environment results. Average distance traveled. Mean and "
-                   "standard deviation from 100 samples. Rounded to nearest integer. "
-                   "Tested on long front (held out), trained on the other four.",
+                   "standard deviation from 100 samples. Rounded to nearest integer.",
         "columns": ["default", "damage-left", "damage-right", "long-back", "long-front"],
         "rows": [
             ("Static", ["1545 ± 30", "839 ± 60", "1891 ± 105", "1197 ± 31", "202 ± 174"]),
@@ -449,8 +451,7 @@ PAPER_TABLES: dict[str, dict[str, Any]] = {
         ],
     },
     "car": {
-        "caption": "Table 2: Car racing environment results. Average distance traveled. "
-                   "Tested on pushed right (held out), trained on the other four.",
+        "caption": "Table 2: Car racing environment results. Average distance traveled.",
         "columns": ["default", "half-friction", "double-friction", "pushed-left", "pushed-right"],
         "rows": [
             ("Static", ["784 ± 119", "491 ± 202", "789 ± 202", "738 ± 219", "628 ± 228"]),
@@ -463,8 +464,9 @@ PAPER_TABLES: dict[str, dict[str, Any]] = {
 
 _PAPER_NOTE = ("Numbers copied from Palm, Najarro & Risi (2021), *Testing the Genomic Bottleneck "
                "Hypothesis in Hebbian Meta-Learning*, Tables 1 and 2 (paper's models and code, "
-               "not runs of this package; not ranked). Empty cells: the paper evaluated shared "
-               "rules at that ρ on the default variation only.")
+               "not runs of this package; not ranked). Cells with \"-\": the paper evaluated shared "
+               "rules at that ρ on the default variation only. Marked held out: the paper's fold, "
+               "tested there and trained on the other four variations.")
 
 
 def _paper_markdown(tasks: Sequence[str]) -> list[str]:
