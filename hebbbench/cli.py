@@ -49,11 +49,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     if args.resume:
         given = [flag for flag, value in (("--agent", args.agent), ("--task", args.task), ("--config", args.config),
-                                          ("--out", args.out), ("--holdout", args.holdout), ("--rho", args.rho))
+                                          ("--out", args.out), ("--holdout", args.holdout), ("--rho", args.rho),
+                                          ("--variations", args.variations), ("--population", args.population),
+                                          ("--seed", args.seed), ("--max-episode-steps", args.max_episode_steps))
                  if value is not None]
         if given:
-            raise UserError(f"--resume continues a run with its saved config; drop {', '.join(given)}")
-        run_dir = train.resume(args.resume, workers=args.workers)
+            raise UserError(f"--resume continues a run with its saved config (only --generations and --workers "
+                            f"may change); drop {', '.join(given)}")
+        run_dir = train.resume(args.resume, workers=args.workers, generations=args.generations)
     else:
         if args.out is None:
             raise UserError("give --out RUN_DIR for a new run, or --resume RUN_DIR to continue one")

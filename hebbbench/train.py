@@ -255,6 +255,11 @@ def _save_checkpoint(run_dir: Path, strategy: OpenAIES, generation: int, env_ste
     _write_atomic(run_dir / PARAMETERS_FILE, lambda handle: np.save(handle, parameters))
 
 
+def _write_config(run_dir: Path, config: TrainConfig) -> None:
+    text = json.dumps(dataclasses.asdict(config), indent=2)
+    _write_atomic(run_dir / CONFIG_FILE, lambda handle: handle.write(text.encode()))
+
+
 def read_log(run_dir: str | Path) -> list[dict[str, Any]]:
     """The log rows of a run; a half-written last line (a killed run) is skipped."""
     path = Path(run_dir) / LOG_FILE
@@ -300,7 +305,7 @@ def train(config: TrainConfig, run_dir: str | Path, progress: bool = True) -> Pa
         raise ValueError(f"run directory {str(run_dir)!r} is not empty; use --resume to continue a run there")
     run_dir.mkdir(parents=True, exist_ok=True)
     strategy = make_strategy(config)
-    _write_atomic(run_dir / CONFIG_FILE, lambda h: h.write(json.dumps(dataclasses.asdict(config), indent=2).encode()))
+    _write_config(run_dir, config)
     text = _AGENT_TEMPLATE.format(agent=config.agent, task=config.task, holdout=config.holdout, run_dir=run_dir,
                                   parameters=PARAMETERS_FILE)
     _write_atomic(run_dir / AGENT_FILE, lambda h: h.write(text.encode()))
@@ -309,12 +314,17 @@ def train(config: TrainConfig, run_dir: str | Path, progress: bool = True) -> Pa
     return run_generations(config, run_dir, strategy, progress)
 
 
-def resume(run_dir: str | Path, workers: int | None = None, progress: bool = True) -> Path:
-    """Continue the run in ``run_dir`` from its last checkpoint (``workers`` may change)."""
+def resume(run_dir: str | Path, workers: int | None = None, generations: int | None = None,
+           progress: bool = True) -> Path:
+    """Continue the run in ``run_dir`` from its last checkpoint.
+
+    ``workers`` may change; ``generations`` may extend a run (the generations already run
+    are the same whatever the total). Changes are saved in ``config.json``."""
     run_dir = Path(run_dir)
     if not (run_dir / CHECKPOINT_FILE).is_file():
         raise ValueError(f"{str(run_dir)!r} is not a run directory (no {CHECKPOINT_FILE}); start one with --out")
-    config = TrainConfig.from_file(run_dir / CONFIG_FILE, workers=workers)
+    config = TrainConfig.from_file(run_dir / CONFIG_FILE, workers=workers, generations=generations)
+    _write_config(run_dir, config)
     strategy = make_strategy(config)
     strategy.load_state_dict(torch.load(run_dir / CHECKPOINT_FILE)["strategy"])
     return run_generations(config, run_dir, strategy, progress)

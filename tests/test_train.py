@@ -106,10 +106,7 @@ def test_resume_drops_a_logged_but_uncheckpointed_generation(tmp_path):
     run_dir = train(_config("static", "ant", generations=1), tmp_path / "run", progress=False)
     with open(run_dir / "log.jsonl", "a") as handle:  # as if killed after logging generation 1
         handle.write(json.dumps({"generation": 1, "fitness_mean": 0.0}) + "\n" + '{"generation": 2, "fit')
-    config = json.loads((run_dir / "config.json").read_text())
-    config["generations"] = 2
-    (run_dir / "config.json").write_text(json.dumps(config))
-    resume(run_dir, progress=False)
+    resume(run_dir, generations=2, progress=False)  # extends the run by one generation
     rows = read_log(run_dir)
     assert [row["generation"] for row in rows] == [0, 1] and rows[1]["fitness_mean"] != 0.0
 
@@ -134,6 +131,8 @@ def test_cli_errors_are_one_line_and_exit_2(tmp_path, capsys):
     assert "cannot also be a training variation" in capsys.readouterr().err
     assert main(["train", "--resume", str(tmp_path), "--agent", "static"]) == 2
     assert "drop --agent" in capsys.readouterr().err
+    assert main(["train", "--resume", str(tmp_path), "--seed", "1"]) == 2
+    assert "drop --seed" in capsys.readouterr().err
     assert main(["train", "--resume", str(tmp_path)]) == 2
     assert "not a run directory" in capsys.readouterr().err
     (tmp_path / "full").mkdir()
