@@ -141,9 +141,13 @@ def _cmd_submit(args: argparse.Namespace) -> int:
 
 
 def _cmd_leaderboard(args: argparse.Namespace) -> int:
-    """Print the board as a text table, markdown or HTML."""
+    """Print the board as a text table, markdown or HTML; or re-render its files (``--write``)."""
     from hebbbench import leaderboard
 
+    if args.write:
+        leaderboard.write_board(args.leaderboard_dir)
+        print(f"re-rendered {args.leaderboard_dir / 'README.md'} and {args.leaderboard_dir / 'index.html'}")
+        return 0
     print(leaderboard.render(leaderboard.load_board(args.leaderboard_dir), args.format, args.task), end="")
     return 0
 
@@ -241,6 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("--task", choices=list(TASKS), help="one task only (default: all)")
     board.add_argument("--format", choices=["table", "markdown", "html"], default="table")
     board.add_argument("--leaderboard-dir", **board_dir)
+    board.add_argument("--write", action="store_true",
+                       help="instead of printing, re-render DIR/README.md and DIR/index.html from the submissions")
     board.set_defaults(handler=_cmd_leaderboard)
 
     verifier = sub.add_parser(

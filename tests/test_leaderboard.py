@@ -132,4 +132,4 @@ def test_committed_board_is_valid_and_its_rendered_files_are_current():
     board = leaderboard.load_board(directory)
     rendered = leaderboard.render_files(board)
     for name, text in rendered.items():
-        assert (directory / name).read_text(encoding="utf-8") == text, f"re-render leaderboard/{name}"
+        assert (directory / name).read_text(encoding="utf-8") == text, "run `hebbbench leaderboard --write`"

@@ -173,3 +173,8 @@ def test_cli_refuses_with_exit_2_and_a_list_then_accepts(board, tmp_path):
     listed = subprocess.run([sys.executable, "-m", "hebbbench.cli", "leaderboard", "--task", "ant",
                              "--leaderboard-dir", str(board)], capture_output=True, text=True, check=True)
     assert "Not full protocol runs (shown apart, not ranked)" in listed.stdout and "cli entry" in listed.stdout
+    page = (board / "index.html").read_text()
+    (board / "index.html").unlink()
+    subprocess.run([sys.executable, "-m", "hebbbench.cli", "leaderboard", "--write", "--leaderboard-dir", str(board)],
+                   check=True, capture_output=True)
+    assert (board / "index.html").read_text() == page
