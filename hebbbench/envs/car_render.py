@@ -8,7 +8,7 @@ onto a small supersampled canvas (``96 * supersample`` pixels square, 192 by def
 with OpenCV's polygon filler, after one vectorised world-to-canvas transform and a
 visibility cull, then box-filters the canvas to 96x96 (``cv2.resize``, ``INTER_AREA``).
 
-Where it differs from upstream, and why the difference stays small (0.5-0.7 intensity
+Where it differs from upstream, and why the difference stays small (0.4-0.7 intensity
 levels on average over seeded 1000-step episodes; ``tests/test_fast_car.py``):
 
 * Geometry lands on the canvas grid rather than the 1000x800 one: edges move by at most
@@ -19,7 +19,8 @@ levels on average over seeded 1000-step episodes; ``tests/test_fast_car.py``):
 * Polygons of one colour are filled together (grass, road tiles in upstream's three
   shades, kerbs in white and red), layer after layer; where two layers overlap the later
   one wins, where upstream's tile-by-tile order may pick the other. On a generated track
-  they only meet along shared edges.
+  they only meet along shared edges. Tiles the car has touched turn plain road colour,
+  as upstream's do.
 * Indicator bars are cut at canvas rows and columns instead of being box-filtered from
   full-size pixels: up to about 25 levels on the bars' edge pixels.
 * The score text is drawn by pygame as upstream and shrunk by ``smoothscale`` itself on
@@ -116,8 +117,8 @@ class StatePixelRenderer:
     Call :meth:`reset` after every ``CarRacing.reset`` (the track and the car change),
     then :meth:`render` after every physics step. ``supersample`` (int >= 1): canvas
     pixels per output pixel along each axis. Measured mean absolute difference from
-    upstream over seeded 300-step episodes: about 1.0 level at 1 (drawn straight at
-    96x96), 0.5 at 2 (the default), 0.3 at 3, 0.25 at 4; at 3 a frame already costs
+    upstream over seeded 300-step episodes: about 0.9 level at 1 (drawn straight at
+    96x96), 0.43 at 2 (the default), 0.23 at 3, 0.18 at 4; at 3 a frame already costs
     about 1.6x what it costs at 2.
     """
 
@@ -146,18 +147,33 @@ class StatePixelRenderer:
         self._horizontal_rows = slice(round(int(_H - 4 * h) * self._ky), round((int(_H - 2 * h) + 1) * self._ky))
 
     def reset(self, env: car_racing.CarRacing) -> None:
-        """Read the new track's polygons and colours and the new car's shapes from ``env``."""
-        by_color: dict[tuple[int, int, int], list] = {}
+        """Read the new track's polygons and colours and the new car's shapes from ``env``.
+
+        Upstream repaints a road tile in the plain road colour once the car touches it
+        (``FrictionDetector`` writes into the colour array that ``road_poly`` shares), so
+        the tiles of the two lighter shades keep a reference to their colour array and
+        are checked while on screen.
+        """
+        road = tuple(int(c) for c in env.road_color)
+        by_color: dict[tuple[int, int, int], tuple[list, list]] = {}
         for vertices, color in env.road_poly:
-            by_color.setdefault(tuple(int(c) for c in color), []).append(vertices)
+            key = tuple(int(c) for c in color)
+            polygons, refs = by_color.setdefault(key, ([], []))
+            polygons.append(vertices)
+            refs.append(color if isinstance(color, np.ndarray) and key != road else None)
         kerb_colors = ((255, 255, 255), (255, 0, 0))
         order = [c for c in by_color if c not in kerb_colors] + [c for c in by_color if c in kerb_colors]
-        layers = [(_grass_squares(), self._paint(env.grass_color))]
-        layers += [(np.array(by_color[c], dtype=np.float64), self._paint(c)) for c in order]
+        layers = [(_grass_squares(), self._paint(env.grass_color), [None] * len(_grass_squares()))]
+        layers += [(np.array(by_color[c][0], dtype=np.float64), self._paint(c), by_color[c][1]) for c in order]
         # All polygons in one (N, 4, 2) array, layer after layer, with bounding discs.
-        self._polygons = np.concatenate([vertices for vertices, _ in layers])
-        self._layer_starts = np.cumsum([0] + [len(vertices) for vertices, _ in layers])
-        self._layer_colors = [color for _, color in layers]
+        self._polygons = np.concatenate([vertices for vertices, _, _ in layers])
+        self._layer_starts = np.cumsum([0] + [len(vertices) for vertices, _, _ in layers])
+        self._layer_colors = [color for _, color, _ in layers]
+        self._color_refs = [ref for _, _, refs in layers for ref in refs]
+        self._layer_repaintable = [any(ref is not None for ref in refs) for _, _, refs in layers]
+        self._last_tile_layer = len(layers) - 1 - sum(c in kerb_colors for c in order)
+        self._road_red = float(env.road_color[0])
+        self._road_paint = self._paint(road)
         centres = self._polygons.mean(axis=1)
         self._centre_x, self._centre_y = centres[:, 0].copy(), centres[:, 1].copy()
         self._radii = np.sqrt(((self._polygons - centres[:, None]) ** 2).sum(axis=2)).max(axis=1)
@@ -278,9 +294,20 @@ class StatePixelRenderer:
         visible = np.flatnonzero(near)
         points = _fixed(fixed_view, self._polygons[visible])
         bounds = np.searchsorted(visible, self._layer_starts).tolist()
-        for color, start, stop in zip(self._layer_colors, bounds[:-1], bounds[1:]):
-            if stop > start:
-                cv2.fillPoly(canvas, points[start:stop], color, cv2.LINE_8, _SHIFT)
+        repainted = []  # tiles the car has touched: drawn in the road colour, after the tiles
+        for layer, (color, start, stop) in enumerate(zip(self._layer_colors, bounds[:-1], bounds[1:])):
+            layer_points = points[start:stop]
+            if stop > start and self._layer_repaintable[layer]:
+                refs, red = self._color_refs, self._road_red
+                touched = [refs[i][0] == red for i in visible[start:stop].tolist()]
+                if any(touched):
+                    touched = np.array(touched)
+                    repainted.append(layer_points[touched])
+                    layer_points = layer_points[~touched]
+            if len(layer_points):
+                cv2.fillPoly(canvas, layer_points, color, cv2.LINE_8, _SHIFT)
+            if layer == self._last_tile_layer and repainted:
+                cv2.fillPoly(canvas, np.concatenate(repainted), self._road_paint, cv2.LINE_8, _SHIFT)
 
     def _draw_car(self, canvas: np.ndarray, fixed_view: tuple) -> None:
         """Wheels (black, with the grey tread stripe), then the hull, as ``Car.draw``.
