@@ -285,16 +285,22 @@ from hebbbench.train import load_run_agent
 
 
 def make_agent(task, holdout, observation_space, action_space):
-    return load_run_agent(Path(__file__).parent, task)
+    return load_run_agent(Path(__file__).parent, task, holdout)
 '''
 
 
-def load_run_agent(run_dir: str | Path, task: str) -> ReferenceAgent:
-    """The K=1 reference agent with the latest parameters of the run in ``run_dir``."""
+def load_run_agent(run_dir: str | Path, task: str, holdout: str | None = None) -> ReferenceAgent:
+    """The K=1 reference agent with the latest parameters of the run in ``run_dir``.
+
+    ``holdout``: the variation an evaluation holds out; refused if the run trained on it,
+    since its score there would not measure generalisation."""
     run_dir = Path(run_dir)
     config = TrainConfig.from_file(run_dir / CONFIG_FILE)
     if task != config.task:
         raise ValueError(f"this run trained a {config.task} agent; it cannot act on task {task!r}")
+    if holdout in config.variations:
+        raise ValueError(f"this run trained on {holdout!r}, so it cannot be evaluated with {holdout!r} held out; "
+                         f"it held out {config.holdout!r}")
     return ReferenceAgent(config.network, config.task, np.load(run_dir / PARAMETERS_FILE))
 
 

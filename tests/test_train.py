@@ -43,7 +43,10 @@ def test_tiny_run_writes_log_checkpoint_and_an_agent(agent, task, tmp_path):
     assert (rows[0]["penalty_mean"] < 0) == (agent == "hebbian")
     # The run directory is an agent file: its agent acts in a real env.
     env = gym.make(get_variation(task, "default").env_id, max_episode_steps=3)
-    made = load_agent_factory(run_dir)(task, "whatever", env.observation_space, env.action_space)
+    factory = load_agent_factory(run_dir)
+    with pytest.raises(ValueError, match="trained on"):
+        factory(task, training[0], env.observation_space, env.action_space)
+    made = factory(task, _config(agent, task).holdout, env.observation_space, env.action_space)
     observation, _ = env.reset(seed=0)
     made.reset(0)
     env.step(made.act(observation))
