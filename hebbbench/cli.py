@@ -45,6 +45,17 @@ def _rho(text: str) -> int | str:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     """Start a training run in ``--out``, or continue one with ``--resume``."""
+    from hebbbench.parallel import BatchError, WorkerCrashError
+
+    try:
+        return _train(args)
+    except (BatchError, WorkerCrashError) as error:
+        run_dir = args.resume or args.out
+        raise UserError(f"{error}\n{run_dir} keeps the checkpoint of the last finished generation; once the cause "
+                        f"is fixed, continue with: hebbbench train --resume {run_dir}") from None
+
+
+def _train(args: argparse.Namespace) -> int:
     from hebbbench import train
 
     if args.resume:
@@ -54,15 +65,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
                                           ("--seed", args.seed), ("--max-episode-steps", args.max_episode_steps))
                  if value is not None]
         if given:
-            raise UserError(f"--resume continues a run with its saved config (only --generations and --workers "
-                            f"may change); drop {', '.join(given)}")
-        run_dir = train.resume(args.resume, workers=args.workers, generations=args.generations)
+            raise UserError(f"--resume continues a run with its saved config (only --generations, --workers, "
+                            f"--backend and --ray-address may change); drop {', '.join(given)}")
+        run_dir = train.resume(args.resume, workers=args.workers, generations=args.generations,
+                               backend=args.backend, ray_address=args.ray_address)
     else:
         if args.out is None:
             raise UserError("give --out RUN_DIR for a new run, or --resume RUN_DIR to continue one")
         overrides = {
             "agent": args.agent, "task": args.task, "holdout": args.holdout, "population": args.population,
             "generations": args.generations, "workers": args.workers, "seed": args.seed,
+            "backend": args.backend, "ray_address": args.ray_address,
             "max_episode_steps": args.max_episode_steps, "rho": args.rho,
             "variations": tuple(args.variations.split(",")) if args.variations else None,
         }
@@ -187,7 +200,11 @@ def build_parser() -> argparse.ArgumentParser:
     trainer.add_argument("--variations", help="comma-separated training variations (default: all but the holdout)")
     trainer.add_argument("--population", type=int, help="individuals per generation, even (default: the paper's)")
     trainer.add_argument("--generations", type=int, help="generations to run (default: the paper's)")
-    trainer.add_argument("--workers", type=int, help="processes that run episodes (default 1: in-process)")
+    trainer.add_argument("--workers", type=int, help="workers that run episodes (default: one per core)")
+    trainer.add_argument("--backend", choices=["local", "ray", "inprocess"],
+                         help="where episodes run: a local worker pool (default), Ray, or this process")
+    trainer.add_argument("--ray-address", help="join the Ray cluster at this address (with --backend ray; "
+                                               "default: start a local Ray)")
     trainer.add_argument("--seed", type=int, help="seed of every random number in the run (default 0)")
     trainer.add_argument("--max-episode-steps", type=int, help="shorten every episode to K policy steps")
     trainer.add_argument("--config", help="a preset TOML file from configs/; flags given override it")
@@ -273,7 +290,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"hebbbench {args.command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"hebbbench {args.command}: interrupted; nothing was written.", file=sys.stderr)
+        if args.command == "train" and (args.resume or args.out):
+            run_dir = args.resume or args.out
+            print(f"hebbbench train: interrupted; {run_dir} keeps the checkpoint of the last finished generation: "
+                  f"continue with hebbbench train --resume {run_dir}", file=sys.stderr)
+        else:
+            print(f"hebbbench {args.command}: interrupted; nothing was written.", file=sys.stderr)
         return 130
 
 

@@ -4,8 +4,9 @@ Read top to bottom: :class:`TrainConfig` says what to train; :func:`train` start
 directory and :func:`resume` continues one; :func:`run_generations` is the loop itself:
 
 1. ``population = strategy.ask()`` (``[P, D]``);
-2. every individual plays one episode on each training variation: the P episodes of a
-   variation run in lockstep, one batched policy call per step (:func:`run_episodes`);
+2. every individual plays one episode on each training variation, on the run's backend
+   (:mod:`hebbbench.parallel`: in-process, a local worker pool, or Ray); the episodes of a
+   batch run in lockstep, one batched policy call per step;
 3. fitness = mean return over the training variations (+ the Hebbian coefficient penalty);
 4. a log row is appended, ``strategy.tell(fitness)``, then an atomic checkpoint.
 
@@ -29,7 +30,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import multiprocessing
 import os
 import time
 import tomllib
@@ -37,22 +37,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import torch
 from tqdm import tqdm
 
-import hebbbench  # noqa: F401  (registers the env IDs, also in worker processes)
-from hebbbench.agents import AGENTS, ReferenceAgent, hebbian_slice, make_policy, parameter_count
+from hebbbench.agents import AGENTS, ReferenceAgent, hebbian_slice, parameter_count
 from hebbbench.envs import PAPER_HOLDOUT, get_task, get_variation, variations
 from hebbbench.es import (GaussianMixtureES, GaussianMixtureESConfig, OpenAIES, OpenAIESConfig,
                           coefficient_penalty, rules_for_rho)
+from hebbbench.parallel import BACKENDS, Backend, EpisodeBatch, make_backend, split_batches
 
 CONFIG_FILE = "config.json"
 CHECKPOINT_FILE = "checkpoint.pt"
 LOG_FILE = "log.jsonl"
 PARAMETERS_FILE = "parameters.npy"
 AGENT_FILE = "agent.py"
+#: Log keys that say how a generation ran, not what it found (they may differ between runs
+#: with the same numbers: timings, and what depends on the backend and its workers).
+EXECUTION_KEYS = ("seconds", "rollout_seconds", "worker_seconds", "bytes_sent", "workers", "worker_restarts")
 STRATEGIES = ("openai-es", "gaussian-mixture")
 #: The paper's shared rules: the Hebbian network, each synapse's rule drawn from M = N / rho
 #: learned rules by the Gaussian-mixture ES (:mod:`hebbbench.es.gmm`, docs/shared-rules.md).
@@ -70,6 +72,8 @@ class TrainConfig:
     training variations; default all but the holdout (the paper's leave-one-out meta-task).
     ``population`` and ``generations`` default to the paper's budget for the task.
     ``max_episode_steps``: shorten every episode (``None``: the task's full length).
+    ``backend``, ``workers``, ``ray_address``: where episodes run (:mod:`hebbbench.parallel`;
+    default a local pool with one worker per core); they change the speed, never the numbers.
     ``es``: keyword arguments of :class:`~hebbbench.es.OpenAIESConfig` other than the
     population size (e.g. ``{"optimizer": "adam", "lr": 1.0, "lr_decay": 0.9931}``).
     ``agent="shared"``: the Hebbian network with ``rho`` synapses per shared rule (an int
@@ -85,7 +89,9 @@ class TrainConfig:
     holdout: str | None = None
     variations: tuple[str, ...] | None = None
     max_episode_steps: int | None = None
-    workers: int = 1
+    workers: int | None = None
+    backend: str = "local"
+    ray_address: str | None = None
     strategy: str = "openai-es"
     es: dict[str, Any] = field(default_factory=dict)
     rho: int | str | None = None
@@ -118,8 +124,11 @@ class TrainConfig:
         object.__setattr__(self, "variations", names)
         object.__setattr__(self, "es", dict(self.es))
         for name in ("population", "generations", "workers"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+            value = getattr(self, name)
+            if (value is not None or name != "workers") and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"unknown backend {self.backend!r}; allowed: {', '.join(BACKENDS)}")
         if self.max_episode_steps is not None and self.max_episode_steps < 1:
             raise ValueError(f"max_episode_steps must be a positive integer, got {self.max_episode_steps!r}")
         if self.agent == SHARED_AGENT:  # validates rho and the ES settings
@@ -179,63 +188,32 @@ def episode_seeds(seed: int, generation: int, variation: int) -> tuple[int, int]
     return int(env_seed), int(weight_seed)
 
 
-def run_episodes(agent: str, task: str, population: torch.Tensor, env_id: str, env_seed: int,
-                 weight_seed: int, max_episode_steps: int | None = None) -> tuple[np.ndarray, int]:
-    """Play one episode of ``env_id`` for each of K individuals, in lockstep.
-
-    ``population``: ``[K, D]`` parameters. All K envs are reset with ``env_seed`` and all
-    policies with ``weight_seed``; each step is one batched policy call for all K, and the
-    envs whose episode has not ended are stepped. Returns the K returns (float64) and the
-    number of env steps taken. This is the one place where training episodes run.
-    """
-    extra = {} if max_episode_steps is None else {"max_episode_steps": max_episode_steps}
-    envs = [gym.make(env_id, **extra) for _ in range(population.shape[0])]
-    try:
-        observations = np.stack([env.reset(seed=env_seed)[0] for env in envs])
-        policy = make_policy(agent, task, population)
-        policy.reset([weight_seed] * len(envs))
-        returns = np.zeros(len(envs))
-        running = np.ones(len(envs), dtype=bool)
-        steps = 0
-        while running.any():
-            actions = policy.act(observations)
-            for k in np.flatnonzero(running):
-                observation, reward, terminated, truncated, _ = envs[k].step(actions[k])
-                observations[k] = observation
-                returns[k] += reward
-                running[k] = not (terminated or truncated)
-                steps += 1
-        return returns, steps
-    finally:
-        for env in envs:
-            env.close()
-
-
-def _run_chunk(job: tuple) -> tuple[np.ndarray, int]:
-    torch.set_num_threads(1)
-    return run_episodes(*job)
-
-
-def evaluate_population(config: TrainConfig, population: torch.Tensor, generation: int,
-                        pool: Any = None) -> tuple[np.ndarray, int]:
-    """Returns ``[P, V]`` of every individual on every training variation, and the env steps.
-
-    With a process ``pool`` the population is cut into one contiguous chunk per worker."""
-    jobs, owners = [], []
-    chunks = torch.tensor_split(population, config.workers) if pool is not None else (population,)
+def generation_batches(config: TrainConfig, generation: int, workers: int) -> list[EpisodeBatch]:
+    """The episodes of one generation: every individual once on each training variation,
+    cut into lockstep batches (at least one per worker per variation)."""
+    batches = []
     for v, name in enumerate(config.variations):
-        env_id = get_variation(config.task, name).env_id
         env_seed, weight_seed = episode_seeds(config.seed, generation, v)
-        for chunk in chunks:
-            if len(chunk):
-                jobs.append((config.network, config.task, chunk, env_id, env_seed, weight_seed,
-                             config.max_episode_steps))
-                owners.append(v)
-    results = pool.map(_run_chunk, jobs) if pool is not None else [run_episodes(*job) for job in jobs]
-    returns = np.zeros((population.shape[0], len(config.variations)))
-    for v in range(len(config.variations)):
-        returns[:, v] = np.concatenate([r for (r, _), owner in zip(results, owners) if owner == v])
-    return returns, sum(steps for _, steps in results)
+        template = EpisodeBatch(config.network, config.task, get_variation(config.task, name).env_id, env_seed,
+                                weight_seed, 0, config.population, config.max_episode_steps)
+        batches.extend(split_batches(template, config.population, workers))
+    return batches
+
+
+def evaluate_population(config: TrainConfig, population: Any, generation: int,
+                        backend: Backend) -> tuple[np.ndarray, np.ndarray]:
+    """Play a generation on ``backend``. ``population``: the strategy's compact population.
+
+    Returns the returns ``[P, V]`` of every individual on every training variation and
+    the episode lengths ``[P, V]`` (policy steps)."""
+    returns = np.zeros((config.population, len(config.variations)))
+    lengths = np.zeros((config.population, len(config.variations)), dtype=np.int64)
+    batches = generation_batches(config, generation, backend.workers)
+    column = {get_variation(config.task, name).env_id: v for v, name in enumerate(config.variations)}
+    for batch, result in zip(batches, backend.run(population, batches)):
+        returns[batch.start:batch.stop, column[batch.env_id]] = result.returns
+        lengths[batch.start:batch.stop, column[batch.env_id]] = result.lengths
+    return returns, lengths
 
 
 def _write_atomic(path: Path, write: Any) -> None:
@@ -320,16 +298,23 @@ def train(config: TrainConfig, run_dir: str | Path, progress: bool = True) -> Pa
     return run_generations(config, run_dir, strategy, progress)
 
 
-def resume(run_dir: str | Path, workers: int | None = None, generations: int | None = None,
-           progress: bool = True) -> Path:
+#: What ``resume`` may change: where episodes run (never the numbers) and the run's length.
+RESUME_CHANGES = ("workers", "backend", "ray_address", "generations")
+
+
+def resume(run_dir: str | Path, progress: bool = True, **changes: Any) -> Path:
     """Continue the run in ``run_dir`` from its last checkpoint.
 
-    ``workers`` may change; ``generations`` may extend a run (the generations already run
-    are the same whatever the total). Changes are saved in ``config.json``."""
+    ``changes`` (:data:`RESUME_CHANGES`, ``None`` values ignored): ``workers``, ``backend``
+    and ``ray_address`` may change; ``generations`` may extend a run (the generations
+    already run are the same whatever the total). Changes are saved in ``config.json``."""
     run_dir = Path(run_dir)
     if not (run_dir / CHECKPOINT_FILE).is_file():
         raise ValueError(f"{str(run_dir)!r} is not a run directory (no {CHECKPOINT_FILE}); start one with --out")
-    config = TrainConfig.from_file(run_dir / CONFIG_FILE, workers=workers, generations=generations)
+    refused = sorted(set(changes) - set(RESUME_CHANGES))
+    if refused:
+        raise ValueError(f"resume cannot change {', '.join(refused)}; it may change {', '.join(RESUME_CHANGES)}")
+    config = TrainConfig.from_file(run_dir / CONFIG_FILE, **changes)
     _write_config(run_dir, config)
     strategy = make_strategy(config)
     strategy.load_state_dict(torch.load(run_dir / CHECKPOINT_FILE)["strategy"])
@@ -342,7 +327,10 @@ def run_generations(config: TrainConfig, run_dir: Path, strategy: OpenAIES, prog
     Each log row holds: ``generation``; ``fitness_mean``, ``fitness_max`` and ``fitness_min``
     over the population (penalty included); ``return_<variation>``: the population's mean
     return there; ``penalty_mean``; the strategy's numbers (``sigma``, ``lr``, ...);
-    ``env_steps`` (cumulative policy steps) and ``seconds`` (cumulative training time).
+    ``env_steps`` (cumulative policy steps) and ``seconds`` (cumulative training time);
+    and how the generation ran: ``rollout_seconds`` (wall time of its episodes),
+    ``worker_seconds`` (time workers spent playing them), ``bytes_sent`` (to workers),
+    ``workers`` and ``worker_restarts`` (workers replaced after dying).
     """
     checkpoint = torch.load(run_dir / CHECKPOINT_FILE)
     done, env_steps, seconds = checkpoint["generation"], checkpoint["env_steps"], checkpoint["seconds"]
@@ -355,17 +343,20 @@ def run_generations(config: TrainConfig, run_dir: Path, strategy: OpenAIES, prog
     # avoids threads spinning against the envs (and against other jobs on the machine).
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    pool = multiprocessing.get_context("spawn").Pool(config.workers) if config.workers > 1 else None
+    backend = make_backend(config.backend, config.workers, config.ray_address)
     bar = tqdm(total=config.generations, initial=done, disable=not progress, unit="gen",
-               desc=f"{config.agent} {config.task}")
+               desc=f"{config.agent} {config.task} ({backend.workers} {config.backend} workers)")
     try:
         for generation in range(done, config.generations):
             start = time.perf_counter()
             population = strategy.ask()
-            returns, steps = evaluate_population(config, population, generation, pool)
+            before = dict(backend.stats)
+            rollout_start = time.perf_counter()
+            returns, lengths = evaluate_population(config, strategy.compact_population(), generation, backend)
+            rollout_seconds = time.perf_counter() - rollout_start
             penalty = coefficient_penalty(population, where).numpy()
             fitness = returns.mean(axis=1) + penalty
-            env_steps += steps
+            env_steps += int(lengths.sum())
             seconds += time.perf_counter() - start
             row: dict[str, Any] = {
                 "generation": generation,
@@ -376,7 +367,10 @@ def run_generations(config: TrainConfig, run_dir: Path, strategy: OpenAIES, prog
                 "penalty_mean": float(penalty.mean()),
             }
             row.update(strategy.tell(fitness))
-            row.update(env_steps=env_steps, seconds=round(seconds, 3))
+            row.update(env_steps=env_steps, seconds=round(seconds, 3), rollout_seconds=round(rollout_seconds, 3),
+                       worker_seconds=round(backend.stats["worker_seconds"] - before["worker_seconds"], 3),
+                       bytes_sent=backend.stats["bytes_sent"] - before["bytes_sent"], workers=backend.workers,
+                       worker_restarts=backend.stats["worker_restarts"] - before["worker_restarts"])
             with open(run_dir / LOG_FILE, "a") as handle:
                 handle.write(json.dumps(row) + "\n")
                 handle.flush()
@@ -387,8 +381,7 @@ def run_generations(config: TrainConfig, run_dir: Path, strategy: OpenAIES, prog
     finally:
         bar.close()
         torch.set_num_threads(threads)
-        if pool is not None:
-            pool.close()
+        backend.close()
     return run_dir
 
 

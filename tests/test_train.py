@@ -17,13 +17,14 @@ import pytest
 from hebbbench.agent_file import load_agent_factory
 from hebbbench.cli import main
 from hebbbench.envs import get_variation
-from hebbbench.train import TrainConfig, plot_run, read_log, resume, train
+from hebbbench.train import EXECUTION_KEYS, TrainConfig, plot_run, read_log, resume, train
 
 TINY = {"ant": 15, "car": 8}  # policy steps per episode in these tests
 
 
 def _config(agent: str, task: str, **overrides) -> TrainConfig:
-    values = dict(agent=agent, task=task, population=4, generations=2, seed=3, max_episode_steps=TINY[task])
+    values = dict(agent=agent, task=task, population=4, generations=2, seed=3, max_episode_steps=TINY[task],
+                  backend="inprocess")
     values.update(overrides)
     return TrainConfig(**values)
 
@@ -56,14 +57,14 @@ def test_tiny_run_writes_log_checkpoint_and_an_agent(agent, task, tmp_path):
 def test_same_seed_gives_the_same_numbers(tmp_path):
     first = train(_config("hebbian", "ant"), tmp_path / "a", progress=False)
     second = train(_config("hebbian", "ant"), tmp_path / "b", progress=False)
-    strip = lambda rows: [{k: v for k, v in row.items() if k != "seconds"} for row in rows]  # noqa: E731
+    strip = lambda rows: [{k: v for k, v in row.items() if k not in EXECUTION_KEYS} for row in rows]  # noqa: E731
     assert strip(read_log(first)) == strip(read_log(second))
     assert np.array_equal(np.load(first / "parameters.npy"), np.load(second / "parameters.npy"))
 
 
 def test_worker_processes_give_the_same_numbers(tmp_path):
     alone = train(_config("static", "ant", generations=1), tmp_path / "a", progress=False)
-    pooled = train(_config("static", "ant", generations=1, workers=2), tmp_path / "b", progress=False)
+    pooled = train(_config("static", "ant", generations=1, backend="local", workers=2), tmp_path / "b", progress=False)
     assert read_log(alone)[0]["fitness_mean"] == read_log(pooled)[0]["fitness_mean"]
     assert np.array_equal(np.load(alone / "parameters.npy"), np.load(pooled / "parameters.npy"))
 
@@ -101,7 +102,7 @@ def test_sigkilled_run_resumes_to_exactly_the_uninterrupted_parameters(tmp_path)
     assert main(["train", "--resume", str(killed)]) == 0
 
     assert np.array_equal(np.load(killed / "parameters.npy"), np.load(straight / "parameters.npy"))
-    strip = lambda rows: [{k: v for k, v in row.items() if k != "seconds"} for row in rows]  # noqa: E731
+    strip = lambda rows: [{k: v for k, v in row.items() if k not in EXECUTION_KEYS} for row in rows]  # noqa: E731
     assert strip(read_log(killed)) == strip(read_log(straight))
 
 

@@ -5,19 +5,24 @@ A strategy is an object with
 * ``ask() -> Tensor[P, D]``: this generation's population of flat parameter vectors;
 * ``tell(fitness[P]) -> dict[str, float]``: update the search distribution, return numbers
   worth logging (e.g. ``sigma``, ``lr``);
+* ``compact_population()``: the last asked population in the smallest form that rebuilds
+  any of its rows on a rollout worker (:mod:`hebbbench.es.population`);
 * ``solution() -> Tensor[D]``: the one parameter vector the distribution stands for;
 * ``state_dict()`` / ``load_state_dict(state)``: exact save and restore.
 
-The trainer (:mod:`hebbbench.train`) uses only these five, so any strategy with them plugs in.
+The trainer (:mod:`hebbbench.train`) uses only these six, so any strategy with them plugs in.
 """
 
 from hebbbench.es.openai_es import OPTIMIZERS, OpenAIES, OpenAIESConfig, centered_ranks, shape_fitness
 from hebbbench.es.gmm import GaussianMixtureES, GaussianMixtureESConfig, rules_for_rho
 from hebbbench.es.penalty import PENALTY_SCALE, coefficient_penalty
+from hebbbench.es.population import ExplicitPopulation, MirroredPopulation
 
 __all__ = [
+    "ExplicitPopulation",
     "GaussianMixtureES",
     "GaussianMixtureESConfig",
+    "MirroredPopulation",
     "OPTIMIZERS",
     "OpenAIES",
     "OpenAIESConfig",

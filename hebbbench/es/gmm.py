@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from hebbbench.es.openai_es import OPTIMIZERS, shape_fitness
+from hebbbench.es.population import ExplicitPopulation
 
 _ADAM_BETAS = (0.9, 0.999)
 _ADAM_EPS = 1e-8
@@ -205,6 +206,7 @@ class GaussianMixtureES:
         self._grad_logits = torch.zeros_like(self.logits)
         self._rng_before_ask = self._rng.get_state()
         self._pending: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._asked: torch.Tensor | None = None
 
     @property
     def sigma(self) -> float:
@@ -241,7 +243,15 @@ class GaussianMixtureES:
         rules = noise.mul_(self.sigma).add_(self.means[components.T])  # [P, N, 5]
         dense = dense_noise.mul_(self.sigma).add_(self.dense_mean)
         self._pending = (rules, dense)
-        return torch.cat([dense, rules.view(P, -1)], dim=1)
+        self._asked = torch.cat([dense, rules.view(P, -1)], dim=1)
+        return self._asked
+
+    def compact_population(self) -> ExplicitPopulation:
+        """The population of the last ``ask()``, given explicitly: rebuilding a sample needs
+        lambda (N x M floats), more than the sample itself (``5 N`` floats)."""
+        if self._pending is None:
+            raise RuntimeError("compact_population() describes the population of a preceding ask()")
+        return ExplicitPopulation(self._asked)
 
     def tell(self, fitness: torch.Tensor | Any) -> dict[str, float]:
         """Update lambda, mu (and the dense mean) from the asked generation's fitness ``[P]``.
@@ -272,7 +282,7 @@ class GaussianMixtureES:
         for name, param in self._parameters().items():
             self._step(name, param, grads[name], lr)
         stats.update(sigma=sigma, lr=lr, entropy=mean_entropy(self.logits, self.chunk_elements))
-        self._pending = None
+        self._pending = self._asked = None
         self._rng_before_ask = self._rng.get_state()
         return stats
 
@@ -339,4 +349,4 @@ class GaussianMixtureES:
         self.generation = int(state["generation"])
         self._rng.set_state(state["rng"])
         self._rng_before_ask = state["rng"].clone()
-        self._pending = None
+        self._pending = self._asked = None

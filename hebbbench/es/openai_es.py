@@ -8,7 +8,9 @@ The search distribution is N(mean, sigma^2 I) over D parameters. Each generation
   them, estimates the gradient ``mean_i(shaped_i * eps_i) / sigma`` and takes one ascent
   step with SGD or Adam. The learning rate and sigma then decay geometrically.
 
-The noise of generation g is drawn from a generator seeded by ``(seed, g)``, so the state
+Noise row j of generation g is drawn from its own generator seeded by ``(seed, g, j)``
+(:mod:`hebbbench.es.population`), so a rollout worker can rebuild any individual from the
+mean and the seeds, and the state
 is just the mean, the generation counter and the optimiser moments: saved and restored
 exactly by :meth:`OpenAIES.state_dict` / :meth:`OpenAIES.load_state_dict`. The strategy
 knows nothing about environments.
@@ -20,6 +22,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
+
+from hebbbench.es.population import MirroredPopulation
 
 OPTIMIZERS = ("sgd", "adam")
 
@@ -81,6 +85,7 @@ class OpenAIES:
         self.adam_m = torch.zeros_like(self.mean)
         self.adam_v = torch.zeros_like(self.mean)
         self._noise: torch.Tensor | None = None
+        self._asked: MirroredPopulation | None = None
 
     @property
     def sigma(self) -> float:
@@ -98,11 +103,18 @@ class OpenAIES:
 
     def ask(self) -> torch.Tensor:
         """The population of this generation, ``[P, D]`` float32, mirrored pairs (i, i + P/2)."""
-        seed = int(np.random.SeedSequence([self.seed, self.generation]).generate_state(1)[0])
-        generator = torch.Generator().manual_seed(seed)
-        half = torch.randn(self.config.population_size // 2, self.mean.numel(), generator=generator)
+        size = self.config.population_size
+        self._asked = MirroredPopulation(self.mean.clone(), self.sigma, self.seed, self.generation, size)
+        half = self._asked.noise(0, size // 2)
         self._noise = torch.cat([half, -half])
         return self.mean + self.sigma * self._noise
+
+    def compact_population(self) -> MirroredPopulation:
+        """The population of the last ``ask()`` as mean, sigma and seeds: what rollout
+        workers need to rebuild any of its rows (``4 D`` bytes instead of ``4 P D``)."""
+        if self._noise is None:
+            raise RuntimeError("compact_population() describes the population of a preceding ask()")
+        return self._asked
 
     def tell(self, fitness: torch.Tensor | np.ndarray) -> dict[str, float]:
         """Update the mean from the fitness ``[P]`` of the population last asked for.

@@ -1,0 +1,166 @@
+"""hebbbench.parallel: the same numbers on every backend, compact populations, real faults."""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from hebbbench.agents import parameter_count
+from hebbbench.envs import get_variation
+from hebbbench.es import ExplicitPopulation, GaussianMixtureES, GaussianMixtureESConfig, OpenAIES, OpenAIESConfig
+from hebbbench.parallel import (MAX_LOCKSTEP, BatchError, EpisodeBatch, InProcessBackend, LocalPoolBackend, RayBackend,
+                                WorkerCrashError, make_backend, split_batches)
+from hebbbench.train import EXECUTION_KEYS, TrainConfig, read_log, resume, train
+
+POPULATION = 8
+STEPS = {"ant": 200, "car": 10}  # the ant batches last long enough to be killed midway
+
+
+def _generation(network: str, task: str, workers: int, seed: int = 0):
+    """A real OpenAI-ES population's compact form and its batches on two variations."""
+    mean = torch.randn(parameter_count(network, task), generator=torch.Generator().manual_seed(seed))
+    strategy = OpenAIES(mean, OpenAIESConfig(population_size=POPULATION), seed=seed)
+    strategy.ask()
+    batches = []
+    for v, name in enumerate(["default", "damage-left" if task == "ant" else "pushed-left"]):
+        template = EpisodeBatch(network, task, get_variation(task, name).env_id, env_seed=11 + v, weight_seed=7 + v,
+                                start=0, stop=POPULATION, max_episode_steps=STEPS[task])
+        batches += split_batches(template, POPULATION, workers)
+    return strategy.compact_population(), batches
+
+
+def _by_episode(batches, results) -> dict:
+    """{(env ID, individual): (return, length)}: comparable whatever the batching."""
+    return {(batch.env_id, batch.start + k): (float(r), int(n)) for batch, result in zip(batches, results)
+            for k, (r, n) in enumerate(zip(result.returns, result.lengths))}
+
+
+@pytest.fixture(scope="module")
+def reference():
+    """Every episode of the test generations, played in this process."""
+    out = {}
+    with InProcessBackend() as backend:
+        for network, task in [("hebbian", "ant"), ("static", "car")]:
+            population, batches = _generation(network, task, workers=1)
+            out[network, task] = _by_episode(batches, backend.run(population, batches))
+    return out
+
+
+def test_mirrored_population_rebuilds_exactly_the_asked_rows():
+    strategy = OpenAIES(torch.randn(500), OpenAIESConfig(population_size=10), seed=4)
+    asked = strategy.ask()
+    compact = strategy.compact_population()
+    for start, stop in [(0, 10), (3, 7), (4, 6), (9, 10)]:  # (4, 6) crosses the mirror line
+        assert torch.equal(compact.rows(start, stop), asked[start:stop])
+    assert compact.part(3, 7) is compact
+
+
+def test_explicit_population_parts_hold_only_their_rows():
+    strategy = GaussianMixtureES(64, 4, GaussianMixtureESConfig(population_size=6), seed=1)
+    asked = strategy.ask()
+    part = strategy.compact_population().part(2, 5)
+    assert torch.equal(part.rows(2, 5), asked[2:5]) and part.parameters.shape[0] == 3
+    with pytest.raises(IndexError, match="outside this part"):
+        part.rows(0, 3)
+
+
+def test_split_batches_covers_the_population_once():
+    template = EpisodeBatch("static", "ant", "AntDefault-v0", 0, 0, 0, 500)
+    for workers in (1, 2, 3, 200):
+        batches = split_batches(template, 500, workers)
+        covered = np.concatenate([np.arange(b.start, b.stop) for b in batches])
+        assert np.array_equal(covered, np.arange(500))
+        assert max(b.size for b in batches) <= MAX_LOCKSTEP and len(batches) >= min(workers, 500)
+
+
+@pytest.mark.parametrize("network, task", [("hebbian", "ant"), ("static", "car")])
+def test_local_pool_gives_the_in_process_numbers(reference, network, task):
+    population, batches = _generation(network, task, workers=2)
+    with LocalPoolBackend(workers=2) as backend:
+        first = _by_episode(batches, backend.run(population, batches))
+        again = _by_episode(batches, backend.run(population, batches))  # reused envs
+        sent = backend.stats["bytes_sent"]
+    assert first == again == reference[network, task]
+    assert all(length > 0 for _, length in first.values())
+    # Seeds, not parameters, travel: the mean once per worker per run, plus small batches.
+    mean_bytes = 4 * parameter_count(network, task)
+    assert 2 * 2 * mean_bytes <= sent < 2 * 2 * mean_bytes + 2 * len(batches) * 2000
+
+
+def _kill_soon(pid: int, delay: float) -> threading.Thread:
+    thread = threading.Thread(target=lambda: (time.sleep(delay), os.kill(pid, signal.SIGKILL)))
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("kind", ["local", "ray"])
+def test_a_killed_worker_is_replaced_and_the_numbers_stay(reference, kind):
+    population, batches = _generation("hebbian", "ant", workers=2)
+    with make_backend(kind, workers=2) as backend:
+        backend.run(population, batches[:2])  # workers are up and warm
+        killer = _kill_soon(backend.worker_pids()[0], delay=0.3)
+        results = backend.run(population, batches)
+        killer.join()
+        assert backend.stats["worker_restarts"] == 1
+    assert _by_episode(batches, results) == reference["hebbian", "ant"]
+
+
+def test_ray_backend_gives_the_in_process_numbers(reference):
+    population, batches = _generation("static", "car", workers=2)
+    with RayBackend(workers=2) as backend:
+        assert _by_episode(batches, backend.run(population, batches)) == reference["static", "car"]
+
+
+def test_a_batch_that_raises_is_reported_not_retried():
+    population, batches = _generation("static", "ant", workers=1)
+    broken = [EpisodeBatch("static", "ant", "NoSuchEnv-v0", 0, 0, 0, 2, 5)]
+    with LocalPoolBackend(workers=1) as backend:
+        with pytest.raises(BatchError, match="NoSuchEnv-v0") as error:
+            backend.run(population, broken)
+        assert "individuals 0..1" in str(error.value) and backend.stats["worker_restarts"] == 0
+
+
+def _kill_every_worker(stop: threading.Event) -> None:
+    while not stop.is_set():
+        for child in multiprocessing.active_children():
+            if child.name.startswith("hebbbench-worker"):
+                os.kill(child.pid, signal.SIGKILL)
+        time.sleep(0.05)
+
+
+def test_a_worker_that_keeps_dying_stops_the_run_with_the_checkpoint_intact(tmp_path):
+    config = TrainConfig(agent="static", task="ant", population=4, generations=2, seed=2, max_episode_steps=30,
+                         variations=("default",), workers=1)
+    straight = train(dataclasses.replace(config, backend="inprocess", workers=None), tmp_path / "straight",
+                     progress=False)
+    stop = threading.Event()
+    killer = threading.Thread(target=_kill_every_worker, args=(stop,))
+    killer.start()
+    try:
+        with pytest.raises(WorkerCrashError, match=r"took down 3 workers \(last one killed by SIGKILL\)"):
+            train(config, tmp_path / "run", progress=False)
+    finally:
+        stop.set()
+        killer.join()
+    assert torch.load(tmp_path / "run" / "checkpoint.pt")["generation"] == 0 and read_log(tmp_path / "run") == []
+    resume(tmp_path / "run", progress=False)
+    assert np.array_equal(np.load(tmp_path / "run" / "parameters.npy"), np.load(straight / "parameters.npy"))
+    strip = lambda rows: [{k: v for k, v in r.items() if k not in EXECUTION_KEYS} for r in rows]  # noqa: E731
+    assert strip(read_log(tmp_path / "run")) == strip(read_log(straight))
+
+
+def test_unknown_backend_and_misplaced_address_are_refused():
+    with pytest.raises(ValueError, match="unknown backend 'spark'; allowed: inprocess, local, ray"):
+        make_backend("spark")
+    with pytest.raises(ValueError, match="only to the ray backend"):
+        make_backend("local", address="auto")
+    with pytest.raises(ValueError, match="unknown backend"):
+        TrainConfig(agent="static", task="ant", backend="spark")
