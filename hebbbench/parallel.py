@@ -48,6 +48,7 @@ import torch
 
 import hebbbench  # noqa: F401  (registers the env IDs, also in worker processes)
 from hebbbench.agents import make_policy
+from hebbbench.protocol import default_workers
 
 BACKENDS = ("inprocess", "local", "ray")
 #: Episodes a batch plays in lockstep at most (bounds a worker's envs: pybullet allows
@@ -57,14 +58,6 @@ MAX_LOCKSTEP = 64
 MAX_CACHED_ENVS = 384
 #: Workers a single batch may take down before the run stops.
 MAX_FAILURES = 3
-
-
-def default_workers() -> int:
-    """One worker per CPU core this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
