@@ -488,17 +488,24 @@ class RayBackend(Backend):
             self._ray.shutdown()
 
 
+def check_backend(name: str, workers: int | None = None, address: str | None = None) -> None:
+    """Raise ``ValueError`` unless ``name``, ``workers`` and ``address`` make a backend."""
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; allowed: {', '.join(BACKENDS)}")
+    if workers is not None and (not isinstance(workers, int) or workers < 1):
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    if address is not None and name != "ray":
+        raise ValueError(f"a Ray address applies only to the ray backend, not {name!r}")
+    if name == "inprocess" and workers not in (None, 1):
+        raise ValueError(f"the inprocess backend plays in this process (1 worker), got workers={workers}; "
+                         f"use the local backend for worker processes")
+
+
 def make_backend(name: str = "local", workers: int | None = None, address: str | None = None) -> Backend:
     """The backend ``name`` (see :data:`BACKENDS`) with ``workers`` workers (default: one per
     core; for Ray on a cluster, one per cluster CPU). ``address`` is Ray's, for ``"ray"`` only."""
-    if name not in BACKENDS:
-        raise ValueError(f"unknown backend {name!r}; allowed: {', '.join(BACKENDS)}")
-    if address is not None and name != "ray":
-        raise ValueError(f"a Ray address applies only to the ray backend, not {name!r}")
+    check_backend(name, workers, address)
     if name == "inprocess":
-        if workers not in (None, 1):
-            raise ValueError(f"the inprocess backend plays in this process (1 worker), got workers={workers}; "
-                             f"use the local backend for worker processes")
         return InProcessBackend()
     if name == "local":
         return LocalPoolBackend(workers)

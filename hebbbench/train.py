@@ -45,7 +45,7 @@ from hebbbench.agents import AGENTS, ReferenceAgent, hebbian_slice, parameter_co
 from hebbbench.envs import PAPER_HOLDOUT, get_task, get_variation, variations
 from hebbbench.es import (GaussianMixtureES, GaussianMixtureESConfig, OpenAIES, OpenAIESConfig,
                           coefficient_penalty, rules_for_rho)
-from hebbbench.parallel import BACKENDS, Backend, EpisodeBatch, make_backend, split_batches
+from hebbbench.parallel import Backend, EpisodeBatch, check_backend, make_backend, split_batches
 
 CONFIG_FILE = "config.json"
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -123,12 +123,10 @@ class TrainConfig:
         object.__setattr__(self, "holdout", holdout)
         object.__setattr__(self, "variations", names)
         object.__setattr__(self, "es", dict(self.es))
-        for name in ("population", "generations", "workers"):
-            value = getattr(self, name)
-            if (value is not None or name != "workers") and (not isinstance(value, int) or value < 1):
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if self.backend not in BACKENDS:
-            raise ValueError(f"unknown backend {self.backend!r}; allowed: {', '.join(BACKENDS)}")
+        for name in ("population", "generations"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        check_backend(self.backend, self.workers, self.ray_address)
         if self.max_episode_steps is not None and self.max_episode_steps < 1:
             raise ValueError(f"max_episode_steps must be a positive integer, got {self.max_episode_steps!r}")
         if self.agent == SHARED_AGENT:  # validates rho and the ES settings

@@ -164,3 +164,20 @@ def test_unknown_backend_and_misplaced_address_are_refused():
         make_backend("local", address="auto")
     with pytest.raises(ValueError, match="unknown backend"):
         TrainConfig(agent="static", task="ant", backend="spark")
+
+
+def test_train_cli_runs_on_a_chosen_backend_and_refuses_bad_choices(tmp_path, capsys):
+    from hebbbench.cli import main
+
+    args = ["train", "--agent", "static", "--task", "ant", "--variations", "default", "--population", "2",
+            "--generations", "1", "--max-episode-steps", "5"]
+    assert main([*args, "--backend", "inprocess", "--workers", "2", "--out", str(tmp_path / "a")]) == 2
+    assert "use the local backend for worker processes" in capsys.readouterr().err
+    assert not (tmp_path / "a" / "log.jsonl").exists()
+    assert main([*args, "--ray-address", "auto", "--out", str(tmp_path / "b")]) == 2
+    assert "only to the ray backend" in capsys.readouterr().err
+    assert main([*args, "--backend", "inprocess", "--out", str(tmp_path / "c")]) == 0
+    assert main(["train", "--resume", str(tmp_path / "c"), "--generations", "2", "--backend", "local",
+                 "--workers", "1"]) == 0
+    rows = read_log(tmp_path / "c")
+    assert [(r["generation"], r["workers"], r["bytes_sent"] > 0) for r in rows] == [(0, 1, False), (1, 1, True)]
