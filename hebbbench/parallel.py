@@ -48,7 +48,7 @@ import torch
 
 import hebbbench  # noqa: F401  (registers the env IDs, also in worker processes)
 from hebbbench.agents import make_policy
-from hebbbench.protocol import default_workers
+from hebbbench.protocol import default_workers, sigint_ignored
 
 BACKENDS = ("inprocess", "local", "ray")
 #: Episodes a batch plays in lockstep at most (bounds a worker's envs: pybullet allows
@@ -312,7 +312,7 @@ class InProcessBackend(Backend):
 
 def _local_worker_main(connection: Any) -> None:
     """A local pool worker: play batches from ``connection`` until it closes."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the trainer's to handle
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the trainer's (also when started off the main thread)
     torch.set_num_threads(1)  # single-threaded envs; one process per core
     worker = EpisodeWorker()
     try:
@@ -356,7 +356,8 @@ class LocalPoolBackend(Backend):
         mine, theirs = self._context.Pipe()
         process = self._context.Process(target=_local_worker_main, args=(theirs,), daemon=True,
                                         name=f"hebbbench-worker-{slot}")
-        process.start()
+        with sigint_ignored():  # a Ctrl-C during the worker's imports must not print its traceback
+            process.start()
         theirs.close()
         self._processes[slot], self._connections[slot] = process, mine
 

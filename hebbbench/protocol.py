@@ -264,7 +264,7 @@ def _worker_main(spec: _AgentSpec, episode_timeout: float | None, jobs: Sequence
     message)`` once on the first failure and stops.
     """
     # Ctrl-C reaches the whole process group; the parent alone handles it and stops us
-    # (workers started from the main thread already inherit this, see _sigint_ignored).
+    # (workers started from the main thread already inherit this, see sigint_ignored).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # One core per worker: stop a torch/OpenMP agent from starting a thread per core in
     # every worker (read when the agent first imports such a library).
@@ -315,7 +315,7 @@ def _run_in_workers(spec: _AgentSpec, jobs: Sequence[_Job], workers: int, episod
     ]
     outcomes: dict[int, tuple[float, int]] = {}
     try:
-        with _sigint_ignored():
+        with sigint_ignored():
             for process in processes:
                 process.start()
         while len(outcomes) < len(jobs):
@@ -338,7 +338,7 @@ def _run_in_workers(spec: _AgentSpec, jobs: Sequence[_Job], workers: int, episod
 
 
 @contextlib.contextmanager
-def _sigint_ignored() -> Iterator[None]:
+def sigint_ignored() -> Iterator[None]:
     """Ignore SIGINT while worker processes start, so they start with it ignored.
 
     An ignored signal stays ignored across fork and exec, and Python then installs no

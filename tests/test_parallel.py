@@ -181,3 +181,23 @@ def test_train_cli_runs_on_a_chosen_backend_and_refuses_bad_choices(tmp_path, ca
                  "--workers", "1"]) == 0
     rows = read_log(tmp_path / "c")
     assert [(r["generation"], r["workers"], r["bytes_sent"] > 0) for r in rows] == [(0, 1, False), (1, 1, True)]
+
+
+def test_ctrl_c_stops_training_cleanly_and_keeps_the_checkpoint(tmp_path):
+    import subprocess
+    import sys
+
+    run_dir = tmp_path / "run"
+    process = subprocess.Popen([sys.executable, "-m", "hebbbench.cli", "train", "--agent", "static", "--task", "ant",
+                                "--variations", "default", "--population", "4", "--generations", "50",
+                                "--max-episode-steps", "60", "--workers", "2", "--out", str(run_dir)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not read_log(run_dir) and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and f"hebbbench train --resume {run_dir}" in stderr
+    done = torch.load(run_dir / "checkpoint.pt")["generation"]
+    assert done >= 1 and [r["generation"] for r in read_log(run_dir)] == list(range(done))
