@@ -166,7 +166,7 @@ class BatchError(RuntimeError):
 
 
 class WorkerCrashError(RuntimeError):
-    """A batch took down :data:`MAX_FAILURES` workers in a row."""
+    """A batch took down ``max_failures`` workers (default :data:`MAX_FAILURES`); the run stops."""
 
 
 @dataclass(frozen=True)
