@@ -1,11 +1,14 @@
 """Gymnasium conventions on every registered ID: check_env, make_vec, bad kwargs, rendering."""
 
+import re
+
 import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
 from hebbbench.envs import TASKS, VARIATIONS
+from hebbbench.envs.validation import ActionCheck, checked_action
 
 ALL_IDS = [v.env_id for v in VARIATIONS] + [t.parametric_id for t in TASKS.values()]
 
@@ -55,7 +58,10 @@ def test_bad_kwargs_raise_value_error_naming_the_value(env_id, kwargs, message):
         ("CarRacingDefault-v0", [0.0, 1.5, 0.0], "outside the action space"),
         ("CarRacingDefault-v0", [0.0, 1.0], "must have shape"),
         ("AntDefault-v0", [0.0] * 7 + [float("inf")], "must be finite"),
+        ("AntDefault-v0", [0.0] * 7 + [float("nan")], "must be finite"),
+        ("AntDefault-v0", [float("nan")] + [2.0] * 7, "must be finite"),
         ("AntDefault-v0", [2.0] + [0.0] * 7, "never clips"),
+        ("AntDefault-v0", [0.0] * 9, "must have shape"),
     ],
 )
 def test_bad_actions_raise_instead_of_being_clipped(env_id, action, message):
@@ -64,6 +70,26 @@ def test_bad_actions_raise_instead_of_being_clipped(env_id, action, message):
     with pytest.raises(ValueError, match=message):
         env.step(np.array(action))
     env.close()
+
+
+def test_action_check_agrees_with_checked_action():
+    space = gym.spaces.Box(-1.0, 1.0, (8,), np.float32)
+    check = ActionCheck(space)
+    rng = np.random.default_rng(0)
+    for action in [rng.uniform(-1, 1, 8).astype(np.float32), rng.uniform(-1, 1, 8), np.ones(8), [-1] * 8, np.zeros(8, int)]:
+        assert check(action) == checked_action(action, space).tolist()
+        assert all(type(value) is float for value in check(action))
+    nan = float("nan")
+    for action in [[nan] * 8, [0.5, nan] + [0.0] * 6, [-np.inf] + [0.0] * 7, [1.0 + 1e-9] + [0.0] * 7, np.zeros((8, 1))]:
+        with pytest.raises(ValueError) as expected:
+            checked_action(action, space)
+        with pytest.raises(ValueError, match=re.escape(str(expected.value))):
+            check(action)
+
+
+def test_action_check_refuses_per_dimension_bounds():
+    with pytest.raises(ValueError, match="one low and one high bound"):
+        ActionCheck(gym.make("CarRacingDefault-v0").action_space)
 
 
 @pytest.mark.parametrize("env_id, shape", [("CarRacingDefault-v0", (400, 600, 3)), ("AntDefault-v0", (240, 320, 3))])

@@ -40,3 +40,21 @@ def test_batched_step_matches_ant_bullet_env_over_a_seeded_rollout(seed):
     assert obs_diff <= 1e-6 and progress_diff <= 1e-6 and reward_diff <= 1e-6
     # Feet touched the ground, so the contact term was exercised.
     assert 1.0 in feet_seen
+
+
+@pytest.mark.parametrize("velocity", [(30.0, -30.0, 20.0), (float("nan"),) * 3])
+def test_clipped_and_non_finite_states_match_ant_bullet_env(velocity):
+    """Entries beyond +-5 are clipped and a NaN state ends the episode, as upstream does."""
+    upstream, _, ours, _ = upstream_and_ours(0)
+    for env in (upstream, ours):
+        body = env.robot.robot_body
+        env._p.resetBaseVelocity(body.bodies[body.bodyIndex], velocity, (0.0, 0.0, 0.0))
+    action = np.full(8, 0.5)
+    upstream_obs, upstream_reward, upstream_done, _, _ = upstream.step(action)
+    ours_obs, progress, done = ours._batched_step.step(action.tolist())
+    non_finite = bool(np.isnan(velocity).any())
+    # The velocity entries (0.3 x ~30 m/s) went past 5, or everything became NaN.
+    assert np.isnan(ours_obs).any() if non_finite else np.abs(ours_obs).max() == 5.0
+    np.testing.assert_allclose(ours_obs, upstream_obs, rtol=0, atol=1e-6)  # NaN where upstream has NaN
+    assert ours_obs.dtype == np.float32
+    assert done == upstream_done == non_finite

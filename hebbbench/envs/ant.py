@@ -11,10 +11,7 @@ from pybullet_envs_gymnasium.gym_locomotion_envs import AntBulletEnv
 
 from hebbbench.envs.ant_mjcf import DEFAULT_ANKLE_LENGTH, ANKLE_GEOMS, ant_mjcf_path, validate_ankle_lengths
 from hebbbench.envs.ant_step import BatchedAntStep
-from hebbbench.envs.validation import checked_action
-
-#: Index of pybullet's "progress" term in ``AntBulletEnv.rewards``.
-_PROGRESS = 1
+from hebbbench.envs.validation import ActionCheck
 
 
 class AntMorphologyEnv(AntBulletEnv):
@@ -98,6 +95,7 @@ class AntMorphologyEnv(AntBulletEnv):
         self._negative_streak = 0
         self._distance = 0.0
         self._batched_step: BatchedAntStep | None = None
+        self._checked_action = ActionCheck(self.action_space)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         if self.stateId < 0:
@@ -108,9 +106,9 @@ class AntMorphologyEnv(AntBulletEnv):
             super().reset(seed=0)
         observation, _ = super().reset(seed=seed, options=options)
         self._batched_step = BatchedAntStep(self)
-        zero_action = np.zeros(self.action_space.shape, dtype=np.float64)
+        zero_action = [0.0] * self.action_space.shape[0]
         for _ in range(self.burn_in_steps):
-            observation, _ = self._batched_step.step(zero_action)
+            observation, _, _ = self._batched_step.step(zero_action)
         self._policy_steps = 0
         self._negative_streak = 0
         self._distance = 0.0
@@ -119,8 +117,7 @@ class AntMorphologyEnv(AntBulletEnv):
     def step(self, action: Any):
         if self._batched_step is None:
             raise RuntimeError("call reset() before step()")
-        observation, pybullet_done = self._batched_step.step(checked_action(action, self.action_space))
-        progress = float(self.rewards[_PROGRESS])
+        observation, progress, pybullet_done = self._batched_step.step(self._checked_action(action))
         rules_active = self._policy_steps > self.no_progress_grace  # as the reference: after 200 prior steps
         self._policy_steps += 1
         self._distance += progress * self.scene.dt
