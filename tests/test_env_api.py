@@ -101,3 +101,10 @@ def test_rgb_array_rendering_works_headless(env_id, shape):
     assert frame.shape == shape and frame.dtype == np.uint8
     assert frame.std() > 1.0  # a real picture, not a blank frame
     env.close()
+
+
+def test_ant_reset_prints_nothing_to_stdout(capfd):
+    env = gym.make("AntDefault-v0")
+    env.reset(seed=0)
+    env.close()
+    assert capfd.readouterr().out == ""  # pybullet's connect would print "argv[0]=" per env

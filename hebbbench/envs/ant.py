@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import contextlib
+import os
+import sys
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 from gymnasium import spaces
@@ -12,6 +15,21 @@ from pybullet_envs_gymnasium.gym_locomotion_envs import AntBulletEnv
 from hebbbench.envs.ant_mjcf import DEFAULT_ANKLE_LENGTH, ANKLE_GEOMS, ant_mjcf_path, validate_ankle_lengths
 from hebbbench.envs.ant_step import BatchedAntStep
 from hebbbench.envs.validation import ActionCheck
+
+
+@contextlib.contextmanager
+def _c_stdout_silenced() -> Iterator[None]:
+    """Send file descriptor 1 (C-level stdout) to /dev/null for the block; Python's own
+    ``sys.stdout`` buffer is flushed first, so nothing written before is lost."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 class AntMorphologyEnv(AntBulletEnv):
@@ -103,7 +121,8 @@ class AntMorphologyEnv(AntBulletEnv):
             # reset restores that state first. Prime once so that every episode, the
             # first one included, starts through the same restore path (otherwise the
             # first episode of a process differs from later ones with the same seed).
-            super().reset(seed=0)
+            with _c_stdout_silenced():  # pybullet's connect prints "argv[0]=" per env
+                super().reset(seed=0)
         observation, _ = super().reset(seed=seed, options=options)
         self._batched_step = BatchedAntStep(self)
         zero_action = [0.0] * self.action_space.shape[0]
