@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import importlib.util
 import math
 import multiprocessing
 import os
@@ -431,10 +432,9 @@ class RayBackend(Backend):
 
     def __init__(self, workers: int | None = None, address: str | None = None,
                  max_failures: int = MAX_FAILURES) -> None:
-        try:
-            import ray
-        except ImportError:
-            raise ValueError("the ray backend needs Ray: pip install 'hebbbench[ray]' (or use --backend local)") from None
+        check_backend(self.name, workers, address)
+        import ray
+
         self._ray = ray
         self._started_ray = not ray.is_initialized()
         if self._started_ray:
@@ -497,6 +497,8 @@ def check_backend(name: str, workers: int | None = None, address: str | None = N
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     if address is not None and name != "ray":
         raise ValueError(f"a Ray address applies only to the ray backend, not {name!r}")
+    if name == "ray" and importlib.util.find_spec("ray") is None:
+        raise ValueError("the ray backend needs Ray: pip install 'hebbbench[ray]' (or use the local backend)")
     if name == "inprocess" and workers not in (None, 1):
         raise ValueError(f"the inprocess backend plays in this process (1 worker), got workers={workers}; "
                          f"use the local backend for worker processes")

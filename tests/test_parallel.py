@@ -21,19 +21,20 @@ from hebbbench.parallel import (MAX_LOCKSTEP, BatchError, EpisodeBatch, InProces
 from hebbbench.train import EXECUTION_KEYS, TrainConfig, read_log, resume, train
 
 POPULATION = 8
+KILLED_POPULATION = 16
 STEPS = {"ant": 200, "car": 10}  # the ant batches last long enough to be killed midway
 
 
-def _generation(network: str, task: str, workers: int, seed: int = 0):
+def _generation(network: str, task: str, workers: int, population: int = POPULATION):
     """A real OpenAI-ES population's compact form and its batches on two variations."""
-    mean = torch.randn(parameter_count(network, task), generator=torch.Generator().manual_seed(seed))
-    strategy = OpenAIES(mean, OpenAIESConfig(population_size=POPULATION), seed=seed)
+    mean = torch.randn(parameter_count(network, task), generator=torch.Generator().manual_seed(0))
+    strategy = OpenAIES(mean, OpenAIESConfig(population_size=population), seed=0)
     strategy.ask()
     batches = []
     for v, name in enumerate(["default", "damage-left" if task == "ant" else "pushed-left"]):
         template = EpisodeBatch(network, task, get_variation(task, name).env_id, env_seed=11 + v, weight_seed=7 + v,
-                                start=0, stop=POPULATION, max_episode_steps=STEPS[task])
-        batches += split_batches(template, POPULATION, workers)
+                                start=0, stop=population, max_episode_steps=STEPS[task])
+        batches += split_batches(template, population, workers)
     return strategy.compact_population(), batches
 
 
@@ -48,9 +49,10 @@ def reference():
     """Every episode of the test generations, played in this process."""
     out = {}
     with InProcessBackend() as backend:
-        for network, task in [("hebbian", "ant"), ("static", "car")]:
-            population, batches = _generation(network, task, workers=1)
-            out[network, task] = _by_episode(batches, backend.run(population, batches))
+        for network, task, size in [("hebbian", "ant", POPULATION), ("static", "car", POPULATION),
+                                    ("hebbian", "ant", KILLED_POPULATION)]:
+            population, batches = _generation(network, task, workers=1, population=size)
+            out[network, task, size] = _by_episode(batches, backend.run(population, batches))
     return out
 
 
@@ -88,7 +90,7 @@ def test_local_pool_gives_the_in_process_numbers(reference, network, task):
         first = _by_episode(batches, backend.run(population, batches))
         again = _by_episode(batches, backend.run(population, batches))  # reused envs
         sent = backend.stats["bytes_sent"]
-    assert first == again == reference[network, task]
+    assert first == again == reference[network, task, POPULATION]
     assert all(length > 0 for _, length in first.values())
     # Seeds, not parameters, travel: the mean once per worker per run, plus small batches.
     mean_bytes = 4 * parameter_count(network, task)
@@ -103,20 +105,21 @@ def _kill_soon(pid: int, delay: float) -> threading.Thread:
 
 @pytest.mark.parametrize("kind", ["local", "ray"])
 def test_a_killed_worker_is_replaced_and_the_numbers_stay(reference, kind):
-    population, batches = _generation("hebbian", "ant", workers=2)
+    # Batches of 8 ant episodes of 200 steps take about a second: the kill lands in the first.
+    population, batches = _generation("hebbian", "ant", workers=2, population=KILLED_POPULATION)
     with make_backend(kind, workers=2) as backend:
         backend.run(population, batches[:2])  # workers are up and warm
         killer = _kill_soon(backend.worker_pids()[0], delay=0.3)
         results = backend.run(population, batches)
         killer.join()
         assert backend.stats["worker_restarts"] == 1
-    assert _by_episode(batches, results) == reference["hebbian", "ant"]
+    assert _by_episode(batches, results) == reference["hebbian", "ant", KILLED_POPULATION]
 
 
 def test_ray_backend_gives_the_in_process_numbers(reference):
     population, batches = _generation("static", "car", workers=2)
     with RayBackend(workers=2) as backend:
-        assert _by_episode(batches, backend.run(population, batches)) == reference["static", "car"]
+        assert _by_episode(batches, backend.run(population, batches)) == reference["static", "car", POPULATION]
 
 
 def test_a_batch_that_raises_is_reported_not_retried():
