@@ -52,3 +52,17 @@ def test_fast_renderer_draws_every_variation():
         observation, _ = env.reset(seed=1)
         observation, *_ = env.step(np.array([0.0, 1.0, 0.0], dtype=np.float32))
         assert env.observation_space.contains(observation)
+
+
+def test_indicator_bar_redrawn_only_when_it_changes_matches_a_redraw_every_frame():
+    """The renderer keeps the bar's pixels between frames; wiping them each frame (so
+    every indicator is drawn from scratch) must give the same observations, pixel for pixel."""
+    kept = gym.make("CarRacingDefault-v0", max_negative_steps=STEPS + 1)
+    redrawn = gym.make("CarRacingDefault-v0", max_negative_steps=STEPS + 1)
+    kept.reset(seed=4)
+    redrawn.reset(seed=4)
+    renderer = redrawn.unwrapped._renderer
+    for action in driving_actions(4)[:300]:
+        renderer._canvas[renderer._bar_row:] = 0
+        renderer._drawn_verticals = renderer._drawn_horizontals = None
+        np.testing.assert_array_equal(kept.step(action)[0], redrawn.step(action)[0])

@@ -54,6 +54,17 @@ class VariedCar(upstream.Car):
         car.side_force = side_force
         return car
 
+    def gas(self, gas: float) -> None:
+        """Upstream's rear-wheel drive control, without ``np.clip``'s per-call cost: ``gas``
+        clipped to [0, 1]; each rear wheel's throttle rises by at most 0.1 per call and
+        drops at once."""
+        gas = min(max(gas, 0.0), 1.0)
+        for wheel in self.wheels[2:4]:
+            diff = gas - wheel.gas
+            if diff > 0.1:
+                diff = 0.1
+            wheel.gas += diff
+
     def step(self, dt: float) -> None:
         """Advance wheel spin and apply tyre forces for one tick of ``dt`` seconds."""
         for wheel in self.wheels:

@@ -5,11 +5,12 @@ draws those on screen onto a 1000x800 pygame surface, flips it, draws the indica
 and the score, then box-filters it down to 96x96 with ``pygame.transform.smoothscale``;
 that is about 97% of a ``CarRacing-v3`` step. This module draws the same scene straight
 onto a small supersampled canvas (``96 * supersample`` pixels square, 192 by default)
-with OpenCV's polygon filler, after one vectorised world-to-canvas transform and a
-visibility cull, then box-filters the canvas to 96x96 (``cv2.resize``, ``INTER_AREA``).
+with OpenCV's polygon filler, after a visibility cull and one world-to-canvas transform
+(both ``cv2.transform``), then box-filters the canvas to 96x96 (``cv2.resize``,
+``INTER_AREA``).
 
-Where it differs from upstream, and why the difference stays small (0.4-0.7 intensity
-levels on average over seeded 1000-step episodes; ``tests/test_fast_car.py``):
+Where it differs from upstream, and why the difference stays small (about 0.5-0.6
+intensity levels on average over seeded 1000-step episodes; ``tests/test_fast_car.py``):
 
 * Geometry lands on the canvas grid rather than the 1000x800 one: edges move by at most
   half a canvas pixel, a quarter of an output pixel at the default supersample of 2.
@@ -20,7 +21,10 @@ levels on average over seeded 1000-step episodes; ``tests/test_fast_car.py``):
   shades, kerbs in white and red), layer after layer; where two layers overlap the later
   one wins, where upstream's tile-by-tile order may pick the other. On a generated track
   they only meet along shared edges. Tiles the car has touched turn plain road colour,
-  as upstream's do.
+  as upstream's do, and are drawn with the tiles that always had it, after the lighter
+  shades.
+* The wheels' grey tread stripe is left out: at 96x96 it is a sub-pixel band (about
+  0.02 levels of the mean difference), and drawing it cost about 5% of a step.
 * Indicator bars are cut at canvas rows and columns instead of being box-filtered from
   full-size pixels: up to about 25 levels on the bars' edge pixels.
 * The score text is drawn by pygame as upstream and shrunk by ``smoothscale`` itself on
@@ -44,8 +48,15 @@ _SCALE, _ZOOM, _PLAYFIELD = car_racing.SCALE, car_racing.ZOOM, car_racing.PLAYFI
 _GRASS_DIM = car_racing.GRASS_DIM
 _SHIFT = 4  # fractional bits of the fixed-point vertices handed to OpenCV
 _ONE = 1 << _SHIFT
+#: Track polygons are stored as int32 in 1/_WORLD_ONE world units (the playfield spans
+#: +-333 units, well inside int32), so that ``cv2.transform`` maps them straight to int32
+#: fixed-point canvas coordinates, rounded.
+_WORLD_ONE = 1 << 16
 #: Upstream's indicator bar: the bottom 5/40 of the frame, black, drawn after the flip.
 _BAR_TOP = _H - 5 * _H / 40.0
+#: The distance from the car, drawn at (W/2, 3H/4) of the flipped frame, to the frame's
+#: farthest corner, in frame pixels.
+_FRAME_REACH = math.hypot(_W / 2, 3 * _H / 4)
 #: The score sits in the bar's left part: pixels [0, _SCORE_W) x [_BAR_TOP, _H) of the
 #: full frame, exactly _SCORE_OUT output pixels wide and high.
 _SCORE_OUT = 12
@@ -111,15 +122,34 @@ def _grass_squares() -> np.ndarray:
     return np.array(squares)
 
 
+def share_tile_colors(env: car_racing.CarRacing) -> tuple[np.ndarray, list[int | None]]:
+    """Move the road tiles' colour arrays into one (T, 3) float array, in ``env.road`` order.
+
+    Each tile's ``color`` and its ``road_poly`` entry are rebound to the tile's row (a
+    view), so upstream's repaint (``tile.color[:] = road_color``) writes into the array and
+    upstream's own renderer still reads the same colours. Returns the array and, for each
+    ``road_poly`` entry, its tile's row (None for kerbs).
+    """
+    # Column-major, so that one colour channel of all tiles is contiguous.
+    colors = np.array([tile.color for tile in env.road], dtype=np.float64, order="F")
+    row_of = {id(tile.color): row for row, tile in enumerate(env.road)}
+    rows = [row_of.get(id(color)) for _, color in env.road_poly]
+    env.road_poly[:] = [(vertices, color if row is None else colors[row])
+                        for (vertices, color), row in zip(env.road_poly, rows)]
+    for row, tile in enumerate(env.road):
+        tile.color = colors[row]
+    return colors, rows
+
+
 class StatePixelRenderer:
     """Draws CarRacing's 96x96 ``state_pixels`` frame for the env's current state.
 
     Call :meth:`reset` after every ``CarRacing.reset`` (the track and the car change),
     then :meth:`render` after every physics step. ``supersample`` (int >= 1): canvas
     pixels per output pixel along each axis. Measured mean absolute difference from
-    upstream over seeded 300-step episodes: about 0.9 level at 1 (drawn straight at
-    96x96), 0.43 at 2 (the default), 0.23 at 3, 0.18 at 4; at 3 a frame already costs
-    about 1.6x what it costs at 2.
+    upstream over four seeded 300-step episodes: 1.1-1.25 levels at 1 (drawn straight at
+    96x96), 0.5-0.57 at 2 (the default), 0.29-0.32 at 3, where a step costs about 1.5x
+    what it costs at 2.
     """
 
     def __init__(self, supersample: int = 2) -> None:
@@ -133,7 +163,6 @@ class StatePixelRenderer:
         # As arrays: numpy converts a tuple on every slice assignment.
         self._vertical_colors = [np.array(self._paint(color), np.uint8) for color in _VERTICAL_COLORS]
         self._horizontal_colors = [np.array(self._paint(color), np.uint8) for color in _HORIZONTAL_COLORS]
-        self._stripe_color = self._paint(car_dynamics.WHEEL_WHITE)
         self._field = np.array([[(_PLAYFIELD, _PLAYFIELD), (_PLAYFIELD, -_PLAYFIELD),
                                  (-_PLAYFIELD, -_PLAYFIELD), (-_PLAYFIELD, _PLAYFIELD)]])
         # Canvas pixels per full-frame pixel, along x and y.
@@ -145,41 +174,69 @@ class StatePixelRenderer:
             slice(round(int(p * s) * self._kx), round((int((p + 1) * s) + 1) * self._kx)) for p in _VERTICAL_PLACES
         ]
         self._horizontal_rows = slice(round(int(_H - 4 * h) * self._ky), round((int(_H - 2 * h) + 1) * self._ky))
+        self._horizontal_starts = [int(p * s) for p in _HORIZONTAL_PLACES]
+        # The vertical indicators' foot, frame row int(H - h), and its canvas rows.
+        self._foot = int(_H - h)
+        self._foot_top, self._foot_bottom = round(self._foot * self._ky), round((self._foot + 1) * self._ky)
+        # Canvas columns left of this hold only the vertical indicators.
+        self._bar_split = max(cols.stop for cols in self._vertical_cols)
+        self._drawn_verticals = self._drawn_horizontals = None  # what the bar rows show now
 
     def reset(self, env: car_racing.CarRacing) -> None:
         """Read the new track's polygons and colours and the new car's shapes from ``env``.
 
         Upstream repaints a road tile in the plain road colour once the car touches it
-        (``FrictionDetector`` writes into the colour array that ``road_poly`` shares), so
-        the tiles of the two lighter shades keep a reference to their colour array and
-        are checked while on screen.
+        (``FrictionDetector`` writes into the tile's colour array, which ``road_poly``
+        shares). :func:`share_tile_colors` moves those arrays into one, so one comparison
+        per step finds every repainted tile; repainted tiles join the road-colour layer.
         """
+        tile_colors, tile_rows = share_tile_colors(env)
         road = tuple(int(c) for c in env.road_color)
         by_color: dict[tuple[int, int, int], tuple[list, list]] = {}
-        for vertices, color in env.road_poly:
-            key = tuple(int(c) for c in color)
-            polygons, refs = by_color.setdefault(key, ([], []))
+        for (vertices, color), row in zip(env.road_poly, tile_rows):
+            polygons, rows = by_color.setdefault(tuple(int(c) for c in color), ([], []))
             polygons.append(vertices)
-            refs.append(color if isinstance(color, np.ndarray) and key != road else None)
-        kerb_colors = ((255, 255, 255), (255, 0, 0))
-        order = [c for c in by_color if c not in kerb_colors] + [c for c in by_color if c in kerb_colors]
-        layers = [(_grass_squares(), self._paint(env.grass_color), [None] * len(_grass_squares()))]
-        layers += [(np.array(by_color[c][0], dtype=np.float64), self._paint(c), by_color[c][1]) for c in order]
-        # All polygons in one (N, 4, 2) array, layer after layer, with bounding discs.
-        self._polygons = np.concatenate([vertices for vertices, _, _ in layers])
-        self._layer_starts = np.cumsum([0] + [len(vertices) for vertices, _, _ in layers])
-        self._layer_colors = [color for _, color, _ in layers]
-        self._color_refs = [ref for _, _, refs in layers for ref in refs]
-        self._layer_repaintable = [any(ref is not None for ref in refs) for _, _, refs in layers]
-        self._last_tile_layer = len(layers) - 1 - sum(c in kerb_colors for c in order)
+            rows.append(row)
+        is_tiles = {key: all(row is not None for row in rows) for key, (_, rows) in by_color.items()}
+        # Grass, the lighter tile shades, the road colour (tiles that are or turned it), kerbs.
+        order = [key for key in by_color if is_tiles[key] and key != road]
+        order += [key for key in by_color if key == road] + [key for key in by_color if not is_tiles[key]]
+        grass = _grass_squares()
+        polygons, layers, rows = [grass], [np.zeros(len(grass), dtype=np.intp)], [[None] * len(grass)]
+        for layer, key in enumerate(order, start=1):
+            polygons.append(np.array(by_color[key][0], dtype=np.float64))
+            layers.append(np.full(len(by_color[key][0]), layer, dtype=np.intp))
+            rows.append(by_color[key][1])
+        self._track_polygons = np.concatenate(polygons)  # (N, 4, 2) world units, in upstream's order
+        self._track_layers = np.concatenate(layers)  # (N,) each polygon's layer while untouched
+        self._layer_colors = [self._paint(env.grass_color)] + [self._paint(key) for key in order]
+        rows = [row for layer_rows in rows for row in layer_rows]
+        tiles = np.array([index for index, row in enumerate(rows) if row is not None], dtype=np.intp)
+        self._tile_polygons = tiles[np.argsort([rows[index] for index in tiles])]  # by tile row
+        self._tile_red = tile_colors[:, 0]  # a view: upstream's repaints show up here
         self._road_red = float(env.road_color[0])
-        self._road_paint = self._paint(road)
-        centres = self._polygons.mean(axis=1)
-        self._centre_x, self._centre_y = centres[:, 0].copy(), centres[:, 1].copy()
-        self._radii = np.sqrt(((self._polygons - centres[:, None]) ** 2).sum(axis=2)).max(axis=1)
+        self._road_layer = order.index(road) + 1
+        self._sort_polygons()
         self._bg = self._paint(env.bg_color)
         self._bg_canvas[:] = self._bg
         self._reset_car(env.car)
+
+    def _sort_polygons(self) -> None:
+        """Order the polygons by the layer each is drawn in now (repainted tiles in the road
+        layer), so that the visible ones, taken in index order, come layer after layer."""
+        layers = self._track_layers.copy()
+        repainted = self._tile_red == self._road_red
+        layers[self._tile_polygons[repainted]] = self._road_layer
+        self._red_sum = self._tile_red.sum()  # falls whenever a lighter tile turns road colour
+        order = np.argsort(layers, kind="stable")
+        polygons = self._track_polygons[order]
+        self._polygons = np.round(polygons * _WORLD_ONE).astype(np.int32)
+        self._layer_starts = np.searchsorted(layers[order], np.arange(len(self._layer_colors) + 1))
+        centres = polygons.mean(axis=1)
+        self._centres = centres[:, None, :]  # (N, 1, 2), as cv2.transform wants
+        radii = np.sqrt(((polygons - centres[:, None]) ** 2).sum(axis=2)).max(axis=1)
+        self._radii = np.repeat(radii, 2).reshape(-1, 1, 2)
+        self._cull_zoom = None  # the zoom that _cull_low and _cull_high were computed for
 
     def _reset_car(self, car: car_dynamics.Car) -> None:
         """Stack the car's fixture vertices (body frames) and plan its fills.
@@ -187,15 +244,12 @@ class StatePixelRenderer:
         Fixtures are visited in ``Car.draw``'s order (wheels, then the hull). Consecutive
         fixtures of one colour are filled in one ``cv2.fillPoly`` call when they do not
         touch (its even-odd rule would cut holes where polygons overlap); order within
-        one colour does not change the picture. Each wheel also gets 4 vertices for its
-        tread stripe, whose y's change with the wheel's spin.
+        one colour does not change the picture.
         """
         self._car_bodies = list(car.drawlist)
-        self._is_wheel = [any(body is wheel for wheel in car.wheels) for body in self._car_bodies]
-        local, owners, groups = [], [], []  # groups: [colour, spans, world boxes, wheels?]
+        local, owners, groups = [], [], []  # groups: [colour, spans, world boxes]
         for index, body in enumerate(self._car_bodies):
             color = self._paint([int(c * 255) for c in body.color])
-            is_wheel = self._is_wheel[index]
             for fixture in body.fixtures:
                 vertices = list(fixture.shape.vertices)
                 world = np.array([tuple(body.transform * v) for v in vertices])
@@ -204,26 +258,23 @@ class StatePixelRenderer:
                 local.extend(vertices)
                 owners.extend([index] * len(vertices))
                 for group in reversed(groups):
-                    if group[0] != color or group[3] != is_wheel:
-                        groups.append([color, [span], [box], is_wheel])
+                    if group[0] != color:
+                        groups.append([color, [span], [box]])
                         break
                     if not any(_boxes_touch(box, other) for other in group[2]):
                         group[1].append(span)
                         group[2].append(box)
                         break
                 else:
-                    groups.append([color, [span], [box], is_wheel])
-        self._car_groups = [(color, spans) for color, spans, _, _ in groups]
-        self._stripes_after = max(i for i, group in enumerate(groups) if group[3])
-        self._stripe_start = len(owners)
-        half_width = car_dynamics.WHEEL_W * car_dynamics.SIZE
-        for index, is_wheel in enumerate(self._is_wheel):
-            if is_wheel:
-                local.extend([(-half_width, 0.0), (half_width, 0.0), (half_width, 0.0), (-half_width, 0.0)])
-                owners.extend([index] * 4)
-        # (V, 1, 3) homogeneous row vectors, so one batched product maps them all.
-        self._car_local = np.hstack([np.array(local, dtype=np.float64), np.ones((len(local), 1))])[:, None, :]
-        self._car_owner = np.array(owners)
+                    groups.append([color, [span], [box]])
+        self._car_groups = [(color, spans) for color, spans, _ in groups]
+        # Row v holds vertex v as [x, y, 1] in the three columns of its body, zeros
+        # elsewhere: (V, 3B) @ (3B, 2) stacked per-body matrices maps every vertex at once.
+        rows, columns = np.arange(len(owners)), 3 * np.array(owners)
+        self._car_block = np.zeros((len(owners), 3 * len(self._car_bodies)))
+        self._car_block[rows, columns] = [x for x, _ in local]
+        self._car_block[rows, columns + 1] = [y for _, y in local]
+        self._car_block[rows, columns + 2] = 1.0
 
     def _paint(self, color) -> tuple[int, int, int]:
         """The colour to draw so that a flat area of ``color`` ends up as upstream's.
@@ -237,25 +288,25 @@ class StatePixelRenderer:
         """The (96, 96, 3) uint8 observation for ``env``'s car, time and score."""
         car = env.car
         zoom = 0.1 * _SCALE * max(1 - env.t, 0) + _ZOOM * _SCALE * min(env.t, 1)
-        angle = -car.hull.angle
-        view = self._view_matrix(zoom, angle, car.hull.position)
-        fixed_view = tuple(tuple(_ONE * value for value in row) for row in view)
-        fixed_array = np.array(fixed_view)
+        x, y = car.hull.position
+        frame = _frame_matrix(zoom, -car.hull.angle, x, y)
+        (a, b, tx), (c, d, ty) = frame
+        # To fixed-point canvas coordinates (OpenCV's pixel centres are at .5 of a frame cell).
+        fx, fy, half = _ONE * self._kx, _ONE * self._ky, _ONE / 2
+        fixed_view = ((fx * a, fx * b, fx * tx - half), (fy * c, fy * d, fy * ty - half))
         canvas = self._canvas
-        # The canvas's centre and the half-sides of its bounding box, in world units.
-        half = self.size / 2
-        centre = _invert(view, half - 0.5, half - 0.5)
-        half_x, half_y = half / (self._kx * zoom), half / (self._ky * zoom)
-        c, s = abs(math.cos(angle)), abs(math.sin(angle))
-        reach = (c * half_x + s * half_y, s * half_x + c * half_y)
         # The scene goes above the indicator bar only (upstream paints the bar over it).
+        # The car sits at (W/2, 3H/4) of the flipped frame, so no point of the frame is
+        # further from it than _FRAME_REACH pixels.
         scene = canvas[:self._bar_row]
-        if abs(centre[0]) + reach[0] < _PLAYFIELD and abs(centre[1]) + reach[1] < _PLAYFIELD:
+        reach = _FRAME_REACH / zoom
+        if abs(x) + reach < _PLAYFIELD and abs(y) + reach < _PLAYFIELD:
             np.copyto(scene, self._bg_canvas[:self._bar_row])
         else:  # the playfield's edge may be in view: black beyond it
             scene[:] = 0
-            cv2.fillPoly(scene, _fixed(fixed_array, self._field), self._bg, cv2.LINE_8, _SHIFT)
-        self._draw_track(scene, fixed_array, centre, reach)
+            field = cv2.transform(self._field, np.array(fixed_view)).astype(np.int32)
+            cv2.fillPoly(scene, field, self._bg, cv2.LINE_8, _SHIFT)
+        self._draw_track(scene, frame, zoom, fixed_view)
         self._draw_car(scene, fixed_view)
         self._draw_bar(canvas, car)
         if self.supersample > 1:
@@ -265,141 +316,147 @@ class StatePixelRenderer:
         out[_OUT - _SCORE_OUT:, :_SCORE_OUT] = score_patch(f"{env.reward:04.0f}")
         return out
 
-    def _view_matrix(self, zoom: float, angle: float, position) -> tuple:
-        """The 2x3 map (two row tuples) from world coordinates to canvas pixel coordinates
-        (OpenCV's pixel centres).
+    def _draw_track(self, canvas: np.ndarray, frame: tuple, zoom: float, fixed_view: tuple) -> None:
+        """Grass, tiles by shade, road-colour tiles, kerbs: each layer's visible polygons in
+        one ``cv2.fillPoly`` call.
 
-        Upstream: screen = rotate(world, angle) * zoom + trans, trans centring the car at
-        (W/2, H/4); the frame is then flipped upside down and shrunk to the canvas.
+        ``frame`` maps world points to full-frame pixels, ``zoom`` is its scale (pixels per
+        world unit) and ``fixed_view`` maps world points to fixed-point canvas coordinates.
+        A polygon is drawn when its bounding disc meets the scene's part of the frame,
+        [0, W] x [0, bar top].
         """
-        c, s = math.cos(angle), math.sin(angle)
-        px, py = position[0], position[1]
-        tx = _W / 2 - zoom * (c * px - s * py)
-        ty = _H / 4 - zoom * (s * px + c * py)
-        kx, ky = self._kx, self._ky
-        return (
-            (kx * zoom * c, -kx * zoom * s, kx * tx - 0.5),
-            (-ky * zoom * s, -ky * zoom * c, ky * (_H - ty) - 0.5),
-        )
-
-    def _draw_track(self, canvas: np.ndarray, fixed_view: np.ndarray, centre, reach) -> None:
-        """Grass, then road tiles, then kerbs: each layer's on-screen polygons in one call.
-
-        A polygon is drawn when its bounding disc meets the canvas's bounding box: half-sides
-        ``reach`` (x, y) around ``centre``, in world units. ``fixed_view`` maps world points
-        to fixed-point canvas coordinates.
-        """
-        near_x = np.abs(self._centre_x - centre[0]) < self._radii + reach[0]
-        near = near_x & (np.abs(self._centre_y - centre[1]) < self._radii + reach[1])
-        visible = np.flatnonzero(near)
-        points = _fixed(fixed_view, self._polygons[visible])
+        if self._tile_red.sum() != self._red_sum:
+            self._sort_polygons()
+        # Offsets of the polygons' centres from the scene's centre, in world units along
+        # the frame's axes; visible where within a radius of the scene's half-sides.
+        (a, b, tx), (c, d, ty) = frame
+        half_x, half_y = _W / 2 / zoom, _BAR_TOP / 2 / zoom
+        if zoom != self._cull_zoom:  # constant once the opening zoom-in is over
+            self._cull_zoom = zoom
+            self._cull_high = self._radii + (half_x, half_y)
+            self._cull_low = -self._cull_high
+        to_scene = np.array(((a / zoom, b / zoom, tx / zoom - half_x), (c / zoom, d / zoom, ty / zoom - half_y)))
+        offsets = cv2.transform(self._centres, to_scene)
+        visible = cv2.inRange(offsets, self._cull_low, self._cull_high).nonzero()[0]
+        if not len(visible):
+            return
+        (p, q, u), (r, s, v) = fixed_view
+        unit = 1.0 / _WORLD_ONE
+        points = cv2.transform(self._polygons[visible], np.array(((p * unit, q * unit, u), (r * unit, s * unit, v))))
         bounds = np.searchsorted(visible, self._layer_starts).tolist()
-        repainted = []  # tiles the car has touched: drawn in the road colour, after the tiles
-        for layer, (color, start, stop) in enumerate(zip(self._layer_colors, bounds[:-1], bounds[1:])):
-            layer_points = points[start:stop]
-            if stop > start and self._layer_repaintable[layer]:
-                refs, red = self._color_refs, self._road_red
-                touched = [refs[i][0] == red for i in visible[start:stop].tolist()]
-                if any(touched):
-                    touched = np.array(touched)
-                    repainted.append(layer_points[touched])
-                    layer_points = layer_points[~touched]
-            if len(layer_points):
-                cv2.fillPoly(canvas, layer_points, color, cv2.LINE_8, _SHIFT)
-            if layer == self._last_tile_layer and repainted:
-                cv2.fillPoly(canvas, np.concatenate(repainted), self._road_paint, cv2.LINE_8, _SHIFT)
+        for color, start, stop in zip(self._layer_colors, bounds, bounds[1:]):
+            if stop > start:
+                cv2.fillPoly(canvas, points[start:stop], color, cv2.LINE_8, _SHIFT)
 
     def _draw_car(self, canvas: np.ndarray, fixed_view: tuple) -> None:
-        """Wheels (black, with the grey tread stripe), then the hull, as ``Car.draw``.
+        """Wheels (black), then the hull, as ``Car.draw``, without the wheels' tread
+        stripe (see the module docstring).
 
-        Every fixture and stripe vertex is mapped in one batched product with its body's
-        (view @ body) matrix.
+        Every fixture vertex is mapped in one product of the block matrix
+        (:meth:`_reset_car`) with the bodies' stacked (view @ body) matrices.
         """
         (a, b, tx), (c, d, ty) = fixed_view
-        matrices, stripe_ys, stripes = [], [], []
-        for body, is_wheel in zip(self._car_bodies, self._is_wheel):
+        matrices = []
+        for body in self._car_bodies:
             angle = body.angle
             co, si = math.cos(angle), math.sin(angle)
             x, y = body.position
             # Transposed (view @ body), so that [x, y, 1] @ matrix is the canvas point.
-            matrices.append(((a * co + b * si, c * co + d * si), (b * co - a * si, d * co - c * si),
-                             (a * x + b * y + tx, c * x + d * y + ty)))
-            if is_wheel:
-                ends = _tread_stripe(body.phase)
-                stripes.append(ends is not None)
-                y1, y2 = ends if ends is not None else (0.0, 0.0)
-                stripe_ys.extend((y1, y1, y2, y2))
-        local = self._car_local
-        local[self._stripe_start:, 0, 1] = stripe_ys
-        points = (local @ np.array(matrices)[self._car_owner]).astype(np.int32)[:, 0]
-        for index, (color, spans) in enumerate(self._car_groups):
+            matrices += (a * co + b * si, c * co + d * si, b * co - a * si, d * co - c * si,
+                         a * x + b * y + tx, c * x + d * y + ty)
+        points = (self._car_block @ np.array(matrices).reshape(-1, 2)).astype(np.int32)
+        for color, spans in self._car_groups:
             cv2.fillPoly(canvas, [points[start:stop] for start, stop in spans], color, cv2.LINE_8, _SHIFT)
-            if index == self._stripes_after and any(stripes):
-                start = self._stripe_start
-                quads = [points[start + 4 * i:start + 4 * i + 4] for i, shown in enumerate(stripes) if shown]
-                cv2.fillPoly(canvas, quads, self._stripe_color, cv2.LINE_8, _SHIFT)
 
     def _draw_bar(self, canvas: np.ndarray, car: car_dynamics.Car) -> None:
         """The black indicator bar: speed, four wheel speeds (ABS), steering and gyro.
 
+        The canvas keeps its bar rows between frames (the scene is drawn above them), so
+        while the vertical indicators stay inside the bar, left of where the horizontal
+        ones start, each group is redrawn only when its extents change, as most frames
+        the wheel-speed bars do not.
+        """
+        verticals, horizontals, separate = self._indicator_extents(car)
+        row, split = self._bar_row, self._bar_split
+        if separate:
+            if verticals != self._drawn_verticals:
+                canvas[row:, :split] = 0
+                self._draw_verticals(canvas, verticals)
+            if horizontals != self._drawn_horizontals:
+                canvas[row:, split:] = 0
+                self._draw_horizontals(canvas, horizontals)
+            self._drawn_verticals, self._drawn_horizontals = verticals, horizontals
+        else:  # the indicators may overlap, or reach into the scene: draw them all
+            canvas[row:] = 0
+            self._draw_verticals(canvas, verticals)
+            self._draw_horizontals(canvas, horizontals)
+            self._drawn_verticals = self._drawn_horizontals = None
+
+    def _indicator_extents(self, car: car_dynamics.Car) -> tuple[list, list, bool]:
+        """Canvas (first, stop) rows of the vertical indicators and columns of the
+        horizontal ones, None where upstream draws nothing (value within 1e-4 of 0), and
+        whether the vertical ones stay below the bar's top and left of the horizontal ones.
+
         Upstream fills each indicator with ``pygame.draw.polygon``, which covers the
         pixels int(x0) .. int(x1) and int(y0) .. int(y1) inclusive.
         """
-        canvas[self._bar_row:] = 0
         hull, wheels = car.hull, car.wheels
         velocity = hull.linearVelocity
         speed = math.sqrt(velocity[0] ** 2 + velocity[1] ** 2)
-        kx, ky = self._kx, self._ky
-        h = _H / 40.0
-        # Vertical indicators grow up from y = H - h by h * value.
-        for value, scale, cols, color in zip(
-            (speed, *(wheel.omega for wheel in wheels)), _VERTICAL_SCALES, self._vertical_cols, self._vertical_colors
-        ):
-            if abs(value) > 1e-4:
-                top, bottom = int(_H - (h + h * (scale * value))), int(_H - h)
-                top, bottom = min(top, bottom), max(top, bottom)
-                canvas[round(top * ky):round((bottom + 1) * ky), cols] = color
+        values = (speed, wheels[0].omega, wheels[1].omega, wheels[2].omega, wheels[3].omega)
+        kx, ky, h, foot = self._kx, self._ky, _H / 40.0, self._foot
+        # Vertical indicators grow up from y = H - h by h * value (down when negative).
+        verticals, top = [], self._bar_row
+        for value, scale in zip(values, _VERTICAL_SCALES):
+            if abs(value) <= 1e-4:
+                verticals.append(None)
+                continue
+            tip = int(_H - (h + h * (scale * value)))
+            verticals.append((round(tip * ky), self._foot_bottom) if tip <= foot else (self._foot_top, round((tip + 1) * ky)))
+            top = min(top, verticals[-1][0])
         # Horizontal indicators grow right from x = place * W / 40 by value * W / 40.
         s = _W / 40.0
-        for value, scale, place, color in zip(
-            (wheels[0].joint.angle, hull.angularVelocity), _HORIZONTAL_SCALES, _HORIZONTAL_PLACES, self._horizontal_colors
+        horizontals, left_most = [], self._bar_split
+        for value, scale, place, start in zip(
+            (wheels[0].joint.angle, hull.angularVelocity), _HORIZONTAL_SCALES, _HORIZONTAL_PLACES, self._horizontal_starts
         ):
-            if abs(value) > 1e-4:
-                left, right = int(place * s), int((place + scale * value) * s)
-                left, right = min(left, right), max(left, right)
-                canvas[self._horizontal_rows, round(left * kx):round((right + 1) * kx)] = color
+            if abs(value) <= 1e-4:
+                horizontals.append(None)
+                continue
+            end = int((place + scale * value) * s)
+            left, right = (start, end) if start <= end else (end, start)
+            horizontals.append((round(left * kx), round((right + 1) * kx)))
+            left_most = min(left_most, horizontals[-1][0])
+        return verticals, horizontals, top >= self._bar_row and left_most >= self._bar_split
+
+    def _draw_verticals(self, canvas: np.ndarray, verticals: list) -> None:
+        """Fill the vertical indicators' (first, stop) canvas rows, in upstream's order."""
+        for rows, cols, color in zip(verticals, self._vertical_cols, self._vertical_colors):
+            if rows is not None:
+                canvas[rows[0]:rows[1], cols] = color
+
+    def _draw_horizontals(self, canvas: np.ndarray, horizontals: list) -> None:
+        """Fill the horizontal indicators' (first, stop) canvas columns, in upstream's order."""
+        for cols, color in zip(horizontals, self._horizontal_colors):
+            if cols is not None:
+                canvas[self._horizontal_rows, cols[0]:cols[1]] = color
 
 
-def _invert(view: tuple, u: float, v: float) -> tuple[float, float]:
-    """The world point that ``view`` (2x3, row tuples) maps to canvas point (u, v)."""
-    (a, b, tx), (c, d, ty) = view
-    det = a * d - b * c
-    u, v = u - tx, v - ty
-    return (d * u - b * v) / det, (a * v - c * u) / det
+def _frame_matrix(zoom: float, angle: float, px: float, py: float) -> tuple:
+    """The 2x3 map (two row tuples) from world coordinates to upstream's full-size frame,
+    in pixels, after its upside-down flip (y grows downwards).
 
-
-def _fixed(fixed_view: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """World points (..., 2) -> int32 fixed-point canvas coordinates under ``fixed_view`` (2, 3).
-
-    Truncates: off by less than 1/16 of a canvas pixel from rounding.
+    ``zoom``: frame pixels per world unit; ``angle`` (radians): the world's turn, minus
+    the car's heading; (``px``, ``py``): the car's position, world units. Upstream:
+    screen = rotate(world, angle) * zoom + trans, trans putting the car at (W/2, H/4);
+    the frame is then flipped, row = H - screen y.
     """
-    return (points @ fixed_view[:, :2].T + fixed_view[:, 2]).astype(np.int32)
+    c, s = math.cos(angle), math.sin(angle)
+    tx = _W / 2 - zoom * (c * px - s * py)
+    ty = _H / 4 - zoom * (s * px + c * py)
+    return (zoom * c, -zoom * s, tx), (-zoom * s, -zoom * c, _H - ty)
 
 
 def _boxes_touch(one: tuple, other: tuple) -> bool:
     """Whether two (x0, y0, x1, y1) boxes overlap or touch."""
     return one[0] <= other[2] and other[0] <= one[2] and one[1] <= other[3] and other[1] <= one[3]
-
-
-def _tread_stripe(phase: float) -> tuple[float, float] | None:
-    """The y extent, in the wheel's frame, of the grey band ``Car.draw`` paints across a
-    wheel at spin angle ``phase``; None when the band is on the wheel's hidden side."""
-    s1, s2 = math.sin(phase), math.sin(phase + 1.2)
-    c1, c2 = math.cos(phase), math.cos(phase + 1.2)
-    if s1 > 0 and s2 > 0:
-        return None
-    if s1 > 0:
-        c1 = float(np.sign(c1))
-    if s2 > 0:
-        c2 = float(np.sign(c2))
-    return car_dynamics.WHEEL_R * c1 * car_dynamics.SIZE, car_dynamics.WHEEL_R * c2 * car_dynamics.SIZE
