@@ -35,7 +35,7 @@ class CarRacingVariationEnv(CarRacing):
     ## Observation Space
     ``Box(0, 255, (96, 96, 3), uint8)``: Gymnasium's native top-down RGB frame. By default
     it is drawn by :class:`~hebbbench.envs.car_render.StatePixelRenderer` (the env steps
-    about 20x faster; pixels on average within 0.7 intensity levels of upstream's);
+    about 24x faster; pixels on average within 0.6 intensity levels of upstream's);
     ``render_backend="reference"`` draws it with upstream's pygame code, pixel for pixel.
 
     ## Action Space
