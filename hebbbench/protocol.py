@@ -355,6 +355,29 @@ def sigint_ignored() -> Iterator[None]:
         signal.signal(signal.SIGINT, handler)
 
 
+@contextlib.contextmanager
+def sigint_deferred() -> Iterator[None]:
+    """Hold back a Ctrl-C until the block ends, then raise it as ``KeyboardInterrupt``.
+
+    For writes that must land together (a training log row and its checkpoint): a Ctrl-C
+    between them would leave a row of a generation that the checkpoint does not hold.
+    Only the main thread may change handlers; elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    handler = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, handler)
+    if received and callable(handler):
+        handler(signal.SIGINT, None)  # Python's default handler raises KeyboardInterrupt
+    elif received and handler == signal.SIG_DFL:
+        raise KeyboardInterrupt
+
+
 def _check_workers(processes: Sequence[Any], results: Any) -> None:
     """Raise if a worker died, or all exited while jobs remain (their results would never come)."""
     crashed = [p.exitcode for p in processes if p.exitcode not in (None, 0)]

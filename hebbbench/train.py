@@ -8,7 +8,8 @@ directory and :func:`resume` continues one; :func:`run_generations` is the loop 
    (:mod:`hebbbench.parallel`: in-process, a local worker pool, or Ray); the episodes of a
    batch run in lockstep, one batched policy call per step;
 3. fitness = mean return over the training variations (+ the Hebbian coefficient penalty);
-4. a log row is appended, ``strategy.tell(fitness)``, then an atomic checkpoint.
+4. ``strategy.tell(fitness)``, a log row is appended, then an atomic checkpoint (a Ctrl-C
+   waits until both are written; a SIGKILL between them leaves a row that resume drops).
 
 Every random number comes from the run's seed and the generation number (the strategy's
 noise, each variation's episode seed, the Hebbian weights), so the same config gives the
@@ -46,6 +47,7 @@ from hebbbench.envs import PAPER_HOLDOUT, get_task, get_variation, variations
 from hebbbench.es import (GaussianMixtureES, GaussianMixtureESConfig, OpenAIES, OpenAIESConfig,
                           coefficient_penalty, rules_for_rho)
 from hebbbench.parallel import Backend, EpisodeBatch, check_backend, make_backend, split_batches
+from hebbbench.protocol import sigint_deferred
 
 CONFIG_FILE = "config.json"
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -369,11 +371,12 @@ def run_generations(config: TrainConfig, run_dir: Path, strategy: OpenAIES, prog
                        worker_seconds=round(backend.stats["worker_seconds"] - before["worker_seconds"], 3),
                        bytes_sent=backend.stats["bytes_sent"] - before["bytes_sent"], workers=backend.workers,
                        worker_restarts=backend.stats["worker_restarts"] - before["worker_restarts"])
-            with open(run_dir / LOG_FILE, "a") as handle:
-                handle.write(json.dumps(row) + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            _save_checkpoint(run_dir, strategy, generation + 1, env_steps, seconds)
+            with sigint_deferred():  # a Ctrl-C here would leave a row without its checkpoint
+                with open(run_dir / LOG_FILE, "a") as handle:
+                    handle.write(json.dumps(row) + "\n")
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                _save_checkpoint(run_dir, strategy, generation + 1, env_steps, seconds)
             bar.set_postfix(fitness=f"{row['fitness_mean']:.1f}", best=f"{row['fitness_max']:.1f}")
             bar.update(1)
     finally:

@@ -19,6 +19,7 @@ from hebbbench.es import ExplicitPopulation, GaussianMixtureES, GaussianMixtureE
 from hebbbench.parallel import (MAX_LOCKSTEP, BatchError, EpisodeBatch, InProcessBackend, LocalPoolBackend, RayBackend,
                                 WorkerCrashError, make_backend, split_batches)
 from hebbbench.train import EXECUTION_KEYS, TrainConfig, read_log, resume, train
+from hebbbench.protocol import sigint_deferred
 
 POPULATION = 8
 KILLED_POPULATION = 16
@@ -204,3 +205,17 @@ def test_ctrl_c_stops_training_cleanly_and_keeps_the_checkpoint(tmp_path):
     assert "Traceback" not in stderr and f"hebbbench train --resume {run_dir}" in stderr
     done = torch.load(run_dir / "checkpoint.pt")["generation"]
     assert done >= 1 and [r["generation"] for r in read_log(run_dir)] == list(range(done))
+
+
+def test_sigint_deferred_finishes_the_block_then_raises():
+    finished = []
+    with pytest.raises(KeyboardInterrupt):
+        with sigint_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # the signal arrives while the block still runs
+            finished.append("log row and checkpoint")
+    assert finished == ["log row and checkpoint"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with sigint_deferred():  # no signal: no interrupt
+        finished.append("next generation")
+    assert len(finished) == 2
