@@ -12,13 +12,15 @@ the same seeded episode on both sides, on one core:
 Neither side stops at an episode end (the comparison is of the simulation, and our
 early-end rules would otherwise cut our episode short). Steps per second count every
 simulated step; the ratio ours/upstream uses each side's fastest round and is printed
-at the end of the session. A fidelity summary of the fast car observations is printed too.
+at the end of the session, with the ant's ceiling (our reset, then only the pybullet calls
+of each step). A fidelity summary of the fast car observations is printed too.
 """
 
 from __future__ import annotations
 
 import gymnasium as gym
 import numpy as np
+import pybullet
 import pytest
 
 STEPS = 1000
@@ -65,6 +67,40 @@ def test_steps_per_second(benchmark, task, side):
     env.close()
 
 
+def _pybullet_calls_only(env: gym.Env, actions: np.ndarray) -> int:
+    """Our ant's reset, then only the pybullet calls of each step (no observation or reward).
+
+    The calls are those :class:`hebbbench.envs.ant_step.BatchedAntStep` makes: torques,
+    physics, joint states, link states, base pose and velocity, foot contacts. No Python
+    work on top of them can run faster, so this is the ceiling of our ant's steps/s.
+    """
+    env.reset(seed=0)
+    step = env.unwrapped._batched_step
+    body, client, joints, links = step._body, step._client, step._joint_indices, step._link_indices
+    for action in actions.tolist():
+        pybullet.setJointMotorControlArray(body, joints, pybullet.TORQUE_CONTROL,
+                                           forces=[scale * a for scale, a in zip(step._torque_scale, action)],
+                                           physicsClientId=client)
+        pybullet.stepSimulation(physicsClientId=client)
+        pybullet.getJointStates(body, joints, physicsClientId=client)
+        pybullet.getLinkStates(body, links, physicsClientId=client)
+        pybullet.getBasePositionAndOrientation(body, physicsClientId=client)
+        pybullet.getBaseVelocity(body, physicsClientId=client)
+        for ground_body in step._ground_links:
+            pybullet.getContactPoints(bodyA=body, bodyB=ground_body, physicsClientId=client)
+    return BURN_IN + len(actions)
+
+
+def test_ant_pybullet_calls_only(benchmark):
+    """The ant's ceiling: steps/s of the pybullet calls alone, ratio to upstream printed."""
+    env = gym.make(PAIRS["ant"][0])
+    benchmark.pedantic(_pybullet_calls_only, args=(env, _actions("ant")), rounds=3, iterations=1, warmup_rounds=1)
+    rate = STEPS / benchmark.stats.stats.min
+    benchmark.extra_info["steps_per_second"] = rate
+    _RATES["pybullet calls only"] = rate
+    env.close()
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_car_observation_fidelity(seed):
     """Mean absolute pixel difference, fast vs upstream renderer, over a seeded episode."""
@@ -89,5 +125,9 @@ def teardown_module(module):
                 f"\n{task}: {ours} {_RATES[ours]:.0f} steps/s, {upstream} {_RATES[upstream]:.0f} steps/s,"
                 f" ratio {_RATES[ours] / _RATES[upstream]:.2f}"
             )
+    if "pybullet calls only" in _RATES and PAIRS["ant"][1] in _RATES:
+        floor = _RATES["pybullet calls only"]
+        print(f"ant, pybullet calls only (the ceiling): {floor:.0f} steps/s,"
+              f" ratio {floor / _RATES[PAIRS['ant'][1]]:.2f} to upstream")
     for line in _FIDELITY:
         print(line)
