@@ -281,6 +281,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupted_message(args: argparse.Namespace) -> str:
+    """What a Ctrl-C left behind, and what to do next."""
+    run_dir = (args.resume or args.out) if args.command == "train" else None
+    if not run_dir or not Path(run_dir).exists():
+        return f"hebbbench {args.command}: interrupted; nothing was written."
+    from hebbbench.train import CHECKPOINT_FILE
+
+    if Path(run_dir, CHECKPOINT_FILE).is_file():
+        return (f"hebbbench train: interrupted; {run_dir} keeps the checkpoint of the last finished generation: "
+                f"continue with hebbbench train --resume {run_dir}")
+    return (f"hebbbench train: interrupted before the run's first checkpoint; nothing to resume: remove {run_dir} "
+            "and start again")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
@@ -290,12 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"hebbbench {args.command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        if args.command == "train" and (args.resume or args.out):
-            run_dir = args.resume or args.out
-            print(f"hebbbench train: interrupted; {run_dir} keeps the checkpoint of the last finished generation: "
-                  f"continue with hebbbench train --resume {run_dir}", file=sys.stderr)
-        else:
-            print(f"hebbbench {args.command}: interrupted; nothing was written.", file=sys.stderr)
+        print(_interrupted_message(args), file=sys.stderr)
         return 130
 
 

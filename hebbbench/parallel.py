@@ -346,6 +346,7 @@ class LocalPoolBackend(Backend):
         self._context = multiprocessing.get_context("spawn")
         self._processes: list[Any] = [None] * self.workers
         self._connections: list[Any] = [None] * self.workers
+        self._busy: set[int] = set()  # slots playing a batch not yet collected
         for slot in range(self.workers):
             self._replace(slot)
 
@@ -368,6 +369,7 @@ class LocalPoolBackend(Backend):
             self._connections[slot].send_bytes(data)
         except OSError:  # already dead: _wait sees its sentinel
             pass
+        self._busy.add(slot)
         self.stats["bytes_sent"] += len(data)
 
     def _wait(self, slots: list[int]) -> Iterable[tuple[int, BatchResult | _Failed | _Died]]:
@@ -377,6 +379,7 @@ class LocalPoolBackend(Backend):
             connection, process = self._connections[slot], self._processes[slot]
             if connection not in ready and process.sentinel not in ready:
                 continue
+            self._busy.discard(slot)
             try:
                 data = connection.recv_bytes() if connection.poll() else None
             except (EOFError, OSError):
@@ -396,9 +399,12 @@ class LocalPoolBackend(Backend):
             return
         super().close()
         for connection in self._connections:
-            connection.close()  # the worker reads EOF and exits
+            connection.close()  # an idle worker reads EOF and exits
+        for slot in self._busy:  # a busy one would notice only after its batch: its result is not wanted
+            self._processes[slot].kill()
+        deadline = time.monotonic() + 5
         for process in self._processes:
-            process.join(timeout=5)
+            process.join(timeout=max(0.0, deadline - time.monotonic()))
             if process.is_alive():
                 process.kill()
                 process.join()
@@ -438,8 +444,12 @@ class RayBackend(Backend):
         self._ray = ray
         self._started_ray = not ray.is_initialized()
         if self._started_ray:
-            ray.init(address=address, num_cpus=(workers or default_workers()) if address is None else None,
-                     include_dashboard=False, log_to_driver=False, configure_logging=False)
+            try:
+                ray.init(address=address, num_cpus=(workers or default_workers()) if address is None else None,
+                         include_dashboard=False, log_to_driver=False, configure_logging=False)
+            except ConnectionError as error:
+                raise ValueError(f"cannot reach a Ray cluster at {address!r} ({error}); start one with "
+                                 "'ray start --head', or leave out the address for a local Ray") from None
         if workers is None:
             workers = int(ray.cluster_resources().get("CPU", 1))
         super().__init__(workers, max_failures)

@@ -120,6 +120,9 @@ class TrainConfig:
             v.name for v in variations(self.task) if v.name != holdout)
         for name in names:
             get_variation(self.task, name)
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"training variations must differ; {', '.join(repeated)} given more than once")
         if holdout in names:
             raise ValueError(f"the holdout variation {holdout!r} cannot also be a training variation")
         object.__setattr__(self, "holdout", holdout)
@@ -306,15 +309,21 @@ def resume(run_dir: str | Path, progress: bool = True, **changes: Any) -> Path:
     """Continue the run in ``run_dir`` from its last checkpoint.
 
     ``changes`` (:data:`RESUME_CHANGES`, ``None`` values ignored): ``workers``, ``backend``
-    and ``ray_address`` may change; ``generations`` may extend a run (the generations
-    already run are the same whatever the total). Changes are saved in ``config.json``."""
+    and ``ray_address`` may change (a new backend starts from its defaults for the
+    others); ``generations`` may extend a run (the generations already run are the same
+    whatever the total). Changes are saved in ``config.json``."""
     run_dir = Path(run_dir)
     if not (run_dir / CHECKPOINT_FILE).is_file():
         raise ValueError(f"{str(run_dir)!r} is not a run directory (no {CHECKPOINT_FILE}); start one with --out")
     refused = sorted(set(changes) - set(RESUME_CHANGES))
     if refused:
         raise ValueError(f"resume cannot change {', '.join(refused)}; it may change {', '.join(RESUME_CHANGES)}")
-    config = TrainConfig.from_file(run_dir / CONFIG_FILE, **changes)
+    config = TrainConfig.from_file(run_dir / CONFIG_FILE)
+    given = {name: value for name, value in changes.items() if value is not None}
+    if given.get("backend", config.backend) != config.backend:
+        # The saved worker count and Ray address belonged to the old backend.
+        given = {"workers": None, "ray_address": None, **given}
+    config = dataclasses.replace(config, **given)
     _write_config(run_dir, config)
     strategy = make_strategy(config)
     strategy.load_state_dict(torch.load(run_dir / CHECKPOINT_FILE)["strategy"])
@@ -339,11 +348,11 @@ def run_generations(config: TrainConfig, run_dir: Path, strategy: OpenAIES, prog
     _write_atomic(run_dir / LOG_FILE, lambda h: h.write("".join(json.dumps(r) + "\n" for r in rows).encode()))
     _save_checkpoint(run_dir, strategy, done, env_steps, seconds)
     where = hebbian_slice(config.network, config.task)
+    backend = make_backend(config.backend, config.workers, config.ray_address)
     # Episodes run in lockstep with single-threaded envs: one torch thread per process
     # avoids threads spinning against the envs (and against other jobs on the machine).
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    backend = make_backend(config.backend, config.workers, config.ray_address)
     bar = tqdm(total=config.generations, initial=done, disable=not progress, unit="gen",
                desc=f"{config.agent} {config.task} ({backend.workers} {config.backend} workers)")
     try:

@@ -100,3 +100,12 @@ def test_coefficient_penalty_is_minus_a_hundredth_of_the_mean_square():
     torch.testing.assert_close(coefficient_penalty(population, slice(1, 3)),
                                torch.tensor([-0.05, 0.0], dtype=torch.float64))
     assert torch.equal(coefficient_penalty(population, None), torch.zeros(2, dtype=torch.float64))
+
+
+def test_state_of_an_older_noise_scheme_is_refused():
+    es = OpenAIES(torch.zeros(4), OpenAIESConfig(population_size=4), seed=0)
+    es.tell(_sphere(es.ask()))
+    state = es.state_dict()
+    del state["noise"]  # as saved before per-row noise seeds
+    with pytest.raises(ValueError, match="drew its noise differently"):
+        OpenAIES(torch.zeros(4), OpenAIESConfig(population_size=4), seed=0).load_state_dict(state)

@@ -132,6 +132,17 @@ def test_a_batch_that_raises_is_reported_not_retried():
         assert "individuals 0..1" in str(error.value) and backend.stats["worker_restarts"] == 0
 
 
+def test_closing_after_an_error_kills_busy_workers_and_lets_idle_ones_exit():
+    """A failed run must not wait for batches nobody will collect (Ctrl-C, BatchError)."""
+    population, batches = _generation("hebbian", "ant", workers=2, population=KILLED_POPULATION)
+    broken = EpisodeBatch("static", "ant", "NoSuchEnv-v0", 0, 0, 0, 2, 5)
+    backend = LocalPoolBackend(workers=2)
+    processes = list(backend._processes)
+    with pytest.raises(BatchError):
+        backend.run(population, [broken, batches[0]])  # slot 0 fails at once, slot 1 plays ~1 s
+    assert [process.exitcode for process in processes] == [0, -signal.SIGKILL]
+
+
 def _kill_every_worker(stop: threading.Event) -> None:
     while not stop.is_set():
         for child in multiprocessing.active_children():
@@ -170,6 +181,28 @@ def test_unknown_backend_and_misplaced_address_are_refused():
         TrainConfig(agent="static", task="ant", backend="spark")
 
 
+def test_unreachable_ray_cluster_and_repeated_variations_are_refused():
+    pytest.importorskip("ray")
+    with pytest.raises(ValueError, match="cannot reach a Ray cluster at 'auto'"):
+        RayBackend(workers=1, address="auto")
+    with pytest.raises(ValueError, match="default given more than once"):
+        TrainConfig(agent="static", task="ant", variations=("default", "damage-left", "default"))
+
+
+def test_ctrl_c_message_says_what_is_left(tmp_path):
+    from argparse import Namespace
+
+    from hebbbench.cli import _interrupted_message
+
+    args = Namespace(command="train", resume=None, out=str(tmp_path / "run"))
+    assert "nothing was written" in _interrupted_message(args)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.json").write_text("{}")
+    assert f"nothing to resume: remove {tmp_path / 'run'}" in _interrupted_message(args)
+    (tmp_path / "run" / "checkpoint.pt").write_bytes(b"")
+    assert f"hebbbench train --resume {tmp_path / 'run'}" in _interrupted_message(args)
+
+
 def test_train_cli_runs_on_a_chosen_backend_and_refuses_bad_choices(tmp_path, capsys):
     from hebbbench.cli import main
 
@@ -182,9 +215,12 @@ def test_train_cli_runs_on_a_chosen_backend_and_refuses_bad_choices(tmp_path, ca
     assert "only to the ray backend" in capsys.readouterr().err
     assert main([*args, "--backend", "inprocess", "--out", str(tmp_path / "c")]) == 0
     assert main(["train", "--resume", str(tmp_path / "c"), "--generations", "2", "--backend", "local",
-                 "--workers", "1"]) == 0
+                 "--workers", "2"]) == 0
+    # Back to in-process: the local pool's saved worker count does not follow the new backend.
+    assert main(["train", "--resume", str(tmp_path / "c"), "--generations", "3", "--backend", "inprocess"]) == 0
     rows = read_log(tmp_path / "c")
-    assert [(r["generation"], r["workers"], r["bytes_sent"] > 0) for r in rows] == [(0, 1, False), (1, 1, True)]
+    assert [(r["generation"], r["workers"], r["bytes_sent"] > 0) for r in rows] == [
+        (0, 1, False), (1, 2, True), (2, 1, False)]
 
 
 def test_ctrl_c_stops_training_cleanly_and_keeps_the_checkpoint(tmp_path):
