@@ -5,6 +5,7 @@ A board is a folder (``leaderboard/`` by default)::
     submissions/<id>.json   one validated submission each (see :mod:`hebbbench.submission`)
     README.md               rendered from the submissions; never edited by hand
     index.html              the same, self-contained: sortable tables and a chart
+    .lock                   held while a command changes the board (not part of it)
 
 Scores follow rliable (Agarwal et al., NeurIPS 2021): for each entry the held-out (test)
 score pools the test episodes of every fold it covers, the train score pools the training
@@ -16,13 +17,14 @@ protocol runs; the others are listed apart, unranked.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -132,6 +134,30 @@ def read_results(paths: Sequence[Path | str]) -> tuple[list[Any], list[str]]:
     return parsed, problems
 
 
+@contextlib.contextmanager
+def board_lock(directory: Path) -> Iterator[None]:
+    """Hold ``directory``'s board for one change: read, check and write as one step.
+
+    Without it, two submits of the same entry name could both pass the duplicate check
+    and one submission file would replace the other, or a slower render would write a
+    board that misses the other's entry. An exclusive ``flock`` on ``directory/.lock``;
+    other processes wait for it. (Where ``fcntl`` does not exist, e.g. Windows, changes
+    are not serialised.)
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
 def submit(results_paths: Sequence[Path | str], metadata: Mapping[str, Any], *,
            directory: Path | str = DEFAULT_DIR, submitted: str) -> Path:
     """Validate results files plus entry metadata, add them to the board and re-render it.
@@ -143,21 +169,22 @@ def submit(results_paths: Sequence[Path | str], metadata: Mapping[str, Any], *,
     """
     directory = Path(directory)
     results, problems = read_results(results_paths)
-    board = load_board(directory)
     if problems:
         raise SubmissionError(problems)
     pairs = sorted(zip([str(path) for path in results_paths], results), key=lambda p: fold_index(p[1]))
     labels, results = [label for label, _ in pairs], [result for _, result in pairs]
     submission = make_submission(results, submitted=submitted, **metadata)
     problems = validate_submission(submission, labels)
-    problems.extend(_duplicate_problems(submission, board, labels, results))
-    if problems:
-        raise SubmissionError(problems)
-    rendered = render_files(board + [submission])
-    path = directory / "submissions" / f"{submission['id']}.json"
-    _write_atomic(path, json.dumps(submission, indent=1) + "\n")
-    for name, text in rendered.items():
-        _write_atomic(directory / name, text)
+    with board_lock(directory):
+        board = load_board(directory)
+        problems.extend(_duplicate_problems(submission, board, labels, results))
+        if problems:
+            raise SubmissionError(problems)
+        rendered = render_files(board + [submission])
+        path = directory / "submissions" / f"{submission['id']}.json"
+        _write_atomic(path, json.dumps(submission, indent=1) + "\n")
+        for name, text in rendered.items():
+            _write_atomic(directory / name, text)
     return path
 
 
@@ -246,19 +273,25 @@ def verify(entry_id: str, agents: Sequence[Path | str], *, episodes: int = 5,
     record = {"episodes": min(episodes, min(r["episodes_per_variation"] for r in submission["results"])),
               "checked": checked, "max_abs_difference": largest, "package_version": __version__,
               "verified": verified_at}
-    updated = dict(submission, verification=record)
-    rendered = render_files([updated if s is submission else s for s in board])
-    _write_atomic(directory / "submissions" / f"{entry_id}.json", json.dumps(updated, indent=1) + "\n")
-    for name, text in rendered.items():
-        _write_atomic(directory / name, text)
+    with board_lock(directory):  # the board as it is now: others may have changed it meanwhile
+        board = load_board(directory)
+        if submission not in board:
+            raise ValueError(f"entry {entry_id!r} changed or left the board in {directory} while it was being "
+                             "verified; run verify again")
+        updated = dict(submission, verification=record)
+        rendered = render_files([updated if s == submission else s for s in board])
+        _write_atomic(directory / "submissions" / f"{entry_id}.json", json.dumps(updated, indent=1) + "\n")
+        for name, text in rendered.items():
+            _write_atomic(directory / name, text)
     return record
 
 
 def write_board(directory: Path | str = DEFAULT_DIR) -> None:
     """Re-render README.md and index.html of the board from its submissions."""
     directory = Path(directory)
-    for name, text in render_files(load_board(directory)).items():
-        _write_atomic(directory / name, text)
+    with board_lock(directory):
+        for name, text in render_files(load_board(directory)).items():
+            _write_atomic(directory / name, text)
 
 
 def _write_atomic(path: Path, text: str) -> None:

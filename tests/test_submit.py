@@ -178,3 +178,23 @@ def test_cli_refuses_with_exit_2_and_a_list_then_accepts(board, tmp_path):
     subprocess.run([sys.executable, "-m", "hebbbench.cli", "leaderboard", "--write", "--leaderboard-dir", str(board)],
                    check=True, capture_output=True)
     assert (board / "index.html").read_text() == page
+
+
+def test_a_submit_waits_while_another_command_holds_the_board(board, tmp_path):
+    """Concurrent submits are serialised: check and write happen under the board's lock."""
+    import threading
+
+    second = write_json(tmp_path / "second.json", results_dict("ant", "long-front", seed=2))
+    submitted = []
+
+    def submit_second():
+        submitted.append(leaderboard.submit([second], dict(META, name="second"), directory=board, submitted=NOW))
+
+    with leaderboard.board_lock(board):
+        thread = threading.Thread(target=submit_second)
+        thread.start()
+        thread.join(timeout=1.0)  # long enough to validate and reach the lock
+        assert submitted == [] and len(list((board / "submissions").glob("*.json"))) == 1
+    thread.join(timeout=60)
+    assert len(submitted) == 1 and submitted[0].exists()
+    assert "second" in (board / "README.md").read_text() and "first" in (board / "README.md").read_text()
