@@ -152,3 +152,23 @@ def test_reference_agent_plays_a_real_episode(task, env_id):
 def test_reference_agent_rejects_a_wrong_parameter_count():
     with pytest.raises(ValueError, match="needs 12288 parameters, got 10"):
         ReferenceAgent("static", "ant", np.zeros(10))
+
+
+def test_car_front_end_is_conv_tanh_maxpool_per_individual(monkeypatch):
+    """The grouped, pool-before-tanh front end gives exactly the textbook per-individual
+    conv -> tanh -> 2x2 max pool stack (torch's own pooling, one individual at a time)."""
+    import torch.nn.functional as F
+
+    from hebbbench.agents.networks import conv_features
+
+    generator = torch.Generator().manual_seed(3)
+    x = torch.rand(4, 3, 84, 84, generator=generator)
+    conv1 = torch.randn(4, 6, 3, 3, 3, generator=generator) * 0.5
+    conv2 = torch.randn(4, 8, 6, 5, 5, generator=generator) * 0.5
+    features = conv_features(x, conv1, conv2)
+    assert features.shape == (4, 648)
+    monkeypatch.setattr(torch.backends.mkldnn, "enabled", False)  # the kernel conv_features uses
+    for k in range(4):
+        h = F.max_pool2d(torch.tanh(F.conv2d(x[k:k + 1], conv1[k])), 2)
+        h = F.max_pool2d(torch.tanh(F.conv2d(h, conv2[k], stride=2)), 2)
+        assert torch.equal(features[k], h.reshape(-1))

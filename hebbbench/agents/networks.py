@@ -138,11 +138,24 @@ def car_observation(frames: np.ndarray) -> torch.Tensor:
     return rows @ x @ cols.T / 255.0
 
 
+def _max_pool_2x2(x: torch.Tensor) -> torch.Tensor:
+    """2x2 max pooling with stride 2 over the last two dims (an odd last row/column is dropped).
+
+    The same values as ``F.max_pool2d(x, 2)`` (a max is exact), from two element-wise
+    maxima of strided views: about 10x faster here on ``[1, 6K, 82, 82]``, where torch's
+    CPU pooling kernel took ~200 us per individual (one core, K = 64).
+    """
+    x = x[..., : x.shape[-2] // 2 * 2, : x.shape[-1] // 2 * 2]
+    rows = torch.maximum(x[..., 0::2, :], x[..., 1::2, :])
+    return torch.maximum(rows[..., 0::2], rows[..., 1::2])
+
+
 def conv_features(x: torch.Tensor, conv1: torch.Tensor, conv2: torch.Tensor) -> torch.Tensor:
     """The car's front end for K individuals at once, as grouped convolutions.
 
     ``x`` ``[K, 3, 84, 84]``; ``conv1`` ``[K, 6, 3, 3, 3]``; ``conv2`` ``[K, 8, 6, 5, 5]``;
-    returns ``[K, 648]``.
+    returns ``[K, 648]``. Each stage is conv -> tanh -> 2x2 max pool; the pool runs before
+    the tanh, which gives the same values (tanh is increasing) with a quarter of the tanh work.
 
     oneDNN (mkldnn) is switched off for these calls: with it, K = 1 (one group) takes a
     different convolution kernel than K > 1 and an individual's features would depend on
@@ -155,8 +168,8 @@ def conv_features(x: torch.Tensor, conv1: torch.Tensor, conv2: torch.Tensor) -> 
     torch.backends.mkldnn.enabled = False
     try:
         h = x.reshape(1, k * 3, *x.shape[2:])
-        h = F.max_pool2d(torch.tanh(F.conv2d(h, conv1.reshape(-1, *conv1.shape[2:]), groups=k)), 2)
-        h = F.max_pool2d(torch.tanh(F.conv2d(h, conv2.reshape(-1, *conv2.shape[2:]), stride=2, groups=k)), 2)
+        h = torch.tanh(_max_pool_2x2(F.conv2d(h, conv1.reshape(-1, *conv1.shape[2:]), groups=k)))
+        h = torch.tanh(_max_pool_2x2(F.conv2d(h, conv2.reshape(-1, *conv2.shape[2:]), stride=2, groups=k)))
     finally:
         torch.backends.mkldnn.enabled = mkldnn
     return h.reshape(k, -1)
