@@ -9,7 +9,10 @@ single-threaded envs). The summary printed at the end gives
   [200, D]).act``) over 200 separate K=1 agents, each stepped on its own (the reference
   code's approach: one module per individual);
 * the network's per-individual step cost as a fraction of one ``AntDefault-v0`` env step
-  (the goal is under 10%).
+  (the goal is under 10%);
+* the car's conv front end for K=64 (``conv_features``) against the textbook stack
+  (grouped conv -> tanh -> ``F.max_pool2d``, torch defaults), and the whole batched
+  Hebbian car step per individual.
 """
 
 from __future__ import annotations
@@ -19,9 +22,13 @@ import numpy as np
 import pytest
 import torch
 
+import torch.nn.functional as F
+
 from hebbbench.agents import AGENTS, ReferenceAgent, make_policy, parameter_count
+from hebbbench.agents.networks import conv_features
 
 POPULATION = 200
+CAR_BATCH = 64  # the largest lockstep batch (hebbbench.parallel.MAX_LOCKSTEP)
 ENV_STEPS = 300
 #: Mean and fastest round, seconds, per measurement: on a shared machine the fastest round
 #: is the better estimate of the intrinsic cost, so both are printed.
@@ -89,6 +96,39 @@ def test_ant_env_step(benchmark):
     env.close()
 
 
+def _car_front_end_inputs() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    return (torch.rand(CAR_BATCH, 3, 84, 84, generator=generator),
+            torch.randn(CAR_BATCH, 6, 3, 3, 3, generator=generator) * 0.3,
+            torch.randn(CAR_BATCH, 8, 6, 5, 5, generator=generator) * 0.3)
+
+
+def _textbook_front_end(x: torch.Tensor, conv1: torch.Tensor, conv2: torch.Tensor) -> torch.Tensor:
+    """Grouped conv -> tanh -> F.max_pool2d twice, with torch's defaults."""
+    k = x.shape[0]
+    h = x.reshape(1, k * 3, *x.shape[2:])
+    h = F.max_pool2d(torch.tanh(F.conv2d(h, conv1.reshape(-1, *conv1.shape[2:]), groups=k)), 2)
+    h = F.max_pool2d(torch.tanh(F.conv2d(h, conv2.reshape(-1, *conv2.shape[2:]), stride=2, groups=k)), 2)
+    return h.reshape(k, -1)
+
+
+@pytest.mark.parametrize("side", ["ours", "textbook"])
+def test_car_front_end(benchmark, side):
+    front_end = conv_features if side == "ours" else _textbook_front_end
+    benchmark.pedantic(front_end, args=_car_front_end_inputs(), rounds=20, iterations=1, warmup_rounds=2)
+    _record(f"car front end {side}", benchmark, per=CAR_BATCH)
+
+
+def test_batched_hebbian_car_step(benchmark):
+    population = torch.randn(CAR_BATCH, parameter_count("hebbian", "car"),
+                             generator=torch.Generator().manual_seed(0)) * 0.1
+    policy = make_policy("hebbian", "car", population)
+    policy.reset(list(range(CAR_BATCH)))
+    frames = np.random.default_rng(0).integers(0, 256, size=(CAR_BATCH, 96, 96, 3), dtype=np.uint8)
+    benchmark.pedantic(policy.act, args=(frames,), rounds=20, iterations=1, warmup_rounds=2)
+    _record("hebbian car step", benchmark, per=CAR_BATCH)
+
+
 def teardown_module(module):
     def ms(seconds: tuple[float, float]) -> str:
         return f"{seconds[0] * 1e3:.2f} ms (fastest {seconds[1] * 1e3:.2f})"
@@ -106,3 +146,12 @@ def teardown_module(module):
                 print(f"{agent} network, batched x{POPULATION}: {mean * 1e6:.1f} us per individual step = "
                       f"{100 * mean / env_step[0]:.1f}% of an env step (fastest rounds: {fastest * 1e6:.1f} us = "
                       f"{100 * fastest / env_step[1]:.1f}%; goal < 10%)")
+    if "car front end ours" in _SECONDS and "car front end textbook" in _SECONDS:
+        ours, textbook = _SECONDS["car front end ours"], _SECONDS["car front end textbook"]
+        print(f"car front end, K={CAR_BATCH}: ours {ours[0] * 1e6:.0f} us per individual (fastest "
+              f"{ours[1] * 1e6:.0f}), textbook {textbook[0] * 1e6:.0f} us (fastest {textbook[1] * 1e6:.0f}); "
+              f"speed-up x{textbook[0] / ours[0]:.2f} (fastest rounds x{textbook[1] / ours[1]:.2f})")
+    if "hebbian car step" in _SECONDS:
+        mean, fastest = _SECONDS["hebbian car step"]
+        print(f"hebbian car network, batched x{CAR_BATCH}: {mean * 1e6:.0f} us per individual step "
+              f"(fastest round {fastest * 1e6:.0f} us)")
