@@ -44,6 +44,13 @@ def test_make_vec_steps_two_envs(env_id):
         ("AntMorphology-v0", {"ankle_lengths": (0.4, 0.4, 0.4, 50.0)}, r"back_right must be in \(0, 1.6\]"),
         ("AntMorphology-v0", {"ankle_lengths": (0.4, 0.4)}, "must have 4 entries"),
         ("AntMorphology-v0", {"ankle_lengths": (0.4, 0.4, float("nan"), 0.4)}, "back_left"),
+        ("CarRacingFriction-v0", {"friction": True}, "friction must be a number, got True"),
+        ("CarRacingFriction-v0", {"max_negative_steps": 0.5}, "max_negative_steps must be an integer >= 1"),
+        ("CarRacingFriction-v0", {"max_negative_steps": 0}, "max_negative_steps must be an integer >= 1"),
+        ("CarRacingFriction-v0", {"render_mode": "screen"}, "render_mode must be None or one of"),
+        ("AntMorphology-v0", {"ankle_lengths": ("0.4", 0.4, 0.4, 0.4)}, "front_left must be a number"),
+        ("AntMorphology-v0", {"burn_in_steps": True}, "burn_in_steps must be an integer >= 0"),
+        ("AntMorphology-v0", {"render_mode": "screen"}, "render_mode must be None or one of"),
     ],
 )
 def test_bad_kwargs_raise_value_error_naming_the_value(env_id, kwargs, message):
@@ -70,6 +77,25 @@ def test_bad_actions_raise_instead_of_being_clipped(env_id, action, message):
     with pytest.raises(ValueError, match=message):
         env.step(np.array(action))
     env.close()
+
+
+def test_car_step_none_is_an_action_error_outside_reset():
+    """Upstream's reset calls step(None) internally; a user's step(None) is a bad action."""
+    env = gym.make("CarRacingDefault-v0")
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="action must have shape"):
+        env.step(None)
+    env.close()
+
+
+@pytest.mark.parametrize("env_id", ["AntDefault-v0", "CarRacingDefault-v0"])
+def test_unseeded_resets_start_differently(env_id):
+    """reset() without a seed draws a random start, as Gymnasium's envs do (seeded ones repeat)."""
+    first, second = (gym.make(env_id) for _ in range(2))
+    assert not np.array_equal(first.reset()[0], second.reset()[0])
+    assert np.array_equal(first.reset(seed=4)[0], second.reset(seed=4)[0])
+    first.close()
+    second.close()
 
 
 def test_action_check_agrees_with_checked_action():

@@ -50,7 +50,7 @@ def test_ant_reward_is_progress_only_and_distance_is_in_metres(ant_actions):
     assert np.isclose(info["distance"], total * 0.0165)
 
 
-def test_ant_ignores_falls_for_201_policy_steps_then_stops_on_no_progress():
+def test_ant_ignores_falls_for_201_policy_steps_then_ends_on_a_fall():
     env = gym.make("AntDefault-v0").unwrapped
     env.reset(seed=0)
     # Zero torque: the ant lies still, pybullet calls it fallen (torso < 0.26 m) at once.
@@ -65,3 +65,25 @@ def test_registered_time_limits_are_1000_steps_including_the_ant_burn_in():
     assert gym.spec("CarRacingPushedRight-v0").max_episode_steps == 1000
     env = gym.make("AntLongBack-v0")
     assert env.spec.max_episode_steps + env.unwrapped.burn_in_steps == 1000
+
+
+def test_ant_truncates_after_more_than_30_steps_without_progress_once_the_grace_is_over():
+    """Real physics underneath; the progress the env sees is made negative at every step
+    (an ant that walks away from its target) and pybullet's fall signal is ignored, so
+    only the no-progress rule can end the episode."""
+    env = gym.make("AntDefault-v0").unwrapped
+    env.reset(seed=0)
+    physics_step = env._batched_step.step
+
+    def walking_away(action):
+        state, progress, _ = physics_step(action)
+        return state, -abs(progress) - 1e-3, False
+
+    env._batched_step.step = walking_away
+    for step in range(1, 400):
+        _, reward, terminated, truncated, info = env.step(np.zeros(8, dtype=np.float32))
+        assert reward < 0
+        if terminated or truncated:
+            break
+    # Rules apply from the 202nd policy step; the 31st negative step after that ends it.
+    assert step == 232 and truncated and not terminated and info["truncation_reason"] == "no_progress"

@@ -14,7 +14,7 @@ from pybullet_envs_gymnasium.gym_locomotion_envs import AntBulletEnv
 
 from hebbbench.envs.ant_mjcf import DEFAULT_ANKLE_LENGTH, ANKLE_GEOMS, ant_mjcf_path, validate_ankle_lengths
 from hebbbench.envs.ant_step import BatchedAntStep
-from hebbbench.envs.validation import ActionCheck
+from hebbbench.envs.validation import ActionCheck, check_render_mode, non_negative_int
 
 
 @contextlib.contextmanager
@@ -92,16 +92,10 @@ class AntMorphologyEnv(AntBulletEnv):
         no_progress_patience: int = 30,
     ) -> None:
         self.ankle_lengths = validate_ankle_lengths(ankle_lengths)
-        for name, value in (
-            ("burn_in_steps", burn_in_steps),
-            ("no_progress_grace", no_progress_grace),
-            ("no_progress_patience", no_progress_patience),
-        ):
-            if not isinstance(value, (int, np.integer)) or value < 0:
-                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-        self.burn_in_steps = int(burn_in_steps)
-        self.no_progress_grace = int(no_progress_grace)
-        self.no_progress_patience = int(no_progress_patience)
+        self.burn_in_steps = non_negative_int("burn_in_steps", burn_in_steps)
+        self.no_progress_grace = non_negative_int("no_progress_grace", no_progress_grace)
+        self.no_progress_patience = non_negative_int("no_progress_patience", no_progress_patience)
+        check_render_mode(render_mode, self.metadata["render_modes"])
         super().__init__(render_mode=render_mode)
         EzPickle.__init__(
             self, self.ankle_lengths, render_mode, burn_in_steps, no_progress_grace, no_progress_patience
@@ -121,8 +115,9 @@ class AntMorphologyEnv(AntBulletEnv):
             # reset restores that state first. Prime once so that every episode, the
             # first one included, starts through the same restore path (otherwise the
             # first episode of a process differs from later ones with the same seed).
+            # The caller's seed (None: a random one) seeds the generator, as any reset would.
             with _c_stdout_silenced():  # pybullet's connect prints "argv[0]=" per env
-                super().reset(seed=0)
+                super().reset(seed=seed)
         observation, _ = super().reset(seed=seed, options=options)
         self._batched_step = BatchedAntStep(self)
         zero_action = [0.0] * self.action_space.shape[0]

@@ -19,6 +19,8 @@ from typing import Sequence
 
 import pybullet_data
 
+from hebbbench.envs.validation import as_number
+
 #: Leg order used by every ``ankle_lengths`` tuple, with the ankle geom of each leg.
 ANKLE_GEOMS = {
     "front_left": "left_ankle_geom",
@@ -44,10 +46,7 @@ def validate_ankle_lengths(ankle_lengths: Sequence[float]) -> tuple[float, ...]:
         )
     checked = []
     for leg, value in zip(ANKLE_GEOMS, values):
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"ankle length of {leg} must be a number, got {value!r}") from None
+        number = as_number(f"ankle length of {leg}", value)
         if not math.isfinite(number) or number <= 0 or number > MAX_ANKLE_LENGTH:
             raise ValueError(
                 f"ankle length of {leg} must be in (0, {MAX_ANKLE_LENGTH}] (default {DEFAULT_ANKLE_LENGTH}), got {value!r}"
@@ -78,7 +77,12 @@ def ant_mjcf_path(ankle_lengths: Sequence[float]) -> str:
     text = ant_mjcf_text(ankle_lengths)
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     folder = Path(tempfile.gettempdir()) / f"hebbbench-mjcf-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if hasattr(os, "getuid"):  # on a shared /tmp, load only files that this user wrote
+        status = folder.stat()
+        if status.st_uid != os.getuid() or status.st_mode & 0o022:
+            raise RuntimeError(f"{folder} (the cache of generated ant models) belongs to another user or is "
+                               "writable by others; remove it, or set TMPDIR to a private folder")
     path = folder / f"ant-{digest}.xml"
     if not path.exists():
         with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False) as handle:

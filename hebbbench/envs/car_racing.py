@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 from gymnasium.envs.box2d.car_racing import CarRacing
 from gymnasium.utils import EzPickle
 
 from hebbbench.envs.car_dynamics import VariedCar
 from hebbbench.envs.car_render import StatePixelRenderer
-from hebbbench.envs.validation import checked_action, finite, positive_finite
+from hebbbench.envs.validation import check_render_mode, checked_action, finite, non_negative_int, positive_finite
 
 #: The largest allowed |side_force|; the paper uses 10. Beyond this the push overwhelms
 #: any tyre grip and the task stops being a driving task.
@@ -28,9 +27,14 @@ class CarRacingVariationEnv(CarRacing):
     The top-down Box2D racing task of Gymnasium's ``CarRacing-v3``, with the two knobs of
     Palm, Najarro & Risi (2021): ``friction`` scales every tyre's friction limit (on road
     and on grass) and ``side_force`` is added to every wheel's lateral slip force, a
-    constant push sideways in the car's frame. With the defaults the physics, rewards and
-    episode ends are exactly ``CarRacing-v3``'s, and so are the observations with
-    ``render_backend="reference"``. The track is generated from the reset seed.
+    constant push sideways in the car's frame. With ``friction=1`` and ``side_force=0`` the
+    physics and rewards are exactly ``CarRacing-v3``'s, and so are the episode ends when
+    ``max_negative_steps`` exceeds the episode length (the benchmark's default of 20 adds
+    a truncation upstream does not have); the observations are too with
+    ``render_backend="reference"``. The track is generated from the reset seed. As in
+    ``CarRacing-v3``, the lap counts as complete when the car is back on the start tile
+    with more than 95% of the tiles visited (gym 0.17, which the paper used, required every
+    tile); an agent that skips up to 5% of the tiles loses their reward but not its lap.
 
     ## Observation Space
     ``Box(0, 255, (96, 96, 3), uint8)``: Gymnasium's native top-down RGB frame. By default
@@ -62,7 +66,7 @@ class CarRacingVariationEnv(CarRacing):
       always use upstream's renderer.
     * ``render_backend`` (``"fast"`` or ``"reference"``, default ``"fast"``): who draws
       the observation.
-    * ``max_negative_steps`` (int, 20).
+    * ``max_negative_steps`` (int >= 1, default 20).
 
     ## Version History
     * v0: first release; dynamics of Gymnasium 1.4 ``CarRacing-v3``; fast observation
@@ -81,7 +85,8 @@ class CarRacingVariationEnv(CarRacing):
         self.side_force = finite("side_force", side_force)
         if abs(self.side_force) > MAX_SIDE_FORCE:
             raise ValueError(f"side_force must be within [-{MAX_SIDE_FORCE:g}, {MAX_SIDE_FORCE:g}], got {side_force!r}")
-        self.max_negative_steps = int(positive_finite("max_negative_steps", max_negative_steps))
+        self.max_negative_steps = non_negative_int("max_negative_steps", max_negative_steps, least=1)
+        check_render_mode(render_mode, self.metadata["render_modes"])
         if render_backend not in RENDER_BACKENDS:
             raise ValueError(f"render_backend must be one of {RENDER_BACKENDS}, got {render_backend!r}")
         self.render_backend = render_backend
@@ -89,13 +94,18 @@ class CarRacingVariationEnv(CarRacing):
         super().__init__(render_mode=render_mode, continuous=True, domain_randomize=False)
         EzPickle.__init__(self, friction, side_force, render_mode, max_negative_steps, render_backend)
         self._negative_streak = 0
+        self._resetting = False
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         self._negative_streak = 0
-        return super().reset(seed=seed, options=options)
+        self._resetting = True
+        try:
+            return super().reset(seed=seed, options=options)
+        finally:
+            self._resetting = False
 
     def step(self, action: Any):
-        if action is None:
+        if action is None and self._resetting:
             # Upstream's reset() builds a plain Car, then calls step(None) before any
             # physics tick: the moment to give that car this variation's tyre forces.
             VariedCar.specialise(self.car, self.friction, self.side_force)

@@ -12,12 +12,19 @@ import numpy as np
 from gymnasium import spaces
 
 
-def positive_finite(name: str, value: object, *, upper: float = math.inf) -> float:
-    """``value`` as a float if it is finite and in (0, upper]; ``ValueError`` otherwise."""
+def as_number(name: str, value: object) -> float:
+    """``value`` as a float if it is a real number (not a bool or a string); ``ValueError`` otherwise."""
+    if isinstance(value, (bool, np.bool_, str, bytes)):
+        raise ValueError(f"{name} must be a number, got {value!r}")
     try:
-        number = float(value)  # type: ignore[arg-type]
+        return float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a number, got {value!r}") from None
+
+
+def positive_finite(name: str, value: object, *, upper: float = math.inf) -> float:
+    """``value`` as a float if it is finite and in (0, upper]; ``ValueError`` otherwise."""
+    number = as_number(name, value)
     if not math.isfinite(number) or number <= 0 or number > upper:
         bound = f"(0, {upper:g}]" if math.isfinite(upper) else "> 0"
         raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
@@ -26,13 +33,23 @@ def positive_finite(name: str, value: object, *, upper: float = math.inf) -> flo
 
 def finite(name: str, value: object) -> float:
     """``value`` as a float if it is finite; ``ValueError`` otherwise."""
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    number = as_number(name, value)
     if not math.isfinite(number):
         raise ValueError(f"{name} must be finite, got {value!r}")
     return number
+
+
+def non_negative_int(name: str, value: object, *, least: int = 0) -> int:
+    """``value`` if it is an integer (not a bool) >= ``least``; ``ValueError`` otherwise (never rounded)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < least:
+        raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
+    return int(value)
+
+
+def check_render_mode(render_mode: object, allowed: list[str]) -> None:
+    """``ValueError`` unless ``render_mode`` is None or one of ``allowed``."""
+    if render_mode is not None and render_mode not in allowed:
+        raise ValueError(f"render_mode must be None or one of {allowed}, got {render_mode!r}")
 
 
 def checked_action(action: object, space: spaces.Box) -> np.ndarray:
