@@ -20,8 +20,7 @@ from __future__ import annotations
 import contextlib
 import html
 import json
-import os
-import tempfile
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
@@ -29,6 +28,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 
 from hebbbench import stats
+from hebbbench.results import write_text_atomic
 from hebbbench.envs import PAPER_HOLDOUT, TASKS, variations
 from hebbbench.submission import (
     SubmissionError,
@@ -295,18 +295,9 @@ def write_board(directory: Path | str = DEFAULT_DIR) -> None:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and a rename."""
+    """Write ``text`` to ``path`` atomically, creating its folder if needed."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, text)
 
 
 # --- arranging the board ----------------------------------------------------------------
@@ -421,8 +412,13 @@ _METHOD = ("Each entry covers one task and one or more folds (a fold holds out o
            "protocol's seeds) of the same folds; other entries are listed apart, unranked.")
 
 
+#: Characters that markdown (or the HTML it may carry) would read as markup in a table cell.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]()<>|])")
+
+
 def _md_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    """``text`` as literal characters in a markdown table cell (one line, markup escaped)."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(text.splitlines()))
 
 
 def render_markdown(board: Sequence[Section], tasks: Sequence[str]) -> str:
@@ -439,7 +435,8 @@ def render_markdown(board: Sequence[Section], tasks: Sequence[str]) -> str:
             out += [f"### {section.title}", "", "| " + " | ".join(_COLUMNS) + " |",
                     "|" + "---|" * len(_COLUMNS)]
             for i, r in enumerate(section.rows):
-                cells = [_md_escape(c) for c in _cells(section, i, r)]
+                cells = _cells(section, i, r)
+                cells[1], cells[2] = _md_escape(cells[1]), _md_escape(cells[2])  # the entrant's own text
                 if r.entry["link"]:
                     cells[1] = f"[{cells[1]}]({r.entry['link']})"
                 cells[1] += f" ({_md_escape(', '.join(r.entry['authors']))})"

@@ -24,6 +24,8 @@ SCHEMA = "hebbbench.results/1"
 CI_RESAMPLES = 2000
 CI_SEED = 0
 SPLITS = ("train", "test")
+#: Largest difference tolerated between a stored summary number and its recomputation.
+SUMMARY_TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -147,18 +149,29 @@ def write_results(results: Results, path: str | Path) -> Path:
     failure before the rename.
     """
     path = Path(path)
-    text = json.dumps(results.to_dict(), indent=2, allow_nan=False) + "\n"
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    write_text_atomic(path, json.dumps(results.to_dict(), indent=2, allow_nan=False) + "\n")
+    return path
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same folder, then a rename.
+
+    The file gets the permissions a plain ``open`` would give (0666 less the umask), not
+    the temporary file's private 0600, so a board served by another user stays readable.
+    """
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             file.write(text)
             file.flush()
             os.fsync(file.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temp, 0o666 & ~umask)
         os.replace(temp, path)
     except BaseException:
-        os.unlink(temp)
+        Path(temp).unlink(missing_ok=True)
         raise
-    return path
 
 
 def load_results(path: str | Path) -> Results:
@@ -207,6 +220,35 @@ def validate(obj: Any, *, source: str = "results") -> None:
         fail("integrity hash does not match the contents (the file was edited after it was written)")
 
 
+def is_number(value: Any) -> bool:
+    """Whether a JSON value is a finite real number (an int or float, not a bool)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
+
+
+def summary_problems(summary: Any, returns: Sequence[float], where: str) -> list[str]:
+    """Problems where a stored summary (mean, std, ci95) disagrees with the returns it
+    summarises, each a sentence starting with ``where``; ``returns`` must be finite numbers."""
+    if not isinstance(summary, dict):
+        return [f"{where}: summary is missing"]
+    ci = summary.get("ci95")
+    if not (isinstance(ci, list) and len(ci) == 2):
+        return [f"{where}: summary.ci95 must be a [low, high] pair"]
+    low, high = stats.bootstrap_ci(returns, resamples=CI_RESAMPLES, seed=CI_SEED)
+    expected = {"mean": stats.mean(returns), "std": stats.std(returns), "ci95 low": low, "ci95 high": high}
+    stored = {"mean": summary.get("mean"), "std": summary.get("std"), "ci95 low": ci[0], "ci95 high": ci[1]}
+    wrong = [f"{key} {value!r} (returns give {expected[key]:.6g})" for key, value in stored.items()
+             if not (is_number(value) and math.isclose(value, expected[key], rel_tol=SUMMARY_TOLERANCE,
+                                                       abs_tol=SUMMARY_TOLERANCE))]
+    if wrong:
+        return [f"{where}: summary disagrees with the per-episode returns: {'; '.join(wrong)}"]
+    return []
+
+
 def _validate_variation(variation: Any, episodes: int, fail) -> None:
     if not isinstance(variation, dict):
         fail("every entry of 'variations' must be an object")
@@ -221,13 +263,10 @@ def _validate_variation(variation: Any, episodes: int, fail) -> None:
             fail(f"variation {name!r}: {key!r} must be a list of {episodes} values")
         if not all(isinstance(x, kind) and not isinstance(x, bool) for x in values):
             fail(f"variation {name!r}: {key!r} holds a value of the wrong type")
-    if not all(math.isfinite(r) for r in variation["returns"]):
+    if not all(is_number(r) for r in variation["returns"]):
         fail(f"variation {name!r}: returns must be finite")
-    summary = variation.get("summary")
-    if not isinstance(summary, dict) or not {"mean", "std", "ci95"} <= set(summary):
-        fail(f"variation {name!r}: summary must hold mean, std and ci95")
-    if not math.isclose(summary["mean"], stats.mean(variation["returns"]), rel_tol=1e-9, abs_tol=1e-9):
-        fail(f"variation {name!r}: summary mean does not match the returns")
+    for problem in summary_problems(variation.get("summary"), variation["returns"], f"variation {name!r}"):
+        fail(problem)
 
 
 def summary_rows(results: Results) -> list[tuple[str, ...]]:

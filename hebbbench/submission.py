@@ -12,21 +12,16 @@ The results-file checks follow ``docs/results-format.md``.
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Any, Sequence
 
-from hebbbench import stats
 from hebbbench.envs import TASKS, get_task, variations
 from hebbbench.protocol import EPISODES as PROTOCOL_EPISODES
 from hebbbench.protocol import PROTOCOL_VERSION, protocol_seeds
-from hebbbench.results import CI_RESAMPLES, CI_SEED, integrity_hash
 from hebbbench.results import SCHEMA as RESULTS_SCHEMA
+from hebbbench.results import integrity_hash, is_number, summary_problems
 
 SCHEMA = "hebbbench.submission/1"
-
-#: Largest difference tolerated between a stored summary number and its recomputation.
-SUMMARY_TOLERANCE = 1e-6
 
 _BUDGET_KEYS = ("generations", "population", "env_steps")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -76,7 +71,7 @@ def validate_results(results: Any, label: str = "results") -> list[str]:
         if not isinstance(results.get(key), str):
             problem(f"{key} is missing or not a string")
     for key in ("workers", "wall_time_s"):
-        if not _is_number(results.get(key)):
+        if not is_number(results.get(key)):
             problem(f"{key} is missing or not a number")
     agent = results.get("agent")
     if not (isinstance(agent, dict) and isinstance(agent.get("path"), str)
@@ -165,7 +160,7 @@ def _episode_problems(entry: dict, task: str, variation: str, episodes: int | No
     if not (isinstance(seeds, list) and all(_is_int(s) for s in seeds)):
         problems.append(f"{where}: seeds must be a list of integers")
         seeds = None
-    if not (isinstance(returns, list) and all(_is_number(r) and math.isfinite(r) for r in returns)):
+    if not (isinstance(returns, list) and all(is_number(r) for r in returns)):
         problems.append(f"{where}: returns must be a list of finite numbers")
         returns = None
     if not (isinstance(lengths, list) and all(_is_int(n) and 1 <= n <= max_steps for n in lengths)):
@@ -180,31 +175,11 @@ def _episode_problems(entry: dict, task: str, variation: str, episodes: int | No
             if seeds != expected:
                 problems.append(f"{where}: seeds are not the protocol's seeds for this variation "
                                 f"(expected {_preview(expected)}, got {_preview(seeds)})")
-    summary = entry.get("summary")
-    if not isinstance(summary, dict):
+    if returns:
+        problems.extend(summary_problems(entry.get("summary"), returns, where))
+    elif not isinstance(entry.get("summary"), dict):
         problems.append(f"{where}: summary is missing")
-    elif returns:
-        problems.extend(_summary_problems(summary, returns, where))
     return problems
-
-
-def _summary_problems(summary: dict, returns: list[float], where: str) -> list[str]:
-    """Problems where a stored summary disagrees with the returns it summarises."""
-    ci = summary.get("ci95")
-    expected = {"mean": stats.mean(returns), "std": stats.std(returns)}
-    stored = {"mean": summary.get("mean"), "std": summary.get("std")}
-    if isinstance(ci, list) and len(ci) == 2:
-        low, high = stats.bootstrap_ci(returns, resamples=CI_RESAMPLES, seed=CI_SEED)
-        expected.update({"ci95 low": low, "ci95 high": high})
-        stored.update({"ci95 low": ci[0], "ci95 high": ci[1]})
-    else:
-        return [f"{where}: summary.ci95 must be a [low, high] pair"]
-    wrong = [f"{key} {value!r} (returns give {expected[key]:.6g})" for key, value in stored.items()
-             if not (_is_number(value) and math.isclose(value, expected[key], rel_tol=SUMMARY_TOLERANCE,
-                                                        abs_tol=SUMMARY_TOLERANCE))]
-    if wrong:
-        return [f"{where}: summary disagrees with the per-episode returns: {'; '.join(wrong)}"]
-    return []
 
 
 def _preview(values: Sequence[int]) -> str:
@@ -218,10 +193,6 @@ def _is_task(value: Any) -> bool:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def make_submission(results: Sequence[dict], *, name: str, authors: Sequence[str], link: str | None,
@@ -326,7 +297,7 @@ def _entry_problems(entry: Any) -> list[str]:
     if not (isinstance(authors, list) and authors and all(isinstance(a, str) and a.strip() for a in authors)):
         problems.append("authors must be a non-empty list of names")
     link = entry.get("link")
-    if link is not None and not (isinstance(link, str) and re.fullmatch(r"https?://\S+", link)):
+    if link is not None and not (isinstance(link, str) and re.fullmatch(r"https?://[^\s()<>|\[\]\"'`\\]+", link)):
         problems.append(f"link {link!r} must be an http:// or https:// address (or left out)")
     family = entry.get("agent_family")
     if not (isinstance(family, str) and family.strip() and len(family) <= 40):

@@ -39,18 +39,37 @@ def test_write_then_load_round_trips(tmp_path):
 def test_an_edited_file_fails_the_integrity_check(tmp_path):
     path = write_results(make_results(), tmp_path / "results.json")
     obj = json.loads(path.read_text())
-    obj["variations"][1]["returns"][0] = 1000.0
-    obj["variations"][1]["summary"]["mean"] = stats.mean(obj["variations"][1]["returns"])
+    edited = obj["variations"][1]
+    edited["returns"][0] = 1000.0  # and the summary redone to match: only the hash can tell
+    edited["summary"] = VariationResult(edited["name"], edited["env_id"], edited["split"], tuple(edited["seeds"]),
+                                        tuple(edited["returns"]), tuple(edited["lengths"])).summary()
     path.write_text(json.dumps(obj))
     with pytest.raises(ValueError, match="integrity"):
         load_results(path)
 
 
-def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp_file(tmp_path):
+def test_a_summary_that_disagrees_with_its_returns_is_refused(tmp_path):
+    obj = make_results().to_dict()
+    obj["variations"][0]["summary"]["std"] = -5.0
+    obj["integrity"] = integrity_hash(obj)
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(obj))
+    with pytest.raises(ValueError, match=r"variation 'a': summary disagrees with the per-episode returns: std -5.0"):
+        load_results(path)
+
+
+def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp_file(tmp_path, monkeypatch):
     path = write_results(make_results(), tmp_path / "results.json")
     before = path.read_bytes()
-    with pytest.raises(ValueError):  # JSON has no NaN
+    with pytest.raises(ValueError):  # JSON has no NaN: refused before any file is touched
         write_results(make_results(returns=(1.0, math.nan, 2.0)), path)
+
+    def disk_full(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("hebbbench.results.os.replace", disk_full)  # the temp file is written, the rename fails
+    with pytest.raises(OSError, match="No space left"):
+        write_results(make_results(returns=(1.0, 2.0, 3.0)), path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
 
@@ -63,3 +82,14 @@ def test_load_names_the_first_problem(tmp_path):
     path.write_text(json.dumps(obj))
     with pytest.raises(ValueError, match="'lengths' must be a list of 3 values"):
         load_results(path)
+
+
+def test_written_files_get_the_usual_permissions_not_the_temp_files_private_ones(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        path = write_results(make_results(), tmp_path / "results.json")
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o644

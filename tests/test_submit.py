@@ -91,6 +91,11 @@ def _nan_return(r):
     return r
 
 
+def _huge_return(r):
+    r["variations"][0]["returns"][0] = 10**400  # valid JSON, no float can hold it
+    return r
+
+
 REJECTIONS = {
     "bad schema": (_bad_schema, "schema is 'hebbbench.results/0'; expected 'hebbbench.results/1'"),
     "wrong protocol version": (_wrong_protocol, "protocol_version is 'hebbbench-protocol/0'"),
@@ -100,6 +105,7 @@ REJECTIONS = {
     "seeds not the protocol's": (_not_protocol_seeds, "seeds are not the protocol's seeds"),
     "wrong episode count": (_claims_full_protocol, "full_protocol is true but episodes_per_variation is 50"),
     "NaN return": (_nan_return, "returns must be a list of finite numbers"),
+    "return too large for a float": (_huge_return, "returns must be a list of finite numbers"),
 }
 
 
@@ -198,3 +204,26 @@ def test_a_submit_waits_while_another_command_holds_the_board(board, tmp_path):
     thread.join(timeout=60)
     assert len(submitted) == 1 and submitted[0].exists()
     assert "second" in (board / "README.md").read_text() and "first" in (board / "README.md").read_text()
+
+
+def test_entry_text_cannot_inject_markdown_or_html_into_the_board(board, tmp_path):
+    results = write_json(tmp_path / "second.json", results_dict("ant", "long-front", seed=2))
+    sneaky = "Best [verified](https://evil.example) <img src=x onerror=alert(1)> | x"
+    with pytest.raises(SubmissionError, match="must be an http"):
+        leaderboard.submit([results], dict(META, name="ok", link="https://ok.example/a)|x|y"),
+                           directory=board, submitted=NOW)
+    leaderboard.submit([results], dict(META, name=sneaky, authors=["<b>A</b> [x](y)"]), directory=board,
+                       submitted=NOW)
+    import re
+
+    lines = (board / "README.md").read_text().splitlines()
+    row = next(line for line in lines if "evil.example" in line)
+    header = lines[lines.index(row) - 2]  # the table's header, above the |---| line
+    cells = re.split(r"(?<!\\)\|", row)  # split on unescaped pipes only
+    assert len(cells) == len(header.split("|"))  # the name's "|" did not add a column
+    name, authors = cells[2].strip().removesuffix(")").rsplit(" (", 1)  # "NAME (AUTHORS)"
+    for text in (name, authors):  # no link, image or HTML markup survives
+        assert not re.search(r"(?<!\\)[\[\]()<>]", text), text
+    assert "evil.example" in name and "onerror" in name and "A" in authors  # the text is kept, escaped
+    html = (board / "index.html").read_text()
+    assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
