@@ -100,7 +100,7 @@ def load_agent_factory(path: str | Path) -> AgentFactory:
         raise AgentError(
             f"agent file {str(file)!r} has a syntax error at line {error.lineno}: {error.msg}."
         ) from None
-    except Exception as error:  # the user's module-level code failed
+    except (Exception, SystemExit) as error:  # the user's module-level code failed (or called sys.exit)
         raise AgentError(
             f"importing agent file {str(file)!r} raised {describe(error)}{where(error)}."
         ) from None
@@ -123,7 +123,7 @@ def make_checked_agent(factory: AgentFactory, task: str, holdout: str, observati
     """Call ``factory`` and check the result has callable ``reset`` and ``act``."""
     try:
         agent = factory(task, holdout, observation_space, action_space)
-    except Exception as error:
+    except (Exception, SystemExit) as error:
         raise AgentError(f"make_agent({task!r}, {holdout!r}, ...) raised {describe(error)}{where(error)}.") from None
     missing = [name for name in ("reset", "act") if not callable(getattr(agent, name, None))]
     if missing:

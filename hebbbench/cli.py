@@ -101,7 +101,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     """Evaluate an agent on every variation of a task; print a table, write the results file."""
-    from pathlib import Path
+    import tempfile
 
     from hebbbench.agent_file import AgentError
     from hebbbench.protocol import EPISODES, FIRST_SEED, EvaluationError, evaluate, get_fold
@@ -112,6 +112,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if output.is_dir() or not output.resolve().parent.is_dir():
         raise UserError(f"cannot write the results file {str(output)!r}: it is a directory or its folder does "
                         "not exist; pass --output PATH in an existing folder.")
+    try:  # find out now, not after the evaluation, whether the results can be written there
+        tempfile.TemporaryFile(dir=output.resolve().parent).close()
+    except OSError as error:
+        raise UserError(f"cannot write the results file {str(output)!r}: {error.strerror} in its folder; pass "
+                        "--output PATH in a folder you can write to.") from None
     try:
         results = evaluate(args.agent, task=fold.task, holdout=fold.holdout, episodes=args.episodes,
                            workers=args.workers, seed=args.seed, episode_timeout=args.episode_timeout,
@@ -283,6 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _interrupted_message(args: argparse.Namespace) -> str:
     """What a Ctrl-C left behind, and what to do next."""
+    if args.command == "evaluate" and args.record:
+        return (f"hebbbench evaluate: interrupted; no results file was written (recordings made so far "
+                f"stay in {args.record}).")
     run_dir = (args.resume or args.out) if args.command == "train" else None
     if not run_dir or not Path(run_dir).exists():
         return f"hebbbench {args.command}: interrupted; nothing was written."

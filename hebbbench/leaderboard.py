@@ -409,7 +409,10 @@ _METHOD = ("Each entry covers one task and one or more folds (a fold holds out o
            "stratified so that each fold's episodes on each variation are resampled within "
            "themselves (rliable, Agarwal et al. 2021). Entries are ranked by held-out mean, "
            "only against entries with full protocol runs (100 episodes per variation on the "
-           "protocol's seeds) of the same folds; other entries are listed apart, unranked.")
+           "protocol's seeds) of the same folds; other entries are listed apart, unranked. "
+           "Results are reported by their submitters: the integrity hash catches a file changed "
+           "after `hebbbench evaluate` wrote it, not a forged one. An entry marked verified had "
+           "episodes re-run by `hebbbench verify` from its agent files, with matching returns.")
 
 
 #: Characters that markdown (or the HTML it may carry) would read as markup in a table cell.

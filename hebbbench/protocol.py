@@ -333,7 +333,8 @@ def _run_in_workers(spec: _AgentSpec, jobs: Sequence[_Job], workers: int, episod
             if process.is_alive():
                 process.terminate()
         for process in processes:
-            process.join()
+            if process.pid is not None:  # started (a failed start must not hide its own error)
+                process.join()
     return outcomes
 
 
@@ -384,8 +385,10 @@ def _check_workers(processes: Sequence[Any], results: Any) -> None:
     if crashed:
         raise EvaluationError(
             f"a worker process died with exit code {crashed[0]}: the agent exited or crashed the interpreter "
-            "(e.g. a segmentation fault), memory ran out, or an in-memory agent factory could not be imported "
-            "in a new process (define it in a module, not a notebook); its stderr above may say more."
+            "(e.g. a segmentation fault), memory ran out, an in-memory agent factory could not be imported "
+            "in a new process (define it in a module, not a notebook), or the script that called evaluate() "
+            "has no `if __name__ == \"__main__\":` guard (worker processes import it again); its stderr "
+            "above may say more."
         )
     if all(p.exitcode == 0 for p in processes) and results.empty():
         raise EvaluationError("every worker process exited before all episodes were run (did the agent call os._exit?).")
@@ -450,7 +453,11 @@ def evaluate(
             for v, variation in enumerate(task_variations) for e, s in enumerate(seeds)]
     if record_dir is not None:
         record_dir = Path(record_dir)
-        record_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            record_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:  # an existing file of that name, no permission, ...
+            raise ValueError(f"cannot use {str(record_dir)!r} as the recordings folder: {error.strerror}; "
+                             "pass --record a new or existing folder") from None
         jobs += [_Job(len(jobs) + v, variation.name, variation.env_id, 0, episodes, seeds[0],
                       str(record_dir / f"{variation.name}.gif"))
                  for v, variation in enumerate(task_variations)]

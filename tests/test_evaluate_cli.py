@@ -178,6 +178,9 @@ def test_an_exception_in_act_names_variation_episode_seed_and_the_agents_message
      ["without callable reset and act"]),
     ("def make_agent(task, holdout, observation_space, action_space):\n    raise KeyError('fold')\n",
      ["make_agent('ant', 'long-front', ...) raised KeyError: 'fold'"]),
+    ("import sys\nsys.exit(0)\n", ["raised SystemExit: 0"]),
+    ("import sys\ndef make_agent(task, holdout, observation_space, action_space):\n    sys.exit('bye')\n",
+     ["make_agent('ant', 'long-front', ...) raised SystemExit: bye"]),
 ])
 def test_a_broken_agent_file_gets_a_clear_error(tmp_path, capsys, content, fragments):
     agent = tmp_path / "agent.py"
@@ -239,3 +242,10 @@ def test_bad_options_fail_before_running(tmp_path, capsys):
     assert_one_paragraph_error(capsys.readouterr().err, "folder does not exist")
     assert cli.main(["evaluate", str(agent), "--task", "ant", "--episodes", "0"]) == 2
     assert_one_paragraph_error(capsys.readouterr().err, "episodes must be a positive integer")
+    assert cli.main(["evaluate", str(agent), "--task", "ant", "--output", "/proc/r.json"]) == 2
+    assert_one_paragraph_error(capsys.readouterr().err, "cannot write the results file '/proc/r.json'")
+    (tmp_path / "a-file").write_text("")
+    assert cli.main(["evaluate", str(agent), "--task", "ant", "--episodes", "1", "--record", str(tmp_path / "a-file"),
+                     "--output", str(tmp_path / "r.json")]) == 2
+    assert_one_paragraph_error(capsys.readouterr().err, "as the recordings folder: File exists")
+    assert not (tmp_path / "r.json").exists()

@@ -201,6 +201,8 @@ def test_ctrl_c_message_says_what_is_left(tmp_path):
     assert f"nothing to resume: remove {tmp_path / 'run'}" in _interrupted_message(args)
     (tmp_path / "run" / "checkpoint.pt").write_bytes(b"")
     assert f"hebbbench train --resume {tmp_path / 'run'}" in _interrupted_message(args)
+    recording = Namespace(command="evaluate", record="gifs")
+    assert "no results file was written (recordings made so far stay in gifs)" in _interrupted_message(recording)
 
 
 def test_train_cli_runs_on_a_chosen_backend_and_refuses_bad_choices(tmp_path, capsys):
