@@ -113,12 +113,27 @@ def test_car_observation_is_an_area_resize_to_84_channels_first_in_unit_range():
     x = car_observation(frames)
     assert x.shape == (2, 3, 84, 84) and float(x.min()) >= 0 and float(x.max()) <= 1
     # Output pixel (0, 0) covers source pixels [0, 8/7) along each axis: all of pixel 0 and
-    # 1/7 of pixel 1, each weighted by its overlap.
+    # 1/7 of pixel 1, each weighted by its overlap, rounded to an integer level.
     weights = np.array([1, 1 / 7]) / (8 / 7)
     expected = weights @ frames[0, :2, :2, 0].astype(np.float64) @ weights
-    assert float(x[0, 0, 0, 0]) * 255 == pytest.approx(expected, rel=1e-5)
+    assert float(x[0, 0, 0, 0]) * 255 == pytest.approx(round(expected), rel=1e-6)
     constant = np.full((1, 96, 96, 3), 51, dtype=np.uint8)
     torch.testing.assert_close(car_observation(constant), torch.full((1, 3, 84, 84), 0.2))
+
+
+def test_car_observation_is_opencvs_uint8_area_resize_divided_by_255():
+    """The reference resizes the uint8 frame with OpenCV (INTER_AREA, uint8 out), then /255."""
+    import cv2
+    import gymnasium as gym
+
+    env = gym.make("CarRacingDefault-v0")
+    frames = [env.reset(seed=0)[0]]
+    for _ in range(20):
+        frames.append(env.step(np.array([0.1, 1.0, 0.0], dtype=np.float32))[0])
+    frames.append(_observations("car", 1, 3)[0])  # and a noise frame
+    resized = np.stack([cv2.resize(frame, (84, 84), interpolation=cv2.INTER_AREA) for frame in frames])
+    expected = torch.as_tensor(resized, dtype=torch.float32).permute(0, 3, 1, 2) / 255.0
+    assert torch.equal(car_observation(np.stack(frames)), expected)
 
 
 def test_car_actions_are_steer_gas_brake_within_bounds():

@@ -131,11 +131,16 @@ def _area_matrix(source: int, target: int) -> torch.Tensor:
 
 
 def car_observation(frames: np.ndarray) -> torch.Tensor:
-    """``[K, 96, 96, 3]`` uint8 frames -> ``[K, 3, 84, 84]`` float in [0, 1] (area resize, /255)."""
+    """``[K, 96, 96, 3]`` uint8 frames -> ``[K, 3, 84, 84]`` float in [0, 1].
+
+    The reference's preprocessing: an area resize to an 84x84 uint8 image (OpenCV's
+    INTER_AREA, whose output is rounded to integers), then /255. Done for all K frames
+    at once as two matrix products and a rounding; equal to ``cv2.resize`` (tested).
+    """
     x = torch.as_tensor(np.asarray(frames), dtype=torch.float32).permute(0, 3, 1, 2)
     rows = _area_matrix(x.shape[2], CAR_INPUT_SIDE)
     cols = _area_matrix(x.shape[3], CAR_INPUT_SIDE)
-    return rows @ x @ cols.T / 255.0
+    return torch.round(rows @ x @ cols.T) / 255.0
 
 
 def _max_pool_2x2(x: torch.Tensor) -> torch.Tensor:

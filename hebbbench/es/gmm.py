@@ -4,7 +4,7 @@ The paper's shared-rule model (eq. 3): every synapse ``n`` of ``N`` draws a rule
 ``k ~ softmax(lambda_n)`` from ``M`` learned rules, then its five ABCD coefficients
 ``h_n ~ N(mu_k, sigma^2 I_5)``. The search parameters are the mixing logits
 ``lambda`` ``[N, M]`` (start 0, uniform assignment) and the rule means ``mu`` ``[M, 5]``
-(start N(0, 1)); ``sigma`` is fixed within a generation and decays between them.
+(start N(0, 1)); ``sigma`` is fixed (by default; ``sigma_decay`` may shrink it per generation).
 
 ``tell`` ascends the score-function estimate of eq. 2,
 ``g = 1/P sum_i f_i grad log p(h_i | mu, lambda)``, with ``f`` the centered-rank,
@@ -149,8 +149,10 @@ def mean_entropy(logits: torch.Tensor, chunk_elements: int = 2**24) -> float:
 
 @dataclass(frozen=True)
 class GaussianMixtureESConfig:
-    """Hyper-parameters. Defaults: sigma 0.1 x 0.999/gen (the paper's), and the paper's post-hoc
-    best optimiser for shared rules, Adam with lr 1.0 x 0.9931/gen (halving every 100).
+    """Hyper-parameters. Defaults: a fixed sigma of 0.1 (the paper's mixture has a fixed
+    variance; ``sigma_decay`` < 1 shrinks it per generation as OpenAI-ES does), and the
+    paper's post-hoc best optimiser for shared rules, Adam with lr 1.0 x 0.9931/gen
+    (halving every 100).
 
     ``population_size``: individuals per generation, not mirrored (mixture sampling).
     ``chunk_elements``: size of the working block ``[individuals, synapses, M]`` of the
@@ -159,7 +161,7 @@ class GaussianMixtureESConfig:
 
     population_size: int
     sigma: float = 0.1
-    sigma_decay: float = 0.999
+    sigma_decay: float = 1.0
     optimizer: str = "adam"
     lr: float = 1.0
     lr_decay: float = 0.9931
