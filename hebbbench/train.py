@@ -255,7 +255,9 @@ def read_log(run_dir: str | Path) -> list[dict[str, Any]]:
 
 
 _AGENT_TEMPLATE = '''"""Agent file written by `hebbbench train`: the {agent} agent on {task}, trained with
-{holdout!r} held out, acting with this run's final mean parameters ({parameters}).
+{holdout!r} held out. Each episode it acts with a fresh sample of the run's final search
+distribution, drawn from the episode's seed (as the paper evaluated: one sample per
+episode); pass sample=False below to act with the distribution's mean ({parameters}).
 
 Evaluate it with: hebbbench evaluate {run_dir} --task {task}
 """
@@ -266,15 +268,44 @@ from hebbbench.train import load_run_agent
 
 
 def make_agent(task, holdout, observation_space, action_space):
-    return load_run_agent(Path(__file__).parent, task, holdout)
+    return load_run_agent(Path(__file__).parent, task, holdout, sample=True)
 '''
 
+#: Mixed with an episode's seed to seed its parameter sample, so that the sample and the
+#: Hebbian agent's initial weights (seeded by the episode's seed itself) are independent.
+_SAMPLE_STREAM = 0x5A3B1E
 
-def load_run_agent(run_dir: str | Path, task: str, holdout: str | None = None) -> ReferenceAgent:
-    """The K=1 reference agent with the latest parameters of the run in ``run_dir``.
 
-    ``holdout``: the variation an evaluation holds out; refused if the run trained on it,
-    since its score there would not measure generalisation."""
+class SampledRunAgent:
+    """A run's final search distribution as an agent: at each ``reset(seed)`` it draws one
+    individual from the distribution (``strategy.sample``), seeded by the episode's seed,
+    and acts with it for the episode. Same seed, same individual."""
+
+    def __init__(self, network: str, task: str, strategy: OpenAIES | GaussianMixtureES) -> None:
+        self.network, self.task, self.strategy = network, task, strategy
+        self.agent: ReferenceAgent | None = None
+
+    def reset(self, seed: int | None) -> None:
+        seed = 0 if seed is None else int(seed)
+        sample_seed = int(np.random.SeedSequence((seed, _SAMPLE_STREAM)).generate_state(1)[0])
+        self.agent = ReferenceAgent(self.network, self.task, self.strategy.sample(sample_seed))
+        self.agent.reset(seed)
+
+    def act(self, observation: np.ndarray) -> np.ndarray:
+        if self.agent is None:
+            raise RuntimeError("call reset(seed) before act()")
+        return self.agent.act(observation)
+
+
+def load_run_agent(run_dir: str | Path, task: str, holdout: str | None = None, *,
+                   sample: bool = False) -> ReferenceAgent | SampledRunAgent:
+    """The K=1 agent of the run in ``run_dir``, from its latest checkpoint.
+
+    ``sample=False``: the distribution's mean parameters (``parameters.npy``; for shared
+    rules each synapse's most probable rule); ``sample=True``: a fresh individual drawn
+    from the distribution at each episode (:class:`SampledRunAgent`), as the paper's
+    evaluation. ``holdout``: the variation an evaluation holds out; refused if the run
+    trained on it, since its score there would not measure generalisation."""
     run_dir = Path(run_dir)
     config = TrainConfig.from_file(run_dir / CONFIG_FILE)
     if task != config.task:
@@ -282,7 +313,11 @@ def load_run_agent(run_dir: str | Path, task: str, holdout: str | None = None) -
     if holdout in config.variations:
         raise ValueError(f"this run trained on {holdout!r}, so it cannot be evaluated with {holdout!r} held out; "
                          f"it held out {config.holdout!r}")
-    return ReferenceAgent(config.network, config.task, np.load(run_dir / PARAMETERS_FILE))
+    if not sample:
+        return ReferenceAgent(config.network, config.task, np.load(run_dir / PARAMETERS_FILE))
+    strategy = make_strategy(config)
+    strategy.load_state_dict(torch.load(run_dir / CHECKPOINT_FILE)["strategy"])
+    return SampledRunAgent(config.network, config.task, strategy)
 
 
 def train(config: TrainConfig, run_dir: str | Path, progress: bool = True) -> Path:

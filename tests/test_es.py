@@ -109,3 +109,15 @@ def test_state_of_an_older_noise_scheme_is_refused():
     del state["noise"]  # as saved before per-row noise seeds
     with pytest.raises(ValueError, match="drew its noise differently"):
         OpenAIES(torch.zeros(4), OpenAIESConfig(population_size=4), seed=0).load_state_dict(state)
+
+
+def test_sample_draws_from_the_current_distribution_by_seed_alone():
+    es = OpenAIES(torch.zeros(20_000), OpenAIESConfig(population_size=4), seed=0)
+    es.tell(_sphere(es.ask()))
+    reference = OpenAIES(torch.zeros(20_000), OpenAIESConfig(population_size=4), seed=0)
+    reference.tell(_sphere(reference.ask()))
+    sample = es.sample(7)
+    assert torch.equal(sample, es.sample(7)) and not torch.equal(sample, es.sample(8))
+    eps = (sample - es.mean) / es.sigma
+    assert abs(float(eps.mean())) < 0.05 and abs(float(eps.std()) - 1) < 0.05
+    assert torch.equal(es.ask(), reference.ask())  # sampling left the strategy's noise alone

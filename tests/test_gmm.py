@@ -249,3 +249,18 @@ def test_learns_a_shared_target_rule():
         rules = es.ask().reshape(32, 16, 5)
         es.tell(-(rules - target).square().sum(dim=(1, 2)))
     assert distance() < 0.25 * start
+
+
+def test_sample_is_one_individual_drawn_by_the_logits_from_its_seed_alone():
+    es = _es(2_000, 3, 4, num_dense=2, sigma=1e-3, seed=1)
+    twin = _es(2_000, 3, 4, num_dense=2, sigma=1e-3, seed=1)
+    for strategy in (es, twin):
+        strategy.logits[:] = torch.log(torch.tensor([0.6, 0.3, 0.1]))
+    sample = es.sample(11)
+    assert sample.shape == (es.num_params,) and torch.equal(sample, es.sample(11))
+    assert not torch.equal(sample, es.sample(12))
+    component = torch.cdist(sample[2:].reshape(-1, 5), es.means).argmin(dim=1)
+    share = torch.bincount(component, minlength=3) / component.numel()
+    torch.testing.assert_close(share, torch.tensor([0.6, 0.3, 0.1]), atol=0.03, rtol=0)
+    assert float((sample[:2] - es.dense_mean).abs().max()) < 1e-2
+    assert torch.equal(es.ask(), twin.ask())  # sampling left the strategy's random state alone

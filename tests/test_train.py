@@ -145,3 +145,29 @@ def test_cli_errors_are_one_line_and_exit_2(tmp_path, capsys):
     assert "not empty" in capsys.readouterr().err
     assert main(["train", "--agent", "static", "--task", "ant", "--population", "5", "--out", str(tmp_path / "y")]) == 2
     assert "even number" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("agent", ["static", "shared"])
+def test_run_agent_draws_one_individual_of_the_final_distribution_per_episode(agent, tmp_path):
+    """As the paper evaluated (one sample per episode): same seed, same individual."""
+    import torch
+
+    from hebbbench.train import SampledRunAgent, load_run_agent
+
+    overrides = {"rho": 1024} if agent == "shared" else {}
+    config = _config(agent, "ant", generations=1, **overrides)
+    run_dir = train(config, tmp_path / "run", progress=False)
+    sampled = load_run_agent(run_dir, "ant", config.holdout, sample=True)
+    assert isinstance(sampled, SampledRunAgent)
+    parameters = {}
+    for seed in (5, 6, 5):
+        sampled.reset(seed)
+        parameters.setdefault(seed, []).append(sampled.agent.policy.params)
+    first, again = parameters[5]
+    assert all(torch.equal(first[name], again[name]) for name in first)
+    assert any(not torch.equal(first[name], parameters[6][0][name]) for name in first)
+    env = gym.make("AntDefault-v0", max_episode_steps=3)
+    observation, _ = env.reset(seed=0)
+    sampled.reset(0)
+    env.step(sampled.act(observation))
+    env.close()

@@ -231,22 +231,34 @@ class GaussianMixtureES:
     def ask(self) -> torch.Tensor:
         """Sample the generation: ``[P, num_dense + 5 N]`` (see the module docstring's layout)."""
         self._rng_before_ask = self._rng.get_state()
-        P, N, M = self.population, self.num_synapses, self.num_rules
+        rules, dense = self._draw(self.population, self._rng)
+        self._pending = (rules, dense)
+        self._asked = torch.cat([dense, rules.view(self.population, -1)], dim=1)
+        return self._asked
+
+    def sample(self, seed: int) -> torch.Tensor:
+        """One individual ``[num_dense + 5 N]`` of the current distribution, drawn from
+        ``seed`` alone (the strategy's own random state is untouched): every synapse picks a
+        rule k ~ softmax(lambda_n) and takes N(mu_k, sigma^2). How the paper evaluated."""
+        rules, dense = self._draw(1, torch.Generator().manual_seed(int(seed)))
+        return torch.cat([dense[0], rules[0].reshape(-1)])
+
+    def _draw(self, count: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """``count`` individuals: rules ``[count, N, 5]`` and dense parameters ``[count, num_dense]``."""
+        N, M = self.num_synapses, self.num_rules
         dtype = self.logits.dtype
-        uniforms = torch.rand(N, P, generator=self._rng, dtype=torch.float64)
-        noise = torch.randn(P, N, _COEFFICIENTS, generator=self._rng, dtype=dtype)
-        dense_noise = torch.randn(P, self.num_dense, generator=self._rng, dtype=dtype)
-        components = torch.empty(N, P, dtype=torch.long)
+        uniforms = torch.rand(N, count, generator=generator, dtype=torch.float64)
+        noise = torch.randn(count, N, _COEFFICIENTS, generator=generator, dtype=dtype)
+        dense_noise = torch.randn(count, self.num_dense, generator=generator, dtype=dtype)
+        components = torch.empty(N, count, dtype=torch.long)
         step = _rows_per_chunk(N, M, self.chunk_elements)
         for start in range(0, N, step):  # inverse-CDF sampling of k ~ softmax(lambda_n)
             cdf = torch.softmax(self.logits[start:start + step].to(torch.float64), 1).cumsum_(1)
             u = uniforms[start:start + step] * cdf[:, -1:]
             components[start:start + step] = torch.searchsorted(cdf, u).clamp_(max=M - 1)
-        rules = noise.mul_(self.sigma).add_(self.means[components.T])  # [P, N, 5]
+        rules = noise.mul_(self.sigma).add_(self.means[components.T])  # [count, N, 5]
         dense = dense_noise.mul_(self.sigma).add_(self.dense_mean)
-        self._pending = (rules, dense)
-        self._asked = torch.cat([dense, rules.view(P, -1)], dim=1)
-        return self._asked
+        return rules, dense
 
     def compact_population(self) -> ExplicitPopulation:
         """The population of the last ``ask()``, given explicitly: rebuilding a sample needs

@@ -104,6 +104,13 @@ class OpenAIES:
         """The parameter vector the search distribution stands for: its mean ``[D]``."""
         return self.mean.clone()
 
+    def sample(self, seed: int) -> torch.Tensor:
+        """One individual ``[D]`` of the current distribution, ``mean + sigma * eps``, drawn
+        from ``seed`` alone (the same seed gives the same individual; the strategy's own
+        random state is untouched). How the paper evaluated a trained distribution."""
+        generator = torch.Generator().manual_seed(int(seed))
+        return self.mean + self.sigma * torch.randn(self.mean.shape, generator=generator, dtype=self.mean.dtype)
+
     def ask(self) -> torch.Tensor:
         """The population of this generation, ``[P, D]`` float32, mirrored pairs (i, i + P/2)."""
         size = self.config.population_size
