@@ -17,6 +17,7 @@ same numbers, and a run killed at any moment and resumed ends with exactly the p
 of an uninterrupted one. All individuals of a generation meet the same episode seed on a
 variation (common random numbers: the same track, the same start, the same initial
 Hebbian weights), which makes the ranking of a mirrored pair depend on its parameters only.
+(The paper's code gave every individual a fresh, unseeded episode instead; README says so.)
 
 Run directory::
 
