@@ -62,7 +62,8 @@ def _train(args: argparse.Namespace) -> int:
         given = [flag for flag, value in (("--agent", args.agent), ("--task", args.task), ("--config", args.config),
                                           ("--out", args.out), ("--holdout", args.holdout), ("--rho", args.rho),
                                           ("--variations", args.variations), ("--population", args.population),
-                                          ("--seed", args.seed), ("--max-episode-steps", args.max_episode_steps))
+                                          ("--seed", args.seed), ("--max-episode-steps", args.max_episode_steps),
+                                          ("--episode-seeds", args.episode_seeds))
                  if value is not None]
         if given:
             raise UserError(f"--resume continues a run with its saved config (only --generations, --workers, "
@@ -76,7 +77,7 @@ def _train(args: argparse.Namespace) -> int:
             "agent": args.agent, "task": args.task, "holdout": args.holdout, "population": args.population,
             "generations": args.generations, "workers": args.workers, "seed": args.seed,
             "backend": args.backend, "ray_address": args.ray_address,
-            "max_episode_steps": args.max_episode_steps, "rho": args.rho,
+            "max_episode_steps": args.max_episode_steps, "rho": args.rho, "episode_seeds": args.episode_seeds,
             "variations": tuple(args.variations.split(",")) if args.variations else None,
         }
         if args.config:
@@ -212,6 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                "default: start a local Ray)")
     trainer.add_argument("--seed", type=int, help="seed of every random number in the run (default 0)")
     trainer.add_argument("--max-episode-steps", type=int, help="shorten every episode to K policy steps")
+    trainer.add_argument("--episode-seeds", choices=["shared", "per-pair", "per-individual"],
+                         help="episodes of a generation: one shared by all (default), one per mirrored pair, or "
+                              "one per individual (as the paper's code)")
     trainer.add_argument("--config", help="a preset TOML file from configs/; flags given override it")
     trainer.add_argument("--out", metavar="RUN_DIR", help="new run directory")
     trainer.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its checkpoint")

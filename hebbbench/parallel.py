@@ -65,9 +65,12 @@ MAX_FAILURES = 3
 class EpisodeBatch:
     """Individuals ``start .. stop - 1`` each play one episode of ``env_id``, in lockstep.
 
-    Every env is reset with ``env_seed`` and every policy with ``weight_seed`` (the
-    trainer's common random numbers); ``max_episode_steps`` shortens the episode (``None``:
-    the env's own limit). ``network``/``task`` name the reference policy that acts.
+    ``seed_period`` 0: every env is reset with ``env_seed`` and every policy with
+    ``weight_seed`` (common random numbers); ``n`` > 0: individual ``i`` meets episode
+    ``i mod n``, its seeds derived from (``env_seed``, ``i mod n``) and (``weight_seed``,
+    ``i mod n``), so ``n = P/2`` gives each mirrored pair (i, i + P/2) its own episode and
+    ``n = P`` each individual. ``max_episode_steps`` shortens the episode (``None``: the
+    env's own limit). ``network``/``task`` name the reference policy that acts.
     """
 
     network: str
@@ -78,10 +81,24 @@ class EpisodeBatch:
     start: int
     stop: int
     max_episode_steps: int | None = None
+    seed_period: int = 0
 
     @property
     def size(self) -> int:
         return self.stop - self.start
+
+    def seeds(self) -> tuple[list[int], list[int]]:
+        """The env seeds and the policy (Hebbian weight) seeds of individuals ``start .. stop - 1``."""
+        if self.seed_period == 0:
+            return [self.env_seed] * self.size, [self.weight_seed] * self.size
+        episodes = [i % self.seed_period for i in range(self.start, self.stop)]
+        return ([derived_seed(self.env_seed, e) for e in episodes],
+                [derived_seed(self.weight_seed, e) for e in episodes])
+
+
+def derived_seed(base: int, index: int) -> int:
+    """A 32-bit seed for episode ``index`` of a batch seeded ``base`` (independent streams)."""
+    return int(np.random.SeedSequence((base, index)).generate_state(1)[0])
 
 
 @dataclass(frozen=True)
@@ -102,14 +119,15 @@ def split_batches(template: EpisodeBatch, population_size: int, workers: int) ->
     return [dataclasses.replace(template, start=start, stop=stop) for start, stop in zip(bounds, bounds[1:])]
 
 
-def play_lockstep(envs: Sequence[gym.Env], policy: Any, env_seed: int, weight_seed: int) -> tuple[np.ndarray, np.ndarray]:
+def play_lockstep(envs: Sequence[gym.Env], policy: Any, env_seeds: Sequence[int],
+                  weight_seeds: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     """One episode in each of the K ``envs`` for the K individuals of ``policy``.
 
-    All envs are reset with ``env_seed`` and the policy with ``weight_seed``; each step is
+    Env k is reset with ``env_seeds[k]`` and the policy with ``weight_seeds``; each step is
     one batched policy call, and only the envs whose episode is still running are stepped.
     Returns the returns ``[K]`` (float64) and the episode lengths ``[K]`` (int64)."""
-    observations = np.stack([env.reset(seed=env_seed)[0] for env in envs])
-    policy.reset([weight_seed] * len(envs))
+    observations = np.stack([env.reset(seed=seed)[0] for env, seed in zip(envs, env_seeds)])
+    policy.reset(list(weight_seeds))
     returns = np.zeros(len(envs))
     lengths = np.zeros(len(envs), dtype=np.int64)
     running = np.ones(len(envs), dtype=bool)
@@ -141,7 +159,7 @@ class EpisodeWorker:
             raise RuntimeError("this worker has not been sent a population yet")
         policy = make_policy(batch.network, batch.task, self._population.rows(batch.start, batch.stop))
         envs = self._envs_for(batch.env_id, batch.max_episode_steps, batch.size)
-        returns, lengths = play_lockstep(envs, policy, batch.env_seed, batch.weight_seed)
+        returns, lengths = play_lockstep(envs, policy, *batch.seeds())
         return BatchResult(returns, lengths, time.perf_counter() - start)
 
     def _envs_for(self, env_id: str, max_episode_steps: int | None, count: int) -> list[gym.Env]:
@@ -186,7 +204,7 @@ class _Died:
 
 def _describe(batch: EpisodeBatch) -> str:
     return (f"episodes of individuals {batch.start}..{batch.stop - 1} on {batch.env_id} "
-            f"(env seed {batch.env_seed}, weight seed {batch.weight_seed})")
+            f"(env seed {batch.env_seed}, weight seed {batch.weight_seed}, seed period {batch.seed_period})")
 
 
 class Backend:

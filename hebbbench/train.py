@@ -17,7 +17,8 @@ same numbers, and a run killed at any moment and resumed ends with exactly the p
 of an uninterrupted one. All individuals of a generation meet the same episode seed on a
 variation (common random numbers: the same track, the same start, the same initial
 Hebbian weights), which makes the ranking of a mirrored pair depend on its parameters only.
-(The paper's code gave every individual a fresh, unseeded episode instead; README says so.)
+(The paper's code gave every individual a fresh, unseeded episode instead; README says so,
+and ``episode_seeds="per-individual"`` does the same with seeds.)
 
 Run directory::
 
@@ -65,6 +66,10 @@ SHARED_AGENT = "shared"
 TRAIN_AGENTS = (*AGENTS, SHARED_AGENT)
 #: The paper's budget per task: (population, generations).
 PAPER_BUDGET = {"car": (200, 300), "ant": (500, 500)}
+#: Episode-seed schemes: how many distinct episodes a population of P meets per variation
+#: (0: one, shared by all; see :class:`hebbbench.parallel.EpisodeBatch`).
+_SEED_PERIOD = {"shared": lambda p: 0, "per-pair": lambda p: p // 2, "per-individual": lambda p: p}
+EPISODE_SEEDS = tuple(_SEED_PERIOD)
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,10 @@ class TrainConfig:
     training variations; default all but the holdout (the paper's leave-one-out meta-task).
     ``population`` and ``generations`` default to the paper's budget for the task.
     ``max_episode_steps``: shorten every episode (``None``: the task's full length).
+    ``episode_seeds``: who meets which episode in a generation, on each variation:
+    ``"shared"`` (default) one episode seed for the whole population (common random
+    numbers), ``"per-pair"`` one per mirrored pair (OpenAI-ES only), ``"per-individual"``
+    one per individual, as the paper's code (which reset each individual's env unseeded).
     ``backend``, ``workers``, ``ray_address``: where episodes run (:mod:`hebbbench.parallel`;
     default a local pool with one worker per core); they change the speed, never the numbers.
     ``es``: keyword arguments of :class:`~hebbbench.es.OpenAIESConfig` other than the
@@ -98,6 +107,7 @@ class TrainConfig:
     strategy: str = "openai-es"
     es: dict[str, Any] = field(default_factory=dict)
     rho: int | str | None = None
+    episode_seeds: str = "shared"
 
     def __post_init__(self) -> None:
         if self.agent not in TRAIN_AGENTS:
@@ -133,6 +143,11 @@ class TrainConfig:
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
         check_backend(self.backend, self.workers, self.ray_address)
+        if self.episode_seeds not in EPISODE_SEEDS:
+            raise ValueError(f"unknown episode_seeds {self.episode_seeds!r}; allowed: {', '.join(EPISODE_SEEDS)}")
+        if self.episode_seeds == "per-pair" and self.strategy != "openai-es":
+            raise ValueError("episode_seeds 'per-pair' needs mirrored pairs (OpenAI-ES); the gaussian-mixture "
+                             "strategy samples unpaired individuals: use 'per-individual'")
         if self.max_episode_steps is not None and self.max_episode_steps < 1:
             raise ValueError(f"max_episode_steps must be a positive integer, got {self.max_episode_steps!r}")
         if self.agent == SHARED_AGENT:  # validates rho and the ES settings
@@ -199,7 +214,8 @@ def generation_batches(config: TrainConfig, generation: int, workers: int) -> li
     for v, name in enumerate(config.variations):
         env_seed, weight_seed = episode_seeds(config.seed, generation, v)
         template = EpisodeBatch(config.network, config.task, get_variation(config.task, name).env_id, env_seed,
-                                weight_seed, 0, config.population, config.max_episode_steps)
+                                weight_seed, 0, config.population, config.max_episode_steps,
+                                seed_period=_SEED_PERIOD[config.episode_seeds](config.population))
         batches.extend(split_batches(template, config.population, workers))
     return batches
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import multiprocessing
 import os
 import signal
@@ -73,6 +74,35 @@ def test_explicit_population_parts_hold_only_their_rows():
     assert torch.equal(part.rows(2, 5), asked[2:5]) and part.parameters.shape[0] == 3
     with pytest.raises(IndexError, match="outside this part"):
         part.rows(0, 3)
+
+
+def test_episode_seeds_shared_per_pair_and_per_individual():
+    base = EpisodeBatch("static", "ant", "AntDefault-v0", env_seed=11, weight_seed=7, start=0, stop=8)
+    shared = base.seeds()
+    assert shared == ([11] * 8, [7] * 8)
+    env_seeds, weight_seeds = dataclasses.replace(base, seed_period=4).seeds()  # P = 8: pairs (i, i + 4)
+    assert env_seeds[:4] == env_seeds[4:] and len(set(env_seeds)) == 4
+    assert weight_seeds[:4] == weight_seeds[4:] and not set(env_seeds) & set(weight_seeds)
+    env_seeds, _ = dataclasses.replace(base, seed_period=8).seeds()
+    assert len(set(env_seeds)) == 8
+    # A batch holding part of the population gets the same seeds as the whole would.
+    part = dataclasses.replace(base, seed_period=8, start=3, stop=6).seeds()
+    assert part[0] == env_seeds[3:6]
+
+
+def test_per_individual_episodes_give_the_same_numbers_on_every_backend(tmp_path):
+    config = TrainConfig(agent="hebbian", task="ant", population=4, generations=1, seed=5, max_episode_steps=40,
+                         variations=("default",), backend="inprocess", episode_seeds="per-individual")
+    here = train(config, tmp_path / "here", progress=False)
+    pool = train(dataclasses.replace(config, backend="local", workers=2), tmp_path / "pool", progress=False)
+    shared = train(dataclasses.replace(config, episode_seeds="shared"), tmp_path / "shared", progress=False)
+    strip = lambda rows: [{k: v for k, v in r.items() if k not in EXECUTION_KEYS} for r in rows]  # noqa: E731
+    assert strip(read_log(here)) == strip(read_log(pool))
+    assert strip(read_log(here)) != strip(read_log(shared))
+    with pytest.raises(ValueError, match="per-pair' needs mirrored pairs"):
+        TrainConfig(agent="shared", task="ant", episode_seeds="per-pair")
+    with pytest.raises(ValueError, match="unknown episode_seeds 'random'"):
+        TrainConfig(agent="static", task="ant", episode_seeds="random")
 
 
 def test_split_batches_covers_the_population_once():
@@ -218,6 +248,10 @@ def test_train_cli_runs_on_a_chosen_backend_and_refuses_bad_choices(tmp_path, ca
     assert main([*args, "--backend", "inprocess", "--out", str(tmp_path / "c")]) == 0
     assert main(["train", "--resume", str(tmp_path / "c"), "--generations", "2", "--backend", "local",
                  "--workers", "2"]) == 0
+    assert main([*args, "--backend", "inprocess", "--episode-seeds", "per-pair", "--out", str(tmp_path / "d")]) == 0
+    assert json.loads((tmp_path / "d" / "config.json").read_text())["episode_seeds"] == "per-pair"
+    assert main(["train", "--resume", str(tmp_path / "d"), "--episode-seeds", "shared"]) == 2
+    assert "drop --episode-seeds" in capsys.readouterr().err
     # Back to in-process: the local pool's saved worker count does not follow the new backend.
     assert main(["train", "--resume", str(tmp_path / "c"), "--generations", "3", "--backend", "inprocess"]) == 0
     rows = read_log(tmp_path / "c")
