@@ -26,6 +26,10 @@ CI_SEED = 0
 SPLITS = ("train", "test")
 #: Largest difference tolerated between a stored summary number and its recomputation.
 SUMMARY_TOLERANCE = 1e-6
+#: The process's umask, read once at import (reading it means setting it, which must not
+#: happen while other threads may create files).
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 @dataclass(frozen=True)
@@ -165,9 +169,7 @@ def write_text_atomic(path: Path, text: str) -> None:
             file.write(text)
             file.flush()
             os.fsync(file.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temp, 0o666 & ~umask)
+            os.fchmod(file.fileno(), 0o666 & ~_UMASK)
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)

@@ -48,6 +48,7 @@ from hebbbench.agents import AGENTS, ReferenceAgent, hebbian_slice, parameter_co
 from hebbbench.envs import PAPER_HOLDOUT, get_task, get_variation, variations
 from hebbbench.es import (GaussianMixtureES, GaussianMixtureESConfig, OpenAIES, OpenAIESConfig,
                           coefficient_penalty, rules_for_rho)
+from hebbbench.es.openai_es import NOISE_SCHEME
 from hebbbench.parallel import Backend, EpisodeBatch, check_backend, make_backend, split_batches
 from hebbbench.protocol import sigint_deferred
 
@@ -303,7 +304,8 @@ class SampledRunAgent:
         self.agent: ReferenceAgent | None = None
 
     def reset(self, seed: int | None) -> None:
-        seed = 0 if seed is None else int(seed)
+        """Draw this episode's individual from ``seed`` (``None``: a random one)."""
+        seed = int(np.random.SeedSequence().generate_state(1)[0]) if seed is None else int(seed)
         sample_seed = int(np.random.SeedSequence((seed, _SAMPLE_STREAM)).generate_state(1)[0])
         self.agent = ReferenceAgent(self.network, self.task, self.strategy.sample(sample_seed))
         self.agent.reset(seed)
@@ -376,9 +378,14 @@ def resume(run_dir: str | Path, progress: bool = True, **changes: Any) -> Path:
         # The saved worker count and Ray address belonged to the old backend.
         given = {"workers": None, "ray_address": None, **given}
     config = dataclasses.replace(config, **given)
+    state = torch.load(run_dir / CHECKPOINT_FILE)["strategy"]
+    if state.get("kind") == "openai-es" and state.get("noise") != NOISE_SCHEME:
+        raise ValueError(f"{str(run_dir)!r} was trained by an older hebbbench that drew its ES noise differently "
+                         "(before per-row seeds); resuming would not continue its numbers: start a new run, or "
+                         "resume it with the hebbbench version that started it (evaluating it works as is)")
     _write_config(run_dir, config)
     strategy = make_strategy(config)
-    strategy.load_state_dict(torch.load(run_dir / CHECKPOINT_FILE)["strategy"])
+    strategy.load_state_dict(state)
     return run_generations(config, run_dir, strategy, progress)
 
 

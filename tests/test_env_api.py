@@ -134,3 +134,17 @@ def test_ant_reset_prints_nothing_to_stdout(capfd):
     env.reset(seed=0)
     env.close()
     assert capfd.readouterr().out == ""  # pybullet's connect would print "argv[0]=" per env
+
+
+def test_mjcf_cache_folder_is_made_private_and_reused(tmp_path, monkeypatch):
+    import os
+
+    from hebbbench.envs.ant_mjcf import ant_mjcf_path
+
+    monkeypatch.setattr("tempfile.gettempdir", lambda: str(tmp_path))
+    folder = tmp_path / f"hebbbench-mjcf-{os.getuid()}"
+    folder.mkdir(mode=0o775)  # as an older hebbbench made it under umask 002
+    folder.chmod(0o775)
+    path = ant_mjcf_path((0.4, 0.4, 0.4, 0.8))
+    assert os.path.dirname(path) == str(folder) and folder.stat().st_mode & 0o777 == 0o700
+    assert ant_mjcf_path((0.4, 0.4, 0.4, 0.8)) == path and "0.8" in open(path).read()

@@ -211,10 +211,13 @@ def test_unknown_backend_and_misplaced_address_are_refused():
         TrainConfig(agent="static", task="ant", backend="spark")
 
 
-def test_unreachable_ray_cluster_and_repeated_variations_are_refused():
+def test_unreachable_ray_cluster_is_refused():
     pytest.importorskip("ray")
     with pytest.raises(ValueError, match="cannot reach a Ray cluster at 'auto'"):
         RayBackend(workers=1, address="auto")
+
+
+def test_repeated_training_variations_are_refused():
     with pytest.raises(ValueError, match="default given more than once"):
         TrainConfig(agent="static", task="ant", variations=("default", "damage-left", "default"))
 

@@ -84,12 +84,8 @@ def test_load_names_the_first_problem(tmp_path):
         load_results(path)
 
 
-def test_written_files_get_the_usual_permissions_not_the_temp_files_private_ones(tmp_path):
-    import os
-
-    umask = os.umask(0o022)
-    try:
-        path = write_results(make_results(), tmp_path / "results.json")
-    finally:
-        os.umask(umask)
-    assert path.stat().st_mode & 0o777 == 0o644
+def test_written_files_get_the_usual_permissions_not_the_temp_files_private_ones(tmp_path, monkeypatch):
+    for umask, mode in ((0o022, 0o644), (0o027, 0o640)):
+        monkeypatch.setattr("hebbbench.results._UMASK", umask)  # the umask read at import
+        path = write_results(make_results(), tmp_path / f"results-{umask:o}.json")
+        assert path.stat().st_mode & 0o777 == mode

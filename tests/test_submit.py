@@ -199,10 +199,10 @@ def test_a_submit_waits_while_another_command_holds_the_board(board, tmp_path):
     with leaderboard.board_lock(board):
         thread = threading.Thread(target=submit_second)
         thread.start()
-        thread.join(timeout=1.0)  # long enough to validate and reach the lock
-        assert submitted == [] and len(list((board / "submissions").glob("*.json"))) == 1
+        thread.join(timeout=1.0)  # without the lock it finishes well within this
+        assert thread.is_alive() and submitted == [] and len(list((board / "submissions").glob("*.json"))) == 1
     thread.join(timeout=60)
-    assert len(submitted) == 1 and submitted[0].exists()
+    assert not thread.is_alive() and len(submitted) == 1 and submitted[0].exists()
     assert "second" in (board / "README.md").read_text() and "first" in (board / "README.md").read_text()
 
 

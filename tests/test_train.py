@@ -171,3 +171,21 @@ def test_run_agent_draws_one_individual_of_the_final_distribution_per_episode(ag
     sampled.reset(0)
     env.step(sampled.act(observation))
     env.close()
+
+
+def test_a_run_from_before_per_row_noise_seeds_evaluates_but_does_not_resume(tmp_path):
+    import torch
+
+    from hebbbench.train import load_run_agent
+
+    config = _config("static", "ant", generations=1)
+    run_dir = train(config, tmp_path / "run", progress=False)
+    checkpoint = torch.load(run_dir / "checkpoint.pt")
+    del checkpoint["strategy"]["noise"]  # as saved before commit 6467fe0
+    torch.save(checkpoint, run_dir / "checkpoint.pt")
+    with pytest.raises(ValueError, match="older hebbbench that drew its ES noise differently"):
+        resume(run_dir, progress=False, generations=2)
+    assert read_log(run_dir)[-1]["generation"] == 0  # nothing ran
+    agent = load_run_agent(run_dir, "ant", config.holdout, sample=True)
+    agent.reset(3)
+    assert agent.act(np.zeros(28, dtype=np.float32)).shape == (8,)

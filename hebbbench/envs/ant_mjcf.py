@@ -80,9 +80,11 @@ def ant_mjcf_path(ankle_lengths: Sequence[float]) -> str:
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     if hasattr(os, "getuid"):  # on a shared /tmp, load only files that this user wrote
         status = folder.stat()
-        if status.st_uid != os.getuid() or status.st_mode & 0o022:
-            raise RuntimeError(f"{folder} (the cache of generated ant models) belongs to another user or is "
-                               "writable by others; remove it, or set TMPDIR to a private folder")
+        if status.st_uid != os.getuid():
+            raise ValueError(f"{folder} (the cache of generated ant models) belongs to another user; "
+                             "set TMPDIR to a private folder")
+        if status.st_mode & 0o077:  # made by an older hebbbench under a permissive umask
+            folder.chmod(0o700)
     path = folder / f"ant-{digest}.xml"
     if not path.exists():
         with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False) as handle:

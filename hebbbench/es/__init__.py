@@ -8,9 +8,11 @@ A strategy is an object with
 * ``compact_population()``: the last asked population in the smallest form that rebuilds
   any of its rows on a rollout worker (:mod:`hebbbench.es.population`);
 * ``solution() -> Tensor[D]``: the one parameter vector the distribution stands for;
+* ``sample(seed) -> Tensor[D]``: one individual of the distribution, drawn from ``seed``
+  alone (how a trained distribution is evaluated, one sample per episode);
 * ``state_dict()`` / ``load_state_dict(state)``: exact save and restore.
 
-The trainer (:mod:`hebbbench.train`) uses only these six, so any strategy with them plugs in.
+The trainer (:mod:`hebbbench.train`) uses only these seven, so any strategy with them plugs in.
 """
 
 from hebbbench.es.openai_es import OPTIMIZERS, OpenAIES, OpenAIESConfig, centered_ranks, shape_fitness
