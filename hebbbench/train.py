@@ -335,7 +335,9 @@ def load_run_agent(run_dir: str | Path, task: str, holdout: str | None = None, *
     if not sample:
         return ReferenceAgent(config.network, config.task, np.load(run_dir / PARAMETERS_FILE))
     strategy = make_strategy(config)
-    strategy.load_state_dict(torch.load(run_dir / CHECKPOINT_FILE)["strategy"])
+    # Memory-mapped: the checkpoint's pages are read once into the strategy's tensors, and
+    # evaluation workers on one machine share them in the page cache.
+    strategy.load_state_dict(torch.load(run_dir / CHECKPOINT_FILE, mmap=True)["strategy"])
     return SampledRunAgent(config.network, config.task, strategy)
 
 
