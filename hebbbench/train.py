@@ -334,10 +334,16 @@ def load_run_agent(run_dir: str | Path, task: str, holdout: str | None = None, *
                          f"it held out {config.holdout!r}")
     if not sample:
         return ReferenceAgent(config.network, config.task, np.load(run_dir / PARAMETERS_FILE))
-    strategy = make_strategy(config)
     # Memory-mapped: the checkpoint's pages are read once into the strategy's tensors, and
     # evaluation workers on one machine share them in the page cache.
-    strategy.load_state_dict(torch.load(run_dir / CHECKPOINT_FILE, mmap=True)["strategy"])
+    state = torch.load(run_dir / CHECKPOINT_FILE, mmap=True)["strategy"]
+    if state.get("kind") == "gaussian-mixture":
+        # Sampling needs the distribution, not Adam's moments (2 x 604 MB at ant rho = 1):
+        # restore it into an SGD strategy, which keeps none.
+        config = dataclasses.replace(config, es={**config.es, "optimizer": "sgd"})
+        state = {**state, "config": {**state["config"], "optimizer": "sgd"}, "moments": {}}
+    strategy = make_strategy(config)
+    strategy.load_state_dict(state)
     return SampledRunAgent(config.network, config.task, strategy)
 
 

@@ -152,7 +152,7 @@ def test_run_agent_draws_one_individual_of_the_final_distribution_per_episode(ag
     """As the paper evaluated (one sample per episode): same seed, same individual."""
     import torch
 
-    from hebbbench.train import SampledRunAgent, load_run_agent
+    from hebbbench.train import SampledRunAgent, load_run_agent, make_strategy
 
     overrides = {"rho": 1024} if agent == "shared" else {}
     config = _config(agent, "ant", generations=1, **overrides)
@@ -166,6 +166,10 @@ def test_run_agent_draws_one_individual_of_the_final_distribution_per_episode(ag
     first, again = parameters[5]
     assert all(torch.equal(first[name], again[name]) for name in first)
     assert any(not torch.equal(first[name], parameters[6][0][name]) for name in first)
+    # It samples what the run's own strategy, fully restored (optimiser state included), would.
+    restored = make_strategy(config)
+    restored.load_state_dict(torch.load(run_dir / "checkpoint.pt")["strategy"])
+    assert torch.equal(sampled.strategy.sample(123), restored.sample(123))
     env = gym.make("AntDefault-v0", max_episode_steps=3)
     observation, _ = env.reset(seed=0)
     sampled.reset(0)
