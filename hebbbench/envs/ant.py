@@ -14,7 +14,7 @@ from pybullet_envs_gymnasium.gym_locomotion_envs import AntBulletEnv
 
 from hebbbench.envs.ant_mjcf import DEFAULT_ANKLE_LENGTH, ANKLE_GEOMS, ant_mjcf_path, validate_ankle_lengths
 from hebbbench.envs.ant_step import BatchedAntStep
-from hebbbench.envs.validation import ActionCheck, check_render_mode, non_negative_int
+from hebbbench.envs.validation import ActionCheck, check_render_mode, int_at_least
 
 
 @contextlib.contextmanager
@@ -92,9 +92,9 @@ class AntMorphologyEnv(AntBulletEnv):
         no_progress_patience: int = 30,
     ) -> None:
         self.ankle_lengths = validate_ankle_lengths(ankle_lengths)
-        self.burn_in_steps = non_negative_int("burn_in_steps", burn_in_steps)
-        self.no_progress_grace = non_negative_int("no_progress_grace", no_progress_grace)
-        self.no_progress_patience = non_negative_int("no_progress_patience", no_progress_patience)
+        self.burn_in_steps = int_at_least("burn_in_steps", burn_in_steps)
+        self.no_progress_grace = int_at_least("no_progress_grace", no_progress_grace)
+        self.no_progress_patience = int_at_least("no_progress_patience", no_progress_patience)
         check_render_mode(render_mode, self.metadata["render_modes"])
         super().__init__(render_mode=render_mode)
         EzPickle.__init__(

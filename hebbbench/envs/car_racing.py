@@ -9,7 +9,7 @@ from gymnasium.utils import EzPickle
 
 from hebbbench.envs.car_dynamics import VariedCar
 from hebbbench.envs.car_render import StatePixelRenderer
-from hebbbench.envs.validation import check_render_mode, checked_action, finite, non_negative_int, positive_finite
+from hebbbench.envs.validation import check_render_mode, checked_action, finite, int_at_least, positive_finite
 
 #: The largest allowed |side_force|; the paper uses 10. Beyond this the push overwhelms
 #: any tyre grip and the task stops being a driving task.
@@ -85,7 +85,7 @@ class CarRacingVariationEnv(CarRacing):
         self.side_force = finite("side_force", side_force)
         if abs(self.side_force) > MAX_SIDE_FORCE:
             raise ValueError(f"side_force must be within [-{MAX_SIDE_FORCE:g}, {MAX_SIDE_FORCE:g}], got {side_force!r}")
-        self.max_negative_steps = non_negative_int("max_negative_steps", max_negative_steps, least=1)
+        self.max_negative_steps = int_at_least("max_negative_steps", max_negative_steps, 1)
         check_render_mode(render_mode, self.metadata["render_modes"])
         if render_backend not in RENDER_BACKENDS:
             raise ValueError(f"render_backend must be one of {RENDER_BACKENDS}, got {render_backend!r}")

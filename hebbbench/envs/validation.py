@@ -39,7 +39,7 @@ def finite(name: str, value: object) -> float:
     return number
 
 
-def non_negative_int(name: str, value: object, *, least: int = 0) -> int:
+def int_at_least(name: str, value: object, least: int = 0) -> int:
     """``value`` if it is an integer (not a bool) >= ``least``; ``ValueError`` otherwise (never rounded)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < least:
         raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
