@@ -23,6 +23,14 @@ def rollout(env: gym.Env, actions, seed: int):
     return np.stack(observations), np.array(rewards), infos
 
 
+def outcomes(run_dir) -> list[dict]:
+    """A training run's log rows without the keys that say how it ran (timings, workers):
+    what two runs with the same seed must agree on, whatever their backends."""
+    from hebbbench.train import EXECUTION_KEYS, read_log
+
+    return [{k: v for k, v in row.items() if k not in EXECUTION_KEYS} for row in read_log(run_dir)]
+
+
 @pytest.fixture
 def ant_actions():
     """A fixed, seeded sequence of 60 ant actions in [-1, 1]."""

@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import outcomes
+
 from hebbbench.agent_file import load_agent_factory
 from hebbbench.cli import main
 from hebbbench.envs import get_variation
 from hebbbench.es import GaussianMixtureES
-from hebbbench.train import EXECUTION_KEYS, TrainConfig, make_strategy, read_log, resume, train
+from hebbbench.train import TrainConfig, make_strategy, read_log, resume, train
 
 TINY = {"ant": 15, "car": 8}  # policy steps per episode in these tests
 
@@ -61,8 +63,7 @@ def test_resumed_shared_run_ends_with_the_uninterrupted_state(tmp_path):
     config["generations"] = 3
     (run_dir / "config.json").write_text(json.dumps(config))
     resume(run_dir, progress=False, backend="local", workers=2)  # rules sent explicitly to 2 processes
-    strip = lambda rows: [{k: v for k, v in row.items() if k not in EXECUTION_KEYS} for row in rows]  # noqa: E731
-    assert strip(read_log(run_dir)) == strip(read_log(straight))
+    assert outcomes(run_dir) == outcomes(straight)
     a = torch.load(straight / "checkpoint.pt")["strategy"]["params"]
     b = torch.load(run_dir / "checkpoint.pt")["strategy"]["params"]
     assert all(torch.equal(a[name], b[name]) for name in a)

@@ -14,13 +14,15 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import outcomes
+
 from hebbbench.agents import parameter_count
 from hebbbench.envs import get_variation
 from hebbbench.es import ExplicitPopulation, GaussianMixtureES, GaussianMixtureESConfig, OpenAIES, OpenAIESConfig
 from hebbbench.parallel import (MAX_LOCKSTEP, BatchError, EpisodeBatch, InProcessBackend, LocalPoolBackend, RayBackend,
                                 WorkerCrashError, make_backend, split_batches)
-from hebbbench.train import EXECUTION_KEYS, TrainConfig, read_log, resume, train
 from hebbbench.protocol import sigint_deferred
+from hebbbench.train import TrainConfig, read_log, resume, train
 
 POPULATION = 8
 KILLED_POPULATION = 16
@@ -96,9 +98,8 @@ def test_per_individual_episodes_give_the_same_numbers_on_every_backend(tmp_path
     here = train(config, tmp_path / "here", progress=False)
     pool = train(dataclasses.replace(config, backend="local", workers=2), tmp_path / "pool", progress=False)
     shared = train(dataclasses.replace(config, episode_seeds="shared"), tmp_path / "shared", progress=False)
-    strip = lambda rows: [{k: v for k, v in r.items() if k not in EXECUTION_KEYS} for r in rows]  # noqa: E731
-    assert strip(read_log(here)) == strip(read_log(pool))
-    assert strip(read_log(here)) != strip(read_log(shared))
+    assert outcomes(here) == outcomes(pool)
+    assert outcomes(here) != outcomes(shared)
     with pytest.raises(ValueError, match="per-pair' needs mirrored pairs"):
         TrainConfig(agent="shared", task="ant", episode_seeds="per-pair")
     with pytest.raises(ValueError, match="unknown episode_seeds 'random'"):
@@ -198,8 +199,7 @@ def test_a_worker_that_keeps_dying_stops_the_run_with_the_checkpoint_intact(tmp_
     assert torch.load(tmp_path / "run" / "checkpoint.pt")["generation"] == 0 and read_log(tmp_path / "run") == []
     resume(tmp_path / "run", progress=False)
     assert np.array_equal(np.load(tmp_path / "run" / "parameters.npy"), np.load(straight / "parameters.npy"))
-    strip = lambda rows: [{k: v for k, v in r.items() if k not in EXECUTION_KEYS} for r in rows]  # noqa: E731
-    assert strip(read_log(tmp_path / "run")) == strip(read_log(straight))
+    assert outcomes(tmp_path / "run") == outcomes(straight)
 
 
 def test_unknown_backend_and_misplaced_address_are_refused():

@@ -14,10 +14,12 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+from conftest import outcomes
+
 from hebbbench.agent_file import load_agent_factory
 from hebbbench.cli import main
 from hebbbench.envs import get_variation
-from hebbbench.train import EXECUTION_KEYS, TrainConfig, plot_run, read_log, resume, train
+from hebbbench.train import TrainConfig, plot_run, read_log, resume, train
 
 TINY = {"ant": 15, "car": 8}  # policy steps per episode in these tests
 
@@ -57,8 +59,7 @@ def test_tiny_run_writes_log_checkpoint_and_an_agent(agent, task, tmp_path):
 def test_same_seed_gives_the_same_numbers(tmp_path):
     first = train(_config("hebbian", "ant"), tmp_path / "a", progress=False)
     second = train(_config("hebbian", "ant"), tmp_path / "b", progress=False)
-    strip = lambda rows: [{k: v for k, v in row.items() if k not in EXECUTION_KEYS} for row in rows]  # noqa: E731
-    assert strip(read_log(first)) == strip(read_log(second))
+    assert outcomes(first) == outcomes(second)
     assert np.array_equal(np.load(first / "parameters.npy"), np.load(second / "parameters.npy"))
 
 
@@ -102,8 +103,7 @@ def test_sigkilled_run_resumes_to_exactly_the_uninterrupted_parameters(tmp_path)
     assert main(["train", "--resume", str(killed)]) == 0
 
     assert np.array_equal(np.load(killed / "parameters.npy"), np.load(straight / "parameters.npy"))
-    strip = lambda rows: [{k: v for k, v in row.items() if k not in EXECUTION_KEYS} for row in rows]  # noqa: E731
-    assert strip(read_log(killed)) == strip(read_log(straight))
+    assert outcomes(killed) == outcomes(straight)
 
 
 def test_resume_drops_a_logged_but_uncheckpointed_generation(tmp_path):
