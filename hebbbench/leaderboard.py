@@ -28,8 +28,8 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 
 from hebbbench import stats
-from hebbbench.results import write_text_atomic
 from hebbbench.envs import PAPER_HOLDOUT, TASKS, variations
+from hebbbench.files import write_text_atomic
 from hebbbench.submission import (
     SubmissionError,
     fold_index,
@@ -180,12 +180,7 @@ def submit(results_paths: Sequence[Path | str], metadata: Mapping[str, Any], *,
         problems.extend(_duplicate_problems(submission, board, labels, results))
         if problems:
             raise SubmissionError(problems)
-        rendered = render_files(board + [submission])
-        path = directory / "submissions" / f"{submission['id']}.json"
-        _write_atomic(path, json.dumps(submission, indent=1) + "\n")
-        for name, text in rendered.items():
-            _write_atomic(directory / name, text)
-    return path
+        return _store(directory, submission, board + [submission])
 
 
 def _duplicate_problems(submission: dict, board: Sequence[dict], labels: Sequence[str],
@@ -279,10 +274,7 @@ def verify(entry_id: str, agents: Sequence[Path | str], *, episodes: int = 5,
             raise ValueError(f"entry {entry_id!r} changed or left the board in {directory} while it was being "
                              "verified; run verify again")
         updated = dict(submission, verification=record)
-        rendered = render_files([updated if s == submission else s for s in board])
-        _write_atomic(directory / "submissions" / f"{entry_id}.json", json.dumps(updated, indent=1) + "\n")
-        for name, text in rendered.items():
-            _write_atomic(directory / name, text)
+        _store(directory, updated, [updated if s == submission else s for s in board])
     return record
 
 
@@ -290,8 +282,23 @@ def write_board(directory: Path | str = DEFAULT_DIR) -> None:
     """Re-render README.md and index.html of the board from its submissions."""
     directory = Path(directory)
     with board_lock(directory):
-        for name, text in render_files(load_board(directory)).items():
-            _write_atomic(directory / name, text)
+        _write_rendered(directory, render_files(load_board(directory)))
+
+
+def _store(directory: Path, submission: dict, board: Sequence[dict]) -> Path:
+    """Write ``submission``'s file, then re-render the board (``board``: every submission,
+    this one included). Rendering comes first, so a failure there writes nothing."""
+    rendered = render_files(board)
+    path = directory / "submissions" / f"{submission['id']}.json"
+    _write_atomic(path, json.dumps(submission, indent=1) + "\n")
+    _write_rendered(directory, rendered)
+    return path
+
+
+def _write_rendered(directory: Path, rendered: Mapping[str, str]) -> None:
+    """Write the board's rendered files (README.md, index.html) into ``directory``."""
+    for name, text in rendered.items():
+        _write_atomic(directory / name, text)
 
 
 def _write_atomic(path: Path, text: str) -> None:

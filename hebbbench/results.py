@@ -11,13 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 from hebbbench import stats
+from hebbbench.files import write_text_atomic
 
 SCHEMA = "hebbbench.results/1"
 #: The summary's bootstrap CI: 2000 resamples with seed 0, as the format doc fixes.
@@ -26,10 +25,6 @@ CI_SEED = 0
 SPLITS = ("train", "test")
 #: Largest difference tolerated between a stored summary number and its recomputation.
 SUMMARY_TOLERANCE = 1e-6
-#: The process's umask, read once at import (reading it means setting it, which must not
-#: happen while other threads may create files).
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 
 
 @dataclass(frozen=True)
@@ -155,25 +150,6 @@ def write_results(results: Results, path: str | Path) -> Path:
     path = Path(path)
     write_text_atomic(path, json.dumps(results.to_dict(), indent=2, allow_nan=False) + "\n")
     return path
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder, then a rename.
-
-    The file gets the permissions a plain ``open`` would give (0666 less the umask), not
-    the temporary file's private 0600, so a board served by another user stays readable.
-    """
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-            os.fchmod(file.fileno(), 0o666 & ~_UMASK)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def load_results(path: str | Path) -> Results:

@@ -49,6 +49,7 @@ from hebbbench.envs import PAPER_HOLDOUT, get_task, get_variation, variations
 from hebbbench.es import (GaussianMixtureES, GaussianMixtureESConfig, OpenAIES, OpenAIESConfig,
                           coefficient_penalty, rules_for_rho)
 from hebbbench.es.openai_es import NOISE_SCHEME
+from hebbbench.files import write_atomic
 from hebbbench.parallel import Backend, EpisodeBatch, check_backend, make_backend, split_batches
 from hebbbench.protocol import sigint_deferred
 
@@ -237,26 +238,16 @@ def evaluate_population(config: TrainConfig, population: Any, generation: int,
     return returns, lengths
 
 
-def _write_atomic(path: Path, write: Any) -> None:
-    """Write ``path`` via a temporary file and ``os.replace``: readers see old or new, never half."""
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "wb") as handle:
-        write(handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-
-
 def _save_checkpoint(run_dir: Path, strategy: OpenAIES, generation: int, env_steps: int, seconds: float) -> None:
     state = {"generation": generation, "env_steps": env_steps, "seconds": seconds, "strategy": strategy.state_dict()}
-    _write_atomic(run_dir / CHECKPOINT_FILE, lambda handle: torch.save(state, handle))
+    write_atomic(run_dir / CHECKPOINT_FILE, lambda handle: torch.save(state, handle))
     parameters = strategy.solution().numpy()
-    _write_atomic(run_dir / PARAMETERS_FILE, lambda handle: np.save(handle, parameters))
+    write_atomic(run_dir / PARAMETERS_FILE, lambda handle: np.save(handle, parameters))
 
 
 def _write_config(run_dir: Path, config: TrainConfig) -> None:
     text = json.dumps(dataclasses.asdict(config), indent=2)
-    _write_atomic(run_dir / CONFIG_FILE, lambda handle: handle.write(text.encode()))
+    write_atomic(run_dir / CONFIG_FILE, lambda handle: handle.write(text.encode()))
 
 
 def read_log(run_dir: str | Path) -> list[dict[str, Any]]:
@@ -357,7 +348,7 @@ def train(config: TrainConfig, run_dir: str | Path, progress: bool = True) -> Pa
     _write_config(run_dir, config)
     text = _AGENT_TEMPLATE.format(agent=config.agent, task=config.task, holdout=config.holdout, run_dir=run_dir,
                                   parameters=PARAMETERS_FILE)
-    _write_atomic(run_dir / AGENT_FILE, lambda h: h.write(text.encode()))
+    write_atomic(run_dir / AGENT_FILE, lambda h: h.write(text.encode()))
     _save_checkpoint(run_dir, strategy, generation=0, env_steps=0, seconds=0.0)
     (run_dir / LOG_FILE).touch()
     return run_generations(config, run_dir, strategy, progress)
@@ -386,7 +377,7 @@ def resume(run_dir: str | Path, progress: bool = True, **changes: Any) -> Path:
         # The saved worker count and Ray address belonged to the old backend.
         given = {"workers": None, "ray_address": None, **given}
     config = dataclasses.replace(config, **given)
-    state = torch.load(run_dir / CHECKPOINT_FILE)["strategy"]
+    state = torch.load(run_dir / CHECKPOINT_FILE, mmap=True)["strategy"]  # copied by load_state_dict
     if state.get("kind") == "openai-es" and state.get("noise") != NOISE_SCHEME:
         raise ValueError(f"{str(run_dir)!r} was trained by an older hebbbench that drew its ES noise differently "
                          "(before per-row seeds); resuming would not continue its numbers: start a new run, or "
@@ -408,11 +399,11 @@ def run_generations(config: TrainConfig, run_dir: Path, strategy: OpenAIES, prog
     ``worker_seconds`` (time workers spent playing them), ``bytes_sent`` (to workers),
     ``workers`` and ``worker_restarts`` (workers replaced after dying).
     """
-    checkpoint = torch.load(run_dir / CHECKPOINT_FILE)
+    checkpoint = torch.load(run_dir / CHECKPOINT_FILE, mmap=True)  # only its counters are read here
     done, env_steps, seconds = checkpoint["generation"], checkpoint["env_steps"], checkpoint["seconds"]
     # Rows of a generation that ran but was not checkpointed are dropped: it runs again.
     rows = [row for row in read_log(run_dir) if row["generation"] < done]
-    _write_atomic(run_dir / LOG_FILE, lambda h: h.write("".join(json.dumps(r) + "\n" for r in rows).encode()))
+    write_atomic(run_dir / LOG_FILE, lambda h: h.write("".join(json.dumps(r) + "\n" for r in rows).encode()))
     _save_checkpoint(run_dir, strategy, done, env_steps, seconds)
     where = hebbian_slice(config.network, config.task)
     backend = make_backend(config.backend, config.workers, config.ray_address)

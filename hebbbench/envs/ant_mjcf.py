@@ -20,6 +20,7 @@ from typing import Sequence
 import pybullet_data
 
 from hebbbench.envs.validation import as_number
+from hebbbench.files import write_text_atomic
 
 #: Leg order used by every ``ankle_lengths`` tuple, with the ankle geom of each leg.
 ANKLE_GEOMS = {
@@ -87,7 +88,5 @@ def ant_mjcf_path(ankle_lengths: Sequence[float]) -> str:
             folder.chmod(0o700)
     path = folder / f"ant-{digest}.xml"
     if not path.exists():
-        with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False) as handle:
-            handle.write(text)
-        os.replace(handle.name, path)
+        write_text_atomic(path, text)
     return str(path)
