@@ -102,19 +102,26 @@ def test_ant_pybullet_calls_only(benchmark):
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_car_observation_fidelity(seed):
-    """Mean absolute pixel difference, fast vs upstream renderer, over a seeded episode."""
-    ours, upstream = gym.make(PAIRS["car"][0]), gym.make(PAIRS["car"][1])
-    ours_obs, upstream_obs = ours.reset(seed=seed)[0], upstream.reset(seed=seed)[0]
-    frames = [np.abs(ours_obs.astype(int) - upstream_obs.astype(int)).mean()]
+@pytest.mark.parametrize("env_id", ["CarRacingDefault-v0", "CarRacingPushedRight-v0"])
+@pytest.mark.parametrize("camera", ["velocity", "hull"])
+def test_car_observation_fidelity(seed, env_id, camera):
+    """Mean absolute pixel difference, fast vs reference (upstream's pygame) renderer, same
+    camera, over a seeded episode (``hull`` on the default car: vs ``CarRacing-v3`` itself)."""
+    ours = gym.make(env_id, camera=camera, max_negative_steps=STEPS + 1)
+    if (env_id, camera) == ("CarRacingDefault-v0", "hull"):
+        reference = gym.make(PAIRS["car"][1])
+    else:
+        reference = gym.make(env_id, camera=camera, render_backend="reference", max_negative_steps=STEPS + 1)
+    ours_obs, reference_obs = ours.reset(seed=seed)[0], reference.reset(seed=seed)[0]
+    frames = [np.abs(ours_obs.astype(int) - reference_obs.astype(int)).mean()]
     for action in _actions("car"):
         ours_obs, ours_reward, *_ = ours.step(action)
-        upstream_obs, upstream_reward, *_ = upstream.step(action)
-        assert ours_reward == upstream_reward
-        frames.append(np.abs(ours_obs.astype(int) - upstream_obs.astype(int)).mean())
+        reference_obs, reference_reward, *_ = reference.step(action)
+        assert ours_reward == reference_reward
+        frames.append(np.abs(ours_obs.astype(int) - reference_obs.astype(int)).mean())
     _FIDELITY.append(
-        f"car seed {seed}: mean |fast - upstream| = {np.mean(frames):.3f} levels over {len(frames)} frames"
-        f" (worst frame {max(frames):.2f})"
+        f"car {env_id} camera={camera} seed {seed}: mean |fast - reference| = {np.mean(frames):.3f} levels over "
+        f"{len(frames)} frames (worst frame {max(frames):.2f})"
     )
 
 

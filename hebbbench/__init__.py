@@ -5,12 +5,10 @@ Importing the package registers every environment ID with Gymnasium
 """
 
 from hebbbench.envs import register_all as _register_all
-
-__version__ = "0.1.0"
+from hebbbench.protocol import evaluate
+from hebbbench.results import Results, load_results, write_results
+from hebbbench.version import __version__
 
 _register_all()
-
-from hebbbench.protocol import evaluate  # noqa: E402  (needs __version__ above)
-from hebbbench.results import Results, load_results, write_results  # noqa: E402
 
 __all__ = ["Results", "__version__", "evaluate", "load_results", "write_results"]

@@ -20,6 +20,7 @@ through ``__file__``.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import importlib.util
 import sys
 import traceback
@@ -119,10 +120,22 @@ def load_agent_factory(path: str | Path) -> AgentFactory:
 
 
 def make_checked_agent(factory: AgentFactory, task: str, holdout: str, observation_space: Any,
-                       action_space: Any) -> Any:
-    """Call ``factory`` and check the result has callable ``reset`` and ``act``."""
+                       action_space: Any, options: dict[str, Any] | None = None) -> Any:
+    """Call ``factory`` and check the result has callable ``reset`` and ``act``.
+
+    ``options``: keyword arguments for ``make_agent`` (``hebbbench evaluate --agent-option``);
+    an agent file whose ``make_agent`` does not take them gets a clear error."""
+    options = options or {}
+    if options:
+        try:
+            inspect.signature(factory).bind("task", "holdout", None, None, **options)
+        except TypeError as error:
+            raise AgentError(f"make_agent does not accept the agent options {sorted(options)} ({error}); "
+                             "drop --agent-option, or give options its signature names.") from None
+        except ValueError:  # no signature to check (a builtin): let the call tell
+            pass
     try:
-        agent = factory(task, holdout, observation_space, action_space)
+        agent = factory(task, holdout, observation_space, action_space, **options)
     except (Exception, SystemExit) as error:
         raise AgentError(f"make_agent({task!r}, {holdout!r}, ...) raised {describe(error)}{where(error)}.") from None
     missing = [name for name in ("reset", "act") if not callable(getattr(agent, name, None))]

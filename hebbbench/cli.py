@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from hebbbench.envs import TASKS, variations
+from hebbbench.envs import TASKS, env_settings, variations
 
 
 class UserError(Exception):
@@ -30,6 +30,13 @@ def _cmd_envs(args: argparse.Namespace) -> int:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    print("\nSettings every ID of a task shares (override with gym.make(ID, name=value)):")
+    for task in TASKS.values():
+        varied = {key for variation in variations(task.name) for key in variation.kwargs}
+        shared = {k: v for k, v in env_settings(variations(task.name)[0]).items() if k not in varied}
+        print(f"  {task.name}: " + ", ".join(f"{k}={v!r}" for k, v in shared.items()))
+    print("  car camera='velocity' is the paper's view (gym 0.17: it turns to the direction of travel "
+          "above speed 0.5); camera='hull' is Gymnasium CarRacing-v3's")
     return 0
 
 
@@ -45,8 +52,13 @@ def _rho(text: str) -> int | str:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     """Start a training run in ``--out``, or continue one with ``--resume``."""
+    import signal
+
     from hebbbench.parallel import BatchError, WorkerCrashError
 
+    # `kill PID` stops a run as Ctrl-C does: its workers are shut down and the log and
+    # checkpoint stay consistent (a bare SIGTERM would orphan the workers mid-batch).
+    signal.signal(signal.SIGTERM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
     try:
         return _train(args)
     except (BatchError, WorkerCrashError) as error:
@@ -100,6 +112,23 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _agent_options(pairs: Sequence[str] | None) -> dict[str, object]:
+    """``--agent-option KEY=VALUE`` pairs as a dict; VALUE is read as JSON (``0.1``, ``true``,
+    ``null``) where it parses, as a string otherwise (``final``)."""
+    import json
+
+    options: dict[str, object] = {}
+    for pair in pairs or ():
+        key, equals, value = pair.partition("=")
+        if not equals or not key:
+            raise UserError(f"--agent-option takes KEY=VALUE, got {pair!r} (e.g. --agent-option checkpoint=final)")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return options
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     """Evaluate an agent on every variation of a task; print a table, write the results file."""
     import tempfile
@@ -121,7 +150,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     try:
         results = evaluate(args.agent, task=fold.task, holdout=fold.holdout, episodes=args.episodes,
                            workers=args.workers, seed=args.seed, episode_timeout=args.episode_timeout,
-                           record_dir=args.record, progress=True)
+                           record_dir=args.record, progress=True,
+                           agent_options=_agent_options(args.agent_option))
     except (AgentError, EvaluationError) as error:
         raise UserError(f"{error} No results file was written.") from None
     write_results(results, output)
@@ -154,7 +184,8 @@ def _cmd_submit(args: argparse.Namespace) -> int:
         "link": args.link, "agent_family": args.family, "generations": args.generations,
         "population": args.population, "env_steps": args.env_steps,
     }
-    path = leaderboard.submit(args.results, metadata, directory=args.leaderboard_dir, submitted=_now())
+    path = leaderboard.submit(args.results, metadata, directory=args.leaderboard_dir, submitted=_now(),
+                              new_board=args.new_board)
     print(f"added {path}; re-rendered {args.leaderboard_dir / 'README.md'} and {args.leaderboard_dir / 'index.html'}")
     return 0
 
@@ -192,9 +223,14 @@ def build_parser() -> argparse.ArgumentParser:
         prog="hebbbench",
         description="Benchmark for Hebbian meta-learning across environment variations.",
     )
+    from hebbbench.version import __version__
+
+    parser.add_argument("--version", action="version", version=f"hebbbench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    envs = sub.add_parser("envs", help="list every registered environment ID")
+    envs = sub.add_parser("envs", help="list every registered environment ID",
+                          description="List every registered Gymnasium ID with its task, variation and kwargs, "
+                                      "and the settings all IDs of a task share.")
     envs.set_defaults(handler=_cmd_envs)
 
     trainer = sub.add_parser("train", help="evolve a reference agent with OpenAI-ES (checkpointed, resumable)")
@@ -221,14 +257,16 @@ def build_parser() -> argparse.ArgumentParser:
     trainer.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its checkpoint")
     trainer.set_defaults(handler=_cmd_train)
 
-    plot = sub.add_parser("plot", help="write a training run's learning-curve PNG")
+    plot = sub.add_parser("plot", help="write a training run's learning-curve PNG",
+                          description="Plot a training run's population mean and best fitness per generation "
+                                      "from its log.jsonl (default: RUN_DIR/learning_curve.png).")
     plot.add_argument("run_dir", metavar="RUN_DIR")
     plot.add_argument("--out", help="PNG path (default: RUN_DIR/learning_curve.png)")
     plot.set_defaults(handler=_cmd_plot)
     evaluator = sub.add_parser(
         "evaluate", help="evaluate an agent file on every variation of a task (leave-one-out protocol)",
         description="Run an agent on every variation of a task, the held-out one marked test; print mean, "
-                    "std and 95%% bootstrap CI per variation and write a results JSON file.")
+                    "std and 95% bootstrap CI per variation and write a results JSON file.")
     evaluator.add_argument("agent", metavar="AGENT",
                            help="a Python file defining make_agent(task, holdout, observation_space, action_space), "
                                 "or a directory (e.g. a training run) containing agent.py")
@@ -247,6 +285,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluator.add_argument("--record", metavar="DIR", help="save a GIF of one episode per variation in DIR")
     evaluator.add_argument("--episode-timeout", type=float, default=600.0, metavar="SEC",
                            help="fail if one episode takes longer than SEC seconds of wall time (default 600)")
+    evaluator.add_argument("--agent-option", action="append", metavar="KEY=VALUE",
+                           help="keyword argument for the agent's make_agent, recorded in the results (repeatable); "
+                                "a training run directory takes checkpoint=best|final and sigma=S|best|final "
+                                "(default: best, the paper's evaluation)")
     evaluator.set_defaults(handler=_cmd_evaluate)
 
     board_dir = {"type": Path, "default": Path("leaderboard"), "metavar": "DIR",
@@ -265,6 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--population", type=int, required=True, help="training budget: population size")
     submit.add_argument("--env-steps", type=int, required=True, help="training budget: environment steps in total")
     submit.add_argument("--leaderboard-dir", **board_dir)
+    submit.add_argument("--new-board", action="store_true",
+                        help="start a new board in --leaderboard-dir if it is not one yet (default: refuse)")
     submit.set_defaults(handler=_cmd_submit)
 
     board = sub.add_parser("leaderboard", help="print the leaderboard (text table, markdown or HTML)")

@@ -36,6 +36,7 @@ from hebbbench.submission import (
     make_submission,
     validate_submission,
 )
+from hebbbench.version import __version__
 
 DEFAULT_DIR = Path("leaderboard")
 FORMATS = ("table", "markdown", "html")
@@ -97,11 +98,21 @@ def row(submission: dict) -> Row:
 
 # --- the board folder -------------------------------------------------------------------
 
+def check_board(directory: Path | str) -> None:
+    """``ValueError`` unless ``directory`` is a board folder (it holds ``submissions/``)."""
+    if not (Path(directory) / "submissions").is_dir():
+        raise ValueError(f"{str(directory)!r} is not a leaderboard folder (it has no submissions/ folder): run "
+                         "hebbbench from the repository's root, pass --leaderboard-dir DIR, or start a new board "
+                         "with `hebbbench submit ... --new-board`")
+
+
 def load_board(directory: Path | str = DEFAULT_DIR) -> list[dict]:
     """Every submission on the board, validated, in id order.
 
-    Raises :class:`SubmissionError` listing every problem if a stored file is broken.
+    Raises ``ValueError`` if ``directory`` is not a board folder, :class:`SubmissionError`
+    listing every problem if a stored file is broken.
     """
+    check_board(directory)
     problems, submissions = [], []
     for path in sorted((Path(directory) / "submissions").glob("*.json")):
         try:
@@ -159,9 +170,10 @@ def board_lock(directory: Path) -> Iterator[None]:
 
 
 def submit(results_paths: Sequence[Path | str], metadata: Mapping[str, Any], *,
-           directory: Path | str = DEFAULT_DIR, submitted: str) -> Path:
+           directory: Path | str = DEFAULT_DIR, submitted: str, new_board: bool = False) -> Path:
     """Validate results files plus entry metadata, add them to the board and re-render it.
 
+    ``new_board``: start a board in ``directory`` if it is not one yet (otherwise refused).
     ``metadata`` holds the keyword arguments of :func:`make_submission` other than the
     results and ``submitted``. On any problem (invalid file, duplicate entry or results)
     raises :class:`SubmissionError` listing all of them, and writes nothing. Returns the
@@ -175,6 +187,9 @@ def submit(results_paths: Sequence[Path | str], metadata: Mapping[str, Any], *,
     labels, results = [label for label, _ in pairs], [result for _, result in pairs]
     submission = make_submission(results, submitted=submitted, **metadata)
     problems = validate_submission(submission, labels)
+    if new_board:
+        (directory / "submissions").mkdir(parents=True, exist_ok=True)
+    check_board(directory)
     with board_lock(directory):
         board = load_board(directory)
         problems.extend(_duplicate_problems(submission, board, labels, results))
@@ -216,7 +231,6 @@ def verify(entry_id: str, agents: Sequence[Path | str], *, episodes: int = 5,
     re-renders the board and returns the record; otherwise raises
     :class:`SubmissionError` listing every mismatch and changes nothing.
     """
-    from hebbbench import __version__
     from hebbbench.agent_file import AgentError, agent_sha256
     from hebbbench.protocol import EvaluationError, evaluate
 
@@ -241,14 +255,17 @@ def verify(entry_id: str, agents: Sequence[Path | str], *, episodes: int = 5,
         agent = by_sha.get(results["agent"]["sha256"])
         if agent is None:
             problems.append(f"fold {fold!r}: no --agent file has the sha256 its results record "
-                            f"({results['agent']['sha256'][:12]}..., evaluated as {results['agent']['path']!r})")
+                            f"({results['agent']['sha256'][:12]}..., evaluated as {results['agent']['path']!r}): "
+                            "the agent's files changed since it was evaluated (for a directory, any file in it "
+                            "counts: more training, a plot or results file written there); pass the files as "
+                            "they were evaluated, or evaluate and submit again")
             continue
         count = min(episodes, results["episodes_per_variation"])
         start = int(rng.integers(0, results["episodes_per_variation"] - count + 1))
         first_seed = results["variations"][0]["seeds"][start]
         try:
             rerun = evaluate(agent, task=results["task"], holdout=fold, episodes=count,
-                             seed=first_seed, workers=workers)
+                             seed=first_seed, workers=workers, agent_options=results["agent"].get("options"))
         except (AgentError, EvaluationError) as error:
             problems.append(f"fold {fold!r}: re-running the agent failed: {error}")
             continue
@@ -281,6 +298,7 @@ def verify(entry_id: str, agents: Sequence[Path | str], *, episodes: int = 5,
 def write_board(directory: Path | str = DEFAULT_DIR) -> None:
     """Re-render README.md and index.html of the board from its submissions."""
     directory = Path(directory)
+    check_board(directory)
     with board_lock(directory):
         _write_rendered(directory, render_files(load_board(directory)))
 
@@ -506,7 +524,11 @@ _PAPER_NOTE = ("Numbers copied from Palm, Najarro & Risi (2021), *Testing the Ge
                "Hypothesis in Hebbian Meta-Learning*, Tables 1 and 2 (paper's models and code, "
                "not runs of this package; not ranked). Cells with \"-\": the paper evaluated shared "
                "rules at that ρ on the default variation only. Marked held out: the paper's fold, "
-               "tested there and trained on the other four variations.")
+               "tested there and trained on the other four variations. The paper's Hebbian and "
+               "shared-rule numbers include its coefficient penalty (-0.01 mean(h^2)), which "
+               "this board's returns do not: its ant \"Shared (ρ = N)\" row, -1 ± 0, is most "
+               "likely that penalty on an ant that does not move. Its evaluation drew 100 "
+               "individuals from the search distribution of the best generation.")
 
 
 def _paper_markdown(tasks: Sequence[str]) -> list[str]:

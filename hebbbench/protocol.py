@@ -12,6 +12,7 @@ worker processes share the episodes or in which order they run.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime
 import inspect
@@ -20,6 +21,7 @@ import os
 import pickle
 import queue
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -39,11 +41,14 @@ from hebbbench.agent_file import (
     make_checked_agent,
     where,
 )
-from hebbbench.envs import PAPER_HOLDOUT, get_task, get_variation, variations
+from hebbbench.envs import PAPER_HOLDOUT, env_settings, get_task, get_variation, variations
 from hebbbench.envs.validation import checked_action
 from hebbbench.results import Results, VariationResult
+from hebbbench.version import __version__
 
-PROTOCOL_VERSION = "hebbbench-protocol/1"
+#: 2: the car's view follows its velocity, as the paper's gym 0.17 (``camera="velocity"``);
+#: results record every env setting (``env_kwargs``). 1: the view followed the car's hull.
+PROTOCOL_VERSION = "hebbbench-protocol/2"
 #: Episodes per variation in a full protocol run (the paper's 100 samples).
 EPISODES = 100
 #: The protocol's seeds are FIRST_SEED, FIRST_SEED + 1, ...; the same for every task and
@@ -250,10 +255,12 @@ class _AgentSpec:
     holdout: str
     observation_space: gym.Space
     action_space: gym.Space
+    options: dict[str, Any]
 
     def make(self) -> Any:
         factory = load_agent_factory(self.source) if isinstance(self.source, str) else self.source
-        return make_checked_agent(factory, self.task, self.holdout, self.observation_space, self.action_space)
+        return make_checked_agent(factory, self.task, self.holdout, self.observation_space, self.action_space,
+                                  self.options)
 
 
 def _worker_main(spec: _AgentSpec, episode_timeout: float | None, jobs: Sequence[_Job], next_job: Any,
@@ -289,8 +296,28 @@ def _worker_main(spec: _AgentSpec, episode_timeout: float | None, jobs: Sequence
     runner.close()
 
 
+class _Progress:
+    """A tqdm bar on a terminal; elsewhere (a log file, CI) one line per finished variation."""
+
+    def __init__(self, jobs: Sequence[_Job], description: str, show: bool) -> None:
+        self.lines = show and not sys.stderr.isatty()
+        self.bar = tqdm(total=len(jobs), desc=description, unit="episode", disable=None if show else True,
+                        leave=False)
+        self.left = collections.Counter(job.variation for job in jobs)
+        self.started = time.perf_counter()
+
+    def done(self, job: _Job) -> None:
+        self.bar.update()
+        self.left[job.variation] -= 1
+        if self.lines and not self.left[job.variation]:
+            print(f"{job.variation}: done ({time.perf_counter() - self.started:.0f} s)", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
 def _run_in_process(agent: Any, jobs: Sequence[_Job], episode_timeout: float | None,
-                    bar: tqdm) -> dict[int, tuple[float, int]]:
+                    bar: _Progress) -> dict[int, tuple[float, int]]:
     if episode_timeout is not None and threading.current_thread() is not threading.main_thread():
         raise ValueError("episode_timeout needs the main thread (it uses SIGALRM); pass workers >= 2 or no timeout")
     runner = _EpisodeRunner(agent, episode_timeout)
@@ -298,14 +325,14 @@ def _run_in_process(agent: Any, jobs: Sequence[_Job], episode_timeout: float | N
     try:
         for job in jobs:
             outcomes[job.index] = runner.run(job)
-            bar.update()
+            bar.done(job)
     finally:
         runner.close()
     return outcomes
 
 
 def _run_in_workers(spec: _AgentSpec, jobs: Sequence[_Job], workers: int, episode_timeout: float | None,
-                    bar: tqdm) -> dict[int, tuple[float, int]]:
+                    bar: _Progress) -> dict[int, tuple[float, int]]:
     context = multiprocessing.get_context("spawn")
     next_job = context.Value("q", 0)
     results = context.Queue()
@@ -327,7 +354,7 @@ def _run_in_workers(spec: _AgentSpec, jobs: Sequence[_Job], workers: int, episod
             if total is None:
                 raise (AgentError if index == "AgentError" else EvaluationError)(detail)
             outcomes[index] = (total, detail)
-            bar.update()
+            bar.done(jobs[index])
     finally:
         for process in processes:
             if process.is_alive():
@@ -405,6 +432,7 @@ def evaluate(
     episode_timeout: float | None = None,
     record_dir: str | Path | None = None,
     progress: bool = False,
+    agent_options: dict[str, Any] | None = None,
 ) -> Results:
     """Evaluate an agent on every variation of ``task``, holding out ``holdout``.
 
@@ -418,6 +446,8 @@ def evaluate(
     not depend on it. ``episode_timeout`` (seconds) limits each episode's wall time.
     ``record_dir`` receives one GIF per variation (``<variation>.gif``, the first seed's
     episode, run again with rendering on). ``progress`` shows a tqdm bar on stderr.
+    ``agent_options``: keyword arguments passed to ``make_agent`` (JSON values, e.g. a run
+    directory's ``{"checkpoint": "final", "sigma": 0}``); the results record them.
 
     Raises :class:`AgentError` if the agent fails (naming variation, episode and seed),
     :class:`EvaluationError` if a worker dies, ``ValueError`` for bad arguments.
@@ -445,7 +475,8 @@ def evaluate(
 
     agent_path = source if isinstance(source, str) else _source_file(source)
     started = time.perf_counter()
-    spec = _AgentSpec(source, fold.task, fold.holdout, *_task_spaces(fold.task))
+    agent_options = check_agent_options(agent_options)
+    spec = _AgentSpec(source, fold.task, fold.holdout, *_task_spaces(fold.task), agent_options)
     agent = spec.make()  # fail early, before any worker starts
     task_variations = variations(fold.task)
     seeds = list(range(first_seed, first_seed + episodes))
@@ -463,11 +494,14 @@ def evaluate(
                  for v, variation in enumerate(task_variations)]
     workers_used = min(workers, len(jobs))
     description = f"{fold.task}, held out {fold.holdout}"
-    with tqdm(total=len(jobs), desc=description, unit="episode", disable=None if progress else True, leave=False) as bar:
+    bar = _Progress(jobs, description, progress)
+    try:
         if workers_used == 1:
             outcomes = _run_in_process(agent, jobs, episode_timeout, bar)
         else:
             outcomes = _run_in_workers(spec, jobs, workers_used, episode_timeout, bar)
+    finally:
+        bar.close()
     wall_time = time.perf_counter() - started
 
     per_variation = []
@@ -480,8 +514,8 @@ def evaluate(
             seeds=tuple(seeds),
             returns=tuple(total for total, _ in done),
             lengths=tuple(length for _, length in done),
+            env_kwargs=env_settings(variation),
         ))
-    from hebbbench import __version__  # here: hebbbench/__init__.py imports this module
 
     return Results(
         protocol_version=PROTOCOL_VERSION,
@@ -491,12 +525,25 @@ def evaluate(
         holdout=fold.holdout,
         agent_path=agent_path,
         agent_sha256=agent_sha256(agent_path) if Path(agent_path).exists() else "",
+        agent_options=agent_options,
         episodes_per_variation=episodes,
         full_protocol=episodes == EPISODES and first_seed == FIRST_SEED,
         workers=workers_used,
         wall_time_s=round(wall_time, 3),
         variations=tuple(per_variation),
     )
+
+
+def check_agent_options(options: dict[str, Any] | None) -> dict[str, Any]:
+    """``options`` as a plain dict of identifier keys and JSON scalar values (``ValueError`` otherwise)."""
+    options = dict(options or {})
+    for key, value in options.items():
+        if not (isinstance(key, str) and key.isidentifier()):
+            raise ValueError(f"agent option names must be Python identifiers, got {key!r}")
+        if not (value is None or isinstance(value, (str, bool, int)) or
+                (isinstance(value, float) and np.isfinite(value))):
+            raise ValueError(f"agent option {key!r} must be a string, number, true/false or null, got {value!r}")
+    return options
 
 
 def _source_file(factory: Callable) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -32,7 +32,9 @@ class VariationResult:
     """Every episode of one variation: ``seeds``, ``returns``, ``lengths`` in episode order.
 
     ``returns`` are the summed env rewards of each episode; ``lengths`` the number of
-    policy steps (``act`` calls) it lasted.
+    policy steps (``act`` calls) it lasted. ``env_kwargs``: every constructor setting of
+    the env (:func:`hebbbench.envs.env_settings`; ``None`` in files of protocol 1, which
+    did not record them).
     """
 
     name: str
@@ -41,6 +43,7 @@ class VariationResult:
     seeds: tuple[int, ...]
     returns: tuple[float, ...]
     lengths: tuple[int, ...]
+    env_kwargs: dict[str, Any] | None = None
 
     def summary(self) -> dict[str, Any]:
         """Mean, population std and 95% percentile bootstrap CI of the mean of ``returns``."""
@@ -64,6 +67,8 @@ class Results:
     workers: int
     wall_time_s: float
     variations: tuple[VariationResult, ...]
+    #: Keyword arguments ``make_agent`` was called with (``evaluate --agent-option``).
+    agent_options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def test(self) -> VariationResult:
@@ -86,7 +91,8 @@ class Results:
             "created": self.created,
             "task": self.task,
             "holdout": self.holdout,
-            "agent": {"path": self.agent_path, "sha256": self.agent_sha256},
+            "agent": {"path": self.agent_path, "sha256": self.agent_sha256,
+                      **({"options": self.agent_options} if self.agent_options else {})},
             "episodes_per_variation": self.episodes_per_variation,
             "full_protocol": self.full_protocol,
             "workers": self.workers,
@@ -95,6 +101,7 @@ class Results:
                 {
                     "name": v.name,
                     "env_id": v.env_id,
+                    **({} if v.env_kwargs is None else {"env_kwargs": v.env_kwargs}),
                     "split": v.split,
                     "seeds": list(v.seeds),
                     "returns": list(v.returns),
@@ -118,13 +125,14 @@ class Results:
             holdout=obj["holdout"],
             agent_path=obj["agent"]["path"],
             agent_sha256=obj["agent"]["sha256"],
+            agent_options=dict(obj["agent"].get("options", {})),
             episodes_per_variation=obj["episodes_per_variation"],
             full_protocol=obj["full_protocol"],
             workers=obj["workers"],
             wall_time_s=obj["wall_time_s"],
             variations=tuple(
                 VariationResult(v["name"], v["env_id"], v["split"], tuple(v["seeds"]),
-                                tuple(float(r) for r in v["returns"]), tuple(v["lengths"]))
+                                tuple(float(r) for r in v["returns"]), tuple(v["lengths"]), v.get("env_kwargs"))
                 for v in obj["variations"]
             ),
         )
@@ -187,6 +195,8 @@ def validate(obj: Any, *, source: str = "results") -> None:
             fail(f"field {key!r} is missing or not a {getattr(kind, '__name__', 'number')}")
     if not isinstance(obj["agent"].get("path"), str) or not isinstance(obj["agent"].get("sha256"), str):
         fail("field 'agent' must hold strings 'path' and 'sha256'")
+    if not isinstance(obj["agent"].get("options", {}), dict):
+        fail("field 'agent.options' must be an object of make_agent's keyword arguments")
     episodes = obj["episodes_per_variation"]
     if episodes < 1:
         fail(f"episodes_per_variation must be >= 1, got {episodes}")
@@ -233,6 +243,8 @@ def _validate_variation(variation: Any, episodes: int, fail) -> None:
     name = variation.get("name")
     if not isinstance(name, str) or not isinstance(variation.get("env_id"), str):
         fail("every variation needs string 'name' and 'env_id'")
+    if not isinstance(variation.get("env_kwargs", {}), dict):
+        fail(f"variation {name!r}: 'env_kwargs' must be an object of the env's settings")
     if variation.get("split") not in SPLITS:
         fail(f"variation {name!r}: split must be one of {SPLITS}, got {variation.get('split')!r}")
     for key, kind in (("seeds", int), ("returns", (int, float)), ("lengths", int)):

@@ -15,9 +15,9 @@ from __future__ import annotations
 import re
 from typing import Any, Sequence
 
-from hebbbench.envs import TASKS, get_task, variations
+from hebbbench.envs import TASKS, env_settings, get_task, variations
 from hebbbench.protocol import EPISODES as PROTOCOL_EPISODES
-from hebbbench.protocol import PROTOCOL_VERSION, protocol_seeds
+from hebbbench.protocol import PROTOCOL_VERSION, check_agent_options, protocol_seeds
 from hebbbench.results import SCHEMA as RESULTS_SCHEMA
 from hebbbench.results import integrity_hash, is_number, summary_problems
 
@@ -78,6 +78,13 @@ def validate_results(results: Any, label: str = "results") -> list[str]:
             and isinstance(agent.get("sha256"), str) and _SHA256.fullmatch(agent["sha256"])):
         problem("agent must be an object with a path and the sha256 hex of the agent file (results "
                 "of an in-memory agent factory have none: evaluate an agent file)")
+    elif "options" in agent:
+        try:
+            check_agent_options(agent["options"] if isinstance(agent["options"], dict) else None)
+            if not isinstance(agent["options"], dict):
+                raise ValueError("agent.options must be an object")
+        except ValueError as error:
+            problem(str(error))
     episodes = results.get("episodes_per_variation")
     if not (_is_int(episodes) and episodes >= 1):
         problem(f"episodes_per_variation is {episodes!r}; expected a positive integer")
@@ -136,6 +143,9 @@ def _variation_problems(results: dict, task: str, episodes: int | None, label: s
         where = f"{label}: variation {variation.name!r}"
         if entry.get("env_id") != variation.env_id:
             problems.append(f"{where}: env_id is {entry.get('env_id')!r}; expected {variation.env_id!r}")
+        if entry.get("env_kwargs") != env_settings(variation):
+            problems.append(f"{where}: env_kwargs are {entry.get('env_kwargs')!r}; this protocol's env has "
+                            f"{env_settings(variation)!r}")
         split = "test" if variation.name == holdout else "train"
         if holdout in names and entry.get("split") != split:
             problems.append(f"{where}: split is {entry.get('split')!r}; expected {split!r}")

@@ -26,7 +26,9 @@ Run directory::
     checkpoint.pt    strategy state + counters after the last finished generation
     log.jsonl        one JSON row per generation (see :func:`run_generations`)
     parameters.npy   the strategy's solution (its mean) after the last finished generation
+    best.pt          the strategy at the generation with the best population-mean fitness
     agent.py         an agent file: ``hebbbench evaluate RUN_DIR --task ...`` evaluates it
+                     (by default as the paper did: samples of the best generation's distribution)
 """
 
 from __future__ import annotations
@@ -55,6 +57,9 @@ from hebbbench.protocol import sigint_deferred
 
 CONFIG_FILE = "config.json"
 CHECKPOINT_FILE = "checkpoint.pt"
+#: The strategy as it was at the generation with the best population-mean fitness so far
+#: (the paper's ``best.t``): ``{"generation", "fitness_mean", "strategy"}``.
+BEST_FILE = "best.pt"
 LOG_FILE = "log.jsonl"
 PARAMETERS_FILE = "parameters.npy"
 AGENT_FILE = "agent.py"
@@ -93,6 +98,8 @@ class TrainConfig:
     ``agent="shared"``: the Hebbian network with ``rho`` synapses per shared rule (an int
     in [1, N] or ``"N"`` for one rule; default 128), trained by the ``"gaussian-mixture"``
     strategy; ``es`` then holds :class:`~hebbbench.es.GaussianMixtureESConfig` settings.
+    ``init_std``: the ES mean starts at N(0, init_std^2) for every parameter (the paper's
+    code: 1.0, which saturates the ant's tanh layers; the reduced-budget baselines use 0.1).
     """
 
     agent: str
@@ -110,6 +117,7 @@ class TrainConfig:
     es: dict[str, Any] = field(default_factory=dict)
     rho: int | str | None = None
     episode_seeds: str = "shared"
+    init_std: float = 1.0
 
     def __post_init__(self) -> None:
         if self.agent not in TRAIN_AGENTS:
@@ -150,8 +158,13 @@ class TrainConfig:
         if self.episode_seeds == "per-pair" and self.strategy != "openai-es":
             raise ValueError("episode_seeds 'per-pair' needs mirrored pairs (OpenAI-ES); the gaussian-mixture "
                              "strategy samples unpaired individuals: use 'per-individual'")
+        if isinstance(self.init_std, bool) or not isinstance(self.init_std, (int, float)) or not self.init_std > 0:
+            raise ValueError(f"init_std must be a positive number, got {self.init_std!r}")
         if self.max_episode_steps is not None and self.max_episode_steps < 1:
             raise ValueError(f"max_episode_steps must be a positive integer, got {self.max_episode_steps!r}")
+        if self.agent == SHARED_AGENT and self.init_std != 1.0:
+            raise ValueError(f"init_std applies to the openai-es agents; the shared-rule mixture starts its means "
+                             f"at N(0, 1) as the paper, got init_std={self.init_std!r}")
         if self.agent == SHARED_AGENT:  # validates rho and the ES settings
             rules_for_rho(_hebbian_synapses(self.task), self.rho)
             GaussianMixtureESConfig(population_size=self.population, **self.es)
@@ -189,7 +202,8 @@ def _hebbian_synapses(task: str) -> int:
 
 
 def make_strategy(config: TrainConfig) -> OpenAIES | GaussianMixtureES:
-    """The config's strategy, its means drawn from N(0, 1) with the run's seed (as the paper).
+    """The config's strategy, its means drawn from N(0, init_std^2) with the run's seed (the
+    paper: N(0, 1)).
 
     ``shared``: lambda [N, M] and mu [M, 5]; the car's conv weights (the vector's head, before
     the rules) are the mixture ES's plain Gaussian block."""
@@ -199,7 +213,7 @@ def make_strategy(config: TrainConfig) -> OpenAIES | GaussianMixtureES:
                                  GaussianMixtureESConfig(population_size=config.population, **config.es),
                                  num_dense=hebbian_slice("hebbian", config.task).start, seed=config.seed)
     generator = torch.Generator().manual_seed(config.seed)
-    mean = torch.randn(parameter_count(config.agent, config.task), generator=generator)
+    mean = config.init_std * torch.randn(parameter_count(config.agent, config.task), generator=generator)
     return OpenAIES(mean, OpenAIESConfig(population_size=config.population, **config.es), seed=config.seed)
 
 
@@ -238,8 +252,10 @@ def evaluate_population(config: TrainConfig, population: Any, generation: int,
     return returns, lengths
 
 
-def _save_checkpoint(run_dir: Path, strategy: OpenAIES, generation: int, env_steps: int, seconds: float) -> None:
-    state = {"generation": generation, "env_steps": env_steps, "seconds": seconds, "strategy": strategy.state_dict()}
+def _save_checkpoint(run_dir: Path, strategy: OpenAIES, generation: int, env_steps: int, seconds: float,
+                     best: dict[str, Any] | None) -> None:
+    state = {"generation": generation, "env_steps": env_steps, "seconds": seconds, "best": best,
+             "strategy": strategy.state_dict()}
     write_atomic(run_dir / CHECKPOINT_FILE, lambda handle: torch.save(state, handle))
     parameters = strategy.solution().numpy()
     write_atomic(run_dir / PARAMETERS_FILE, lambda handle: np.save(handle, parameters))
@@ -264,11 +280,16 @@ def read_log(run_dir: str | Path) -> list[dict[str, Any]]:
 
 
 _AGENT_TEMPLATE = '''"""Agent file written by `hebbbench train`: the {agent} agent on {task}, trained with
-{holdout!r} held out. Each episode it acts with a fresh sample of the run's final search
-distribution, drawn from the episode's seed (as the paper evaluated: one sample per
-episode); pass sample=False below to act with the distribution's mean ({parameters}).
+{holdout!r} held out.
 
-Evaluate it with: hebbbench evaluate {run_dir} --task {task}
+By default it acts as the paper's evaluation script did: with the search distribution of
+the generation whose population had the best mean training fitness (best.pt), drawing a
+fresh individual from it at each episode, seeded by the episode's seed, with that
+generation's sigma. Options (`hebbbench evaluate DIR --agent-option KEY=VALUE`):
+checkpoint=best|final (final: the last generation, checkpoint.pt) and
+sigma=checkpoint|S (a number; 0 acts with the distribution's mean itself).
+
+Evaluate it with: hebbbench evaluate <this directory> --task {task}
 """
 
 from pathlib import Path
@@ -276,29 +297,31 @@ from pathlib import Path
 from hebbbench.train import load_run_agent
 
 
-def make_agent(task, holdout, observation_space, action_space):
-    return load_run_agent(Path(__file__).parent, task, holdout, sample=True)
+def make_agent(task, holdout, observation_space, action_space, checkpoint="best", sigma="checkpoint"):
+    return load_run_agent(Path(__file__).parent, task, holdout, checkpoint=checkpoint, sigma=sigma)
 '''
 
 #: Mixed with an episode's seed to seed its parameter sample, so that the sample and the
 #: Hebbian agent's initial weights (seeded by the episode's seed itself) are independent.
 _SAMPLE_STREAM = 0x5A3B1E
+#: Which saved distribution a run directory's agent acts with.
+RUN_CHECKPOINTS = {"best": BEST_FILE, "final": CHECKPOINT_FILE}
 
 
 class SampledRunAgent:
-    """A run's final search distribution as an agent: at each ``reset(seed)`` it draws one
-    individual from the distribution (``strategy.sample``), seeded by the episode's seed,
-    and acts with it for the episode. Same seed, same individual."""
+    """A run's search distribution as an agent: at each ``reset(seed)`` it draws one
+    individual from the distribution (``strategy.sample``) with std ``sigma``, seeded by
+    the episode's seed, and acts with it for the episode. Same seed, same individual."""
 
-    def __init__(self, network: str, task: str, strategy: OpenAIES | GaussianMixtureES) -> None:
-        self.network, self.task, self.strategy = network, task, strategy
+    def __init__(self, network: str, task: str, strategy: OpenAIES | GaussianMixtureES, sigma: float) -> None:
+        self.network, self.task, self.strategy, self.sigma = network, task, strategy, sigma
         self.agent: ReferenceAgent | None = None
 
     def reset(self, seed: int | None) -> None:
         """Draw this episode's individual from ``seed`` (``None``: a random one)."""
         seed = int(np.random.SeedSequence().generate_state(1)[0]) if seed is None else int(seed)
         sample_seed = int(np.random.SeedSequence((seed, _SAMPLE_STREAM)).generate_state(1)[0])
-        self.agent = ReferenceAgent(self.network, self.task, self.strategy.sample(sample_seed))
+        self.agent = ReferenceAgent(self.network, self.task, self.strategy.sample(sample_seed, self.sigma))
         self.agent.reset(seed)
 
     def act(self, observation: np.ndarray) -> np.ndarray:
@@ -307,27 +330,38 @@ class SampledRunAgent:
         return self.agent.act(observation)
 
 
-def load_run_agent(run_dir: str | Path, task: str, holdout: str | None = None, *,
-                   sample: bool = False) -> ReferenceAgent | SampledRunAgent:
-    """The K=1 agent of the run in ``run_dir``, from its latest checkpoint.
+def load_run_agent(run_dir: str | Path, task: str, holdout: str | None = None, *, checkpoint: str = "best",
+                   sigma: float | str = "checkpoint") -> ReferenceAgent | SampledRunAgent:
+    """The K=1 agent of the run in ``run_dir``.
 
-    ``sample=False``: the distribution's mean parameters (``parameters.npy``; for shared
-    rules each synapse's most probable rule); ``sample=True``: a fresh individual drawn
-    from the distribution at each episode (:class:`SampledRunAgent`), as the paper's
-    evaluation. ``holdout``: the variation an evaluation holds out; refused if the run
-    trained on it, since its score there would not measure generalisation."""
+    ``checkpoint``: ``"best"`` (default; ``best.pt``, the search distribution of the
+    generation with the best population-mean training fitness, as the paper's ``best.t``)
+    or ``"final"`` (``checkpoint.pt``, after the last generation). ``sigma``:
+    ``"checkpoint"`` (default) draws a fresh individual at each episode with that
+    distribution's own std (as the paper's evaluation: one sample per episode); a number
+    S > 0 draws with std S; 0 acts with the distribution's mean itself (for shared rules,
+    each synapse's most probable rule). ``holdout``: the variation an evaluation holds out;
+    refused if the run trained on it, since its score there would not measure
+    generalisation."""
     run_dir = Path(run_dir)
+    if checkpoint not in RUN_CHECKPOINTS:
+        raise ValueError(f"checkpoint must be one of {', '.join(RUN_CHECKPOINTS)}, got {checkpoint!r}")
+    if sigma != "checkpoint" and (isinstance(sigma, bool) or not isinstance(sigma, (int, float))
+                                  or not np.isfinite(sigma) or sigma < 0):
+        raise ValueError(f"sigma must be 'checkpoint' or a number >= 0, got {sigma!r}")
     config = TrainConfig.from_file(run_dir / CONFIG_FILE)
     if task != config.task:
         raise ValueError(f"this run trained a {config.task} agent; it cannot act on task {task!r}")
     if holdout in config.variations:
         raise ValueError(f"this run trained on {holdout!r}, so it cannot be evaluated with {holdout!r} held out; "
                          f"it held out {config.holdout!r}")
-    if not sample:
-        return ReferenceAgent(config.network, config.task, np.load(run_dir / PARAMETERS_FILE))
+    path = run_dir / RUN_CHECKPOINTS[checkpoint]
+    if not path.is_file():
+        raise ValueError(f"{str(run_dir)!r} has no {path.name} (runs of hebbbench 0.1 kept only the final "
+                         "distribution): evaluate it with --agent-option checkpoint=final")
     # Memory-mapped: the checkpoint's pages are read once into the strategy's tensors, and
     # evaluation workers on one machine share them in the page cache.
-    state = torch.load(run_dir / CHECKPOINT_FILE, mmap=True)["strategy"]
+    state = torch.load(path, mmap=True)["strategy"]
     if state.get("kind") == "gaussian-mixture":
         # Sampling needs the distribution, not Adam's moments (2 x 604 MB at ant rho = 1):
         # restore it into an SGD strategy, which keeps none.
@@ -335,7 +369,9 @@ def load_run_agent(run_dir: str | Path, task: str, holdout: str | None = None, *
         state = {**state, "config": {**state["config"], "optimizer": "sgd"}, "moments": {}}
     strategy = make_strategy(config)
     strategy.load_state_dict(state)
-    return SampledRunAgent(config.network, config.task, strategy)
+    if sigma == 0:
+        return ReferenceAgent(config.network, config.task, strategy.solution().numpy())
+    return SampledRunAgent(config.network, config.task, strategy, None if sigma == "checkpoint" else float(sigma))
 
 
 def train(config: TrainConfig, run_dir: str | Path, progress: bool = True) -> Path:
@@ -346,10 +382,9 @@ def train(config: TrainConfig, run_dir: str | Path, progress: bool = True) -> Pa
     run_dir.mkdir(parents=True, exist_ok=True)
     strategy = make_strategy(config)
     _write_config(run_dir, config)
-    text = _AGENT_TEMPLATE.format(agent=config.agent, task=config.task, holdout=config.holdout, run_dir=run_dir,
-                                  parameters=PARAMETERS_FILE)
+    text = _AGENT_TEMPLATE.format(agent=config.agent, task=config.task, holdout=config.holdout)
     write_atomic(run_dir / AGENT_FILE, lambda h: h.write(text.encode()))
-    _save_checkpoint(run_dir, strategy, generation=0, env_steps=0, seconds=0.0)
+    _save_checkpoint(run_dir, strategy, generation=0, env_steps=0, seconds=0.0, best=None)
     (run_dir / LOG_FILE).touch()
     return run_generations(config, run_dir, strategy, progress)
 
@@ -376,8 +411,13 @@ def resume(run_dir: str | Path, progress: bool = True, **changes: Any) -> Path:
     if given.get("backend", config.backend) != config.backend:
         # The saved worker count and Ray address belonged to the old backend.
         given = {"workers": None, "ray_address": None, **given}
+    checkpoint = torch.load(run_dir / CHECKPOINT_FILE, mmap=True)
+    done = checkpoint["generation"]
+    if "generations" in given and given["generations"] <= done:
+        raise ValueError(f"{str(run_dir)!r} already has {done} generations; --generations extends a run, so give "
+                         f"more than {done} (or drop it to finish the run's {config.generations})")
     config = dataclasses.replace(config, **given)
-    state = torch.load(run_dir / CHECKPOINT_FILE, mmap=True)["strategy"]  # copied by load_state_dict
+    state = checkpoint["strategy"]  # copied by load_state_dict
     if state.get("kind") == "openai-es" and state.get("noise") != NOISE_SCHEME:
         raise ValueError(f"{str(run_dir)!r} was trained by an older hebbbench that drew its ES noise differently "
                          "(before per-row seeds); resuming would not continue its numbers: start a new run, or "
@@ -401,10 +441,11 @@ def run_generations(config: TrainConfig, run_dir: Path, strategy: OpenAIES, prog
     """
     checkpoint = torch.load(run_dir / CHECKPOINT_FILE, mmap=True)  # only its counters are read here
     done, env_steps, seconds = checkpoint["generation"], checkpoint["env_steps"], checkpoint["seconds"]
+    best = checkpoint.get("best")  # runs from before best tracking start tracking here
     # Rows of a generation that ran but was not checkpointed are dropped: it runs again.
     rows = [row for row in read_log(run_dir) if row["generation"] < done]
     write_atomic(run_dir / LOG_FILE, lambda h: h.write("".join(json.dumps(r) + "\n" for r in rows).encode()))
-    _save_checkpoint(run_dir, strategy, done, env_steps, seconds)
+    _save_checkpoint(run_dir, strategy, done, env_steps, seconds, best)
     where = hebbian_slice(config.network, config.task)
     backend = make_backend(config.backend, config.workers, config.ray_address)
     # Episodes run in lockstep with single-threaded envs: one torch thread per process
@@ -433,17 +474,23 @@ def run_generations(config: TrainConfig, run_dir: Path, strategy: OpenAIES, prog
                 **{f"return_{name}": float(returns[:, v].mean()) for v, name in enumerate(config.variations)},
                 "penalty_mean": float(penalty.mean()),
             }
+            improved = best is None or row["fitness_mean"] > best["fitness_mean"]
+            if improved:  # the distribution that produced this generation, before tell() moves it
+                best = {"generation": generation, "fitness_mean": row["fitness_mean"]}
+                best_state = {**best, "strategy": strategy.state_dict()}
             row.update(strategy.tell(fitness))
             row.update(env_steps=env_steps, seconds=round(seconds, 3), rollout_seconds=round(rollout_seconds, 3),
                        worker_seconds=round(backend.stats["worker_seconds"] - before["worker_seconds"], 3),
                        bytes_sent=backend.stats["bytes_sent"] - before["bytes_sent"], workers=backend.workers,
                        worker_restarts=backend.stats["worker_restarts"] - before["worker_restarts"])
             with sigint_deferred():  # a Ctrl-C here would leave a row without its checkpoint
+                if improved:  # before the checkpoint: a kill in between re-runs and rewrites it
+                    write_atomic(run_dir / BEST_FILE, lambda handle: torch.save(best_state, handle))
                 with open(run_dir / LOG_FILE, "a") as handle:
                     handle.write(json.dumps(row) + "\n")
                     handle.flush()
                     os.fsync(handle.fileno())
-                _save_checkpoint(run_dir, strategy, generation + 1, env_steps, seconds)
+                _save_checkpoint(run_dir, strategy, generation + 1, env_steps, seconds, best)
             bar.set_postfix(fitness=f"{row['fitness_mean']:.1f}", best=f"{row['fitness_max']:.1f}")
             bar.update(1)
     finally:
@@ -468,13 +515,17 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
         raise ValueError(f"{str(run_dir)!r} has no logged generations to plot")
     config = TrainConfig.from_file(run_dir / CONFIG_FILE)
     generations = [r["generation"] for r in rows]
-    figure, axis = plt.subplots(figsize=(7, 4))
+    from matplotlib.ticker import MaxNLocator
+
+    figure, axis = plt.subplots(figsize=(8, 4.5))
     axis.plot(generations, [r["fitness_mean"] for r in rows], label="population mean")
     axis.plot(generations, [r["fitness_max"] for r in rows], label="population best", alpha=0.7)
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.set_xlabel("generation")
-    axis.set_ylabel("fitness (mean return over training variations)")
-    axis.set_title(f"{config.agent} on {config.task} ({', '.join(config.variations)}), "
-                   f"P={config.population}, {rows[-1]['env_steps']:,} env steps")
+    axis.set_ylabel("fitness\n(mean return over training variations)")
+    axis.set_title(f"{config.agent} on {config.task}: {', '.join(config.variations)}\n"
+                   f"P={config.population}, {len(rows)} generations, {rows[-1]['env_steps']:,} env steps",
+                   fontsize=10)
     axis.grid(alpha=0.3)
     axis.legend()
     figure.tight_layout()

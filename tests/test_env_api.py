@@ -129,6 +129,16 @@ def test_rgb_array_rendering_works_headless(env_id, shape):
     env.close()
 
 
+def test_importing_pybullet_through_hebbbench_prints_nothing():
+    import subprocess
+    import sys
+
+    code = "import gymnasium as gym, hebbbench; env = gym.make('AntDefault-v0'); env.reset(seed=0); env.close()"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "pybullet build time" not in result.stdout + result.stderr
+    assert result.stdout == ""
+
+
 def test_ant_reset_prints_nothing_to_stdout(capfd):
     env = gym.make("AntDefault-v0")
     env.reset(seed=0)

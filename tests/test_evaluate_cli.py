@@ -91,6 +91,9 @@ def test_an_agent_file_written_outside_the_project_evaluates(tmp_path, task, wor
     results = load_results(tmp_path / "results.json")
     assert results.task == task and results.agent_path == "my_agent.py" and results.workers == int(workers)
     assert all(len(v.returns) == 2 for v in results.variations)
+    # stderr is not a terminal here: progress comes as one line per finished variation
+    done = [line.split(":")[0] for line in result.stderr.splitlines() if ": done (" in line]
+    assert sorted(done) == sorted(v.name for v in variations(task))
 
 
 def test_the_readme_agent_evaluates(tmp_path, capsys):

@@ -21,7 +21,7 @@ from hebbbench.es.gmm import (
 )
 
 
-_CONFIG_KEYS = {"sigma", "sigma_decay", "optimizer", "lr", "lr_decay", "chunk_elements"}
+_CONFIG_KEYS = {"sigma", "sigma_decay", "optimizer", "lr", "lr_decay", "chunk_elements", "dense_sigma"}
 
 
 def _es(synapses: int, rules: int, population: int, **kwargs) -> GaussianMixtureES:
@@ -189,14 +189,14 @@ def test_solution_is_each_synapse_most_probable_rule():
 
 def test_sgd_step_is_the_scaled_gradient_and_decays():
     es = _es(10, 3, 6, num_dense=2, optimizer="sgd", lr=0.3, lr_decay=0.5,
-                           sigma=0.5, sigma_decay=0.9, seed=0, dtype=torch.float64)
+                           sigma=0.5, sigma_decay=0.9, dense_sigma=0.2, seed=0, dtype=torch.float64)
     before = {k: v.clone() for k, v in es.state_dict()["params"].items()}
     population = es.ask()
     fitness = torch.arange(6.0)
     rules = population[:, 2:].reshape(6, 10, 5)
     shaped = shape_fitness(fitness)
     g_lam, g_mu = mixture_score_gradient(before["logits"], before["means"], 0.5, rules, shaped)
-    g_dense = (shaped[:, None] * (population[:, :2] - before["dense_mean"])).mean(0) / 0.25
+    g_dense = (shaped[:, None] * (population[:, :2] - before["dense_mean"])).mean(0) / 0.2**2
     stats = es.tell(fitness)
     torch.testing.assert_close(es.logits, before["logits"] + 0.3 * g_lam)
     torch.testing.assert_close(es.means, before["means"] + 0.3 * g_mu)
@@ -252,8 +252,8 @@ def test_learns_a_shared_target_rule():
 
 
 def test_sample_is_one_individual_drawn_by_the_logits_from_its_seed_alone():
-    es = _es(2_000, 3, 4, num_dense=2, sigma=1e-3, seed=1)
-    twin = _es(2_000, 3, 4, num_dense=2, sigma=1e-3, seed=1)
+    es = _es(2_000, 3, 4, num_dense=2, sigma=1e-3, dense_sigma=1e-3, seed=1)
+    twin = _es(2_000, 3, 4, num_dense=2, sigma=1e-3, dense_sigma=1e-3, seed=1)
     for strategy in (es, twin):
         strategy.logits[:] = torch.log(torch.tensor([0.6, 0.3, 0.1]))
     sample = es.sample(11)
@@ -264,3 +264,19 @@ def test_sample_is_one_individual_drawn_by_the_logits_from_its_seed_alone():
     torch.testing.assert_close(share, torch.tensor([0.6, 0.3, 0.1]), atol=0.03, rtol=0)
     assert float((sample[:2] - es.dense_mean).abs().max()) < 1e-2
     assert torch.equal(es.ask(), twin.ask())  # sampling left the strategy's random state alone
+
+
+def test_defaults_decay_sigma_as_the_papers_code_and_keep_the_dense_block_as_its_car_runs():
+    """The paper's code: sigma 0.1 x 0.999 per generation; the car's conv block starts at
+    zero and is sampled with a fixed std of 0.1 whatever the generation."""
+    es = _es(50, 5, 400, num_dense=300, seed=2)
+    assert torch.equal(es.dense_mean, torch.zeros(300))
+    for _ in range(3):
+        es.ask()
+        es.tell(torch.zeros(400))
+    assert es.sigma == pytest.approx(0.1 * 0.999**3)
+    dense = es.ask()[:, :300]
+    assert float((dense - es.dense_mean).std()) == pytest.approx(0.1, rel=0.02)
+    fixed = _es(50, 5, 4, sigma_decay=1.0)
+    fixed.generation = 100
+    assert fixed.sigma == 0.1

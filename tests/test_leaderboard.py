@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 
 from hebbbench import leaderboard, stats
-from hebbbench.envs import variations
+from hebbbench.envs import env_settings, variations
 from hebbbench.protocol import EPISODES, PROTOCOL_VERSION, protocol_seeds
 from hebbbench.results import Results, VariationResult
 from hebbbench.submission import SubmissionError, make_submission
+from hebbbench.version import __version__
 
 ROOT = Path(__file__).resolve().parents[1]
 SHA = "ab" * 32
@@ -32,9 +33,9 @@ def results_dict(task: str, holdout: str, episodes: int = EPISODES, loc: float =
         VariationResult(v.name, v.env_id, "test" if v.name == holdout else "train",
                         tuple(protocol_seeds(task, v.name, episodes)),
                         tuple(float(x) for x in rng.normal(loc, 10.0, episodes)),
-                        tuple(int(x) for x in rng.integers(1, 900, episodes)))
+                        tuple(int(x) for x in rng.integers(1, 900, episodes)), env_settings(v))
         for v in variations(task))
-    return Results(PROTOCOL_VERSION, "0.1.0", "2026-11-28T05:00:00+00:00", task, holdout,
+    return Results(PROTOCOL_VERSION, __version__, "2026-11-28T05:00:00+00:00", task, holdout,
                    "my_agent.py", SHA, episodes, episodes == EPISODES, 1, 1.0, per_variation).to_dict()
 
 

@@ -43,7 +43,8 @@ def make_agent(task, holdout, observation_space, action_space):
 def submit_real_run(agent: Path, tmp_path: Path, name: str, board: Path) -> str:
     """Evaluate ``agent`` on the ant (3 protocol seeds per variation) and submit it; return the entry id."""
     results = write_results(evaluate(agent, task="ant", episodes=3, workers=1), tmp_path / f"{name}.json")
-    return leaderboard.submit([results], dict(META, name=name), directory=board, submitted=NOW).stem
+    return leaderboard.submit([results], dict(META, name=name), directory=board, submitted=NOW,
+                              new_board=True).stem
 
 
 def test_verify_marks_a_reproduced_entry_and_refuses_the_wrong_agent(tmp_path):

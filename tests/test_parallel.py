@@ -9,6 +9,7 @@ import os
 import signal
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -262,7 +263,8 @@ def test_train_cli_runs_on_a_chosen_backend_and_refuses_bad_choices(tmp_path, ca
         (0, 1, False), (1, 2, True), (2, 1, False)]
 
 
-def test_ctrl_c_stops_training_cleanly_and_keeps_the_checkpoint(tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_kill_stops_training_cleanly_keeps_the_checkpoint_and_leaves_no_worker(tmp_path, stop):
     import subprocess
     import sys
 
@@ -274,10 +276,18 @@ def test_ctrl_c_stops_training_cleanly_and_keeps_the_checkpoint(tmp_path):
     deadline = time.monotonic() + 120
     while not read_log(run_dir) and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
+    workers = subprocess.run(["pgrep", "-P", str(process.pid), "-f", "multiprocessing.spawn"],
+                             capture_output=True, text=True).stdout.split()
+    assert len(workers) >= 2
+    process.send_signal(stop)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr and f"hebbbench train --resume {run_dir}" in stderr
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()
+                and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]]
     done = torch.load(run_dir / "checkpoint.pt")["generation"]
     assert done >= 1 and [r["generation"] for r in read_log(run_dir)] == list(range(done))
 

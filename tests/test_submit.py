@@ -22,8 +22,26 @@ def board(tmp_path):
     """A board folder already holding one entry, and the folder for new results files."""
     directory = tmp_path / "board"
     first = write_json(tmp_path / "first.json", results_dict("ant", "long-front", seed=1))
-    leaderboard.submit([first], dict(META, name="first"), directory=directory, submitted=NOW)
+    leaderboard.submit([first], dict(META, name="first"), directory=directory, submitted=NOW, new_board=True)
     return directory
+
+
+def test_a_folder_that_is_not_a_board_is_refused_unless_a_new_board_is_asked_for(tmp_path):
+    results = write_json(tmp_path / "r.json", results_dict("ant", "long-front", seed=2))
+    elsewhere = tmp_path / "not-a-board"
+    with pytest.raises(ValueError, match="is not a leaderboard folder"):
+        leaderboard.submit([results], dict(META, name="x"), directory=elsewhere, submitted=NOW)
+    assert not elsewhere.exists()
+    with pytest.raises(ValueError, match="is not a leaderboard folder"):
+        leaderboard.load_board(elsewhere)
+    with pytest.raises(ValueError, match="is not a leaderboard folder"):
+        leaderboard.write_board(elsewhere)
+    assert not elsewhere.exists()
+    listed = subprocess.run([sys.executable, "-m", "hebbbench.cli", "leaderboard", "--leaderboard-dir",
+                             str(elsewhere)], capture_output=True, text=True)
+    assert listed.returncode == 2 and "is not a leaderboard folder" in listed.stderr
+    leaderboard.submit([results], dict(META, name="x"), directory=elsewhere, submitted=NOW, new_board=True)
+    assert (elsewhere / "submissions" / "ant-x.json").is_file()
 
 
 def rehashed(results: dict) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -13,6 +14,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 
 from conftest import outcomes
 
@@ -104,6 +106,9 @@ def test_sigkilled_run_resumes_to_exactly_the_uninterrupted_parameters(tmp_path)
 
     assert np.array_equal(np.load(killed / "parameters.npy"), np.load(straight / "parameters.npy"))
     assert outcomes(killed) == outcomes(straight)
+    best, best_straight = torch.load(killed / "best.pt"), torch.load(straight / "best.pt")
+    assert best["generation"] == best_straight["generation"]
+    assert torch.equal(best["strategy"]["mean"], best_straight["strategy"]["mean"])
 
 
 def test_resume_drops_a_logged_but_uncheckpointed_generation(tmp_path):
@@ -150,14 +155,12 @@ def test_cli_errors_are_one_line_and_exit_2(tmp_path, capsys):
 @pytest.mark.parametrize("agent", ["static", "shared"])
 def test_run_agent_draws_one_individual_of_the_final_distribution_per_episode(agent, tmp_path):
     """As the paper evaluated (one sample per episode): same seed, same individual."""
-    import torch
-
     from hebbbench.train import SampledRunAgent, load_run_agent, make_strategy
 
     overrides = {"rho": 1024} if agent == "shared" else {}
     config = _config(agent, "ant", generations=1, **overrides)
     run_dir = train(config, tmp_path / "run", progress=False)
-    sampled = load_run_agent(run_dir, "ant", config.holdout, sample=True)
+    sampled = load_run_agent(run_dir, "ant", config.holdout, checkpoint="final")
     assert isinstance(sampled, SampledRunAgent)
     parameters = {}
     for seed in (5, 6, 5):
@@ -178,8 +181,6 @@ def test_run_agent_draws_one_individual_of_the_final_distribution_per_episode(ag
 
 
 def test_a_run_from_before_per_row_noise_seeds_evaluates_but_does_not_resume(tmp_path):
-    import torch
-
     from hebbbench.train import load_run_agent
 
     config = _config("static", "ant", generations=1)
@@ -190,6 +191,88 @@ def test_a_run_from_before_per_row_noise_seeds_evaluates_but_does_not_resume(tmp
     with pytest.raises(ValueError, match="older hebbbench that drew its ES noise differently"):
         resume(run_dir, progress=False, generations=2)
     assert read_log(run_dir)[-1]["generation"] == 0  # nothing ran
-    agent = load_run_agent(run_dir, "ant", config.holdout, sample=True)
+    agent = load_run_agent(run_dir, "ant", config.holdout, checkpoint="final")
     agent.reset(3)
     assert agent.act(np.zeros(28, dtype=np.float32)).shape == (8,)
+
+
+def test_best_checkpoint_holds_the_distribution_of_the_generation_with_the_best_mean_fitness(tmp_path):
+    """As the paper's best.t: the ES mean that produced the best population-mean fitness."""
+    from hebbbench.train import make_strategy
+
+    config = _config("static", "ant", generations=4, population=6, init_std=0.1)
+    run_dir = train(config, tmp_path / "run", progress=False)
+    rows = read_log(run_dir)
+    best_row = max(rows, key=lambda row: row["fitness_mean"])
+    best = torch.load(run_dir / "best.pt")
+    assert best["generation"] == best_row["generation"]
+    assert best["fitness_mean"] == best_row["fitness_mean"]
+    assert torch.load(run_dir / "checkpoint.pt")["best"] == {"generation": best["generation"],
+                                                            "fitness_mean": best["fitness_mean"]}
+    # The saved mean is the one that generation sampled around: the mean a run stopped
+    # just before that generation ends with (same seed, same numbers).
+    assert best["strategy"]["generation"] == best["generation"]
+    if best["generation"] == 0:
+        before = make_strategy(config).mean
+    else:
+        shorter = train(dataclasses.replace(config, generations=best["generation"]), tmp_path / "shorter",
+                        progress=False)
+        before = torch.load(shorter / "checkpoint.pt")["strategy"]["mean"]
+    assert torch.equal(best["strategy"]["mean"], before)
+
+
+def _flat(agent) -> torch.Tensor:
+    """A K=1 reference agent's parameters as the flat vector they came from."""
+    return torch.cat([tensor.reshape(-1) for tensor in agent.policy.params.values()])
+
+
+def test_run_directory_agent_options_pick_checkpoint_and_sigma(tmp_path):
+    from hebbbench.agents import ReferenceAgent
+    from hebbbench.train import SampledRunAgent, load_run_agent
+
+    config = _config("static", "ant", generations=3, population=6)
+    run_dir = train(config, tmp_path / "run", progress=False)
+    best = torch.load(run_dir / "best.pt")["strategy"]
+    final = torch.load(run_dir / "checkpoint.pt")["strategy"]
+    mean_of_best = load_run_agent(run_dir, "ant", checkpoint="best", sigma=0)
+    assert isinstance(mean_of_best, ReferenceAgent)
+    assert torch.equal(_flat(mean_of_best), best["mean"])
+    mean_of_final = load_run_agent(run_dir, "ant", checkpoint="final", sigma=0)
+    assert torch.equal(_flat(mean_of_final), final["mean"])
+    assert np.array_equal(_flat(mean_of_final).numpy(), np.load(run_dir / "parameters.npy"))
+    assert not torch.equal(best["mean"], final["mean"])
+    wide = load_run_agent(run_dir, "ant", sigma=0.5)
+    default = load_run_agent(run_dir, "ant")
+    assert isinstance(wide, SampledRunAgent) and isinstance(default, SampledRunAgent)
+    spread = {name: float((agent.strategy.sample(1, agent.sigma) - agent.strategy.mean).std())
+              for name, agent in (("wide", wide), ("default", default))}
+    assert spread["wide"] == pytest.approx(0.5, rel=0.05)
+    assert spread["default"] == pytest.approx(0.1 * 0.999 ** best["generation"], rel=0.05)
+    with pytest.raises(ValueError, match="checkpoint must be one of best, final"):
+        load_run_agent(run_dir, "ant", checkpoint="last")
+    with pytest.raises(ValueError, match="sigma must be 'checkpoint' or a number >= 0"):
+        load_run_agent(run_dir, "ant", sigma=-1)
+    (run_dir / "best.pt").unlink()
+    with pytest.raises(ValueError, match="checkpoint=final"):
+        load_run_agent(run_dir, "ant")
+
+
+def test_evaluate_passes_agent_options_to_a_run_directory_and_records_them(tmp_path):
+    from hebbbench import evaluate
+
+    run_dir = train(_config("static", "ant", generations=2), tmp_path / "run", progress=False)
+    options = {"checkpoint": "final", "sigma": 0}
+    results = evaluate(str(run_dir), task="ant", episodes=1, workers=1, agent_options=options)
+    assert results.to_dict()["agent"]["options"] == options
+    plain = evaluate(str(run_dir), task="ant", episodes=1, workers=1)
+    assert "options" not in plain.to_dict()["agent"]
+    with pytest.raises(Exception, match="does not accept the agent options"):
+        evaluate("examples/random_agent.py", task="ant", episodes=1, workers=1, agent_options={"sigma": 0})
+
+
+def test_resume_with_no_more_generations_than_done_says_so_and_changes_nothing(tmp_path):
+    run_dir = train(_config("static", "ant", generations=2), tmp_path / "run", progress=False)
+    before = (run_dir / "config.json").read_text()
+    with pytest.raises(ValueError, match="already has 2 generations; --generations extends a run"):
+        resume(run_dir, progress=False, generations=1)
+    assert (run_dir / "config.json").read_text() == before

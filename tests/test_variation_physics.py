@@ -45,7 +45,7 @@ def test_pushes_drift_the_car_to_their_side_of_the_default_trajectory():
 
 def test_default_car_matches_upstream_car_racing_v3_exactly():
     # Exact pixels need upstream's renderer; the fast one is checked in test_fast_car.py.
-    ours = gym.make("CarRacingDefault-v0", max_negative_steps=CAR_STEPS + 1, render_backend="reference")
+    ours = gym.make("CarRacingDefault-v0", max_negative_steps=CAR_STEPS + 1, render_backend="reference", camera="hull")
     upstream = gym.make("CarRacing-v3")
     for env in (ours, upstream):
         env.reset(seed=5)

@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import EzPickle
-from pybullet_envs_gymnasium.gym_locomotion_envs import AntBulletEnv
+
+from hebbbench.envs.quiet import c_output_silenced  # first: imports pybullet quietly
+from pybullet_envs_gymnasium.gym_locomotion_envs import AntBulletEnv  # noqa: E402,I001
 
 from hebbbench.envs.ant_mjcf import DEFAULT_ANKLE_LENGTH, ANKLE_GEOMS, ant_mjcf_path, validate_ankle_lengths
 from hebbbench.envs.ant_step import BatchedAntStep
 from hebbbench.envs.validation import ActionCheck, check_render_mode, int_at_least
-
-
-@contextlib.contextmanager
-def _c_stdout_silenced() -> Iterator[None]:
-    """Send file descriptor 1 (C-level stdout) to /dev/null for the block; Python's own
-    ``sys.stdout`` buffer is flushed first, so nothing written before is lost."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 1)
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
 
 
 class AntMorphologyEnv(AntBulletEnv):
@@ -116,7 +100,7 @@ class AntMorphologyEnv(AntBulletEnv):
             # first one included, starts through the same restore path (otherwise the
             # first episode of a process differs from later ones with the same seed).
             # The caller's seed (None: a random one) seeds the generator, as any reset would.
-            with _c_stdout_silenced():  # pybullet's connect prints "argv[0]=" per env
+            with c_output_silenced(1):  # pybullet's connect prints "argv[0]=" per env
                 super().reset(seed=seed)
         observation, _ = super().reset(seed=seed, options=options)
         self._batched_step = BatchedAntStep(self)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from gymnasium.envs.box2d.car_racing import CarRacing
@@ -18,6 +19,27 @@ MAX_SIDE_FORCE = 100.0
 MAX_FRICTION = 10.0
 #: Observation renderers: hebbbench's fast one (default) and upstream's pygame one.
 RENDER_BACKENDS = ("fast", "reference")
+#: How the view turns with the car: ``"velocity"`` (gym 0.17's CarRacing, which the paper
+#: ran: the view follows the direction of travel above speed 0.5) or ``"hull"``
+#: (Gymnasium's ``CarRacing-v3``: the view follows the hull's heading).
+CAMERAS = ("velocity", "hull")
+#: Above this speed (world units per second) gym 0.17's camera follows the velocity.
+VELOCITY_CAMERA_MIN_SPEED = 0.5
+
+
+class _CameraHull:
+    """The car's hull as upstream's renderer reads it, with ``angle`` replaced by the camera's.
+
+    Upstream's ``_render`` turns the world by ``-car.hull.angle``; while it draws, the car's
+    ``hull`` attribute is this stand-in, so it turns by the camera's angle instead. Every
+    other attribute (position, velocities) is the real hull's.
+    """
+
+    def __init__(self, hull: Any, angle: float) -> None:
+        self._hull, self.angle = hull, angle
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._hull, name)
 
 
 class CarRacingVariationEnv(CarRacing):
@@ -31,7 +53,10 @@ class CarRacingVariationEnv(CarRacing):
     physics and rewards are exactly ``CarRacing-v3``'s, and so are the episode ends when
     ``max_negative_steps`` exceeds the episode length (the benchmark's default of 20 adds
     a truncation upstream does not have); the observations are too with
-    ``render_backend="reference"``. The track is generated from the reset seed. As in
+    ``camera="hull"`` and ``render_backend="reference"``. The camera is the paper's by
+    default (``camera="velocity"``, gym 0.17's): above speed 0.5 the view turns to the
+    car's direction of travel, ``atan2(v_x, v_y)``, instead of its heading; on the pushed
+    and low-friction variations the car then drives at an angle to the road ahead. The track is generated from the reset seed. As in
     ``CarRacing-v3``, the lap counts as complete when the car is back on the start tile
     with more than 95% of the tiles visited (gym 0.17, which the paper used, required every
     tile); an agent that skips up to 5% of the tiles loses their reward but not its lap.
@@ -67,10 +92,13 @@ class CarRacingVariationEnv(CarRacing):
     * ``render_backend`` (``"fast"`` or ``"reference"``, default ``"fast"``): who draws
       the observation.
     * ``max_negative_steps`` (int >= 1, default 20).
+    * ``camera`` (``"velocity"`` or ``"hull"``, default ``"velocity"``): what the view
+      follows, for the observation and every render mode (see Description).
 
     ## Version History
     * v0: first release; dynamics of Gymnasium 1.4 ``CarRacing-v3``; fast observation
-      renderer by default (``render_backend``).
+      renderer by default (``render_backend``). hebbbench 0.2 (protocol 2): the
+      paper's velocity camera by default (``camera``); 0.1 always used the hull's.
     """
 
     def __init__(
@@ -80,6 +108,7 @@ class CarRacingVariationEnv(CarRacing):
         render_mode: str | None = None,
         max_negative_steps: int = 20,
         render_backend: str = "fast",
+        camera: str = "velocity",
     ) -> None:
         self.friction = positive_finite("friction", friction, upper=MAX_FRICTION)
         self.side_force = finite("side_force", side_force)
@@ -90,9 +119,12 @@ class CarRacingVariationEnv(CarRacing):
         if render_backend not in RENDER_BACKENDS:
             raise ValueError(f"render_backend must be one of {RENDER_BACKENDS}, got {render_backend!r}")
         self.render_backend = render_backend
+        if camera not in CAMERAS:
+            raise ValueError(f"camera must be one of {CAMERAS}, got {camera!r}")
+        self.camera = camera
         self._renderer = StatePixelRenderer() if render_backend == "fast" else None
         super().__init__(render_mode=render_mode, continuous=True, domain_randomize=False)
-        EzPickle.__init__(self, friction, side_force, render_mode, max_negative_steps, render_backend)
+        EzPickle.__init__(self, friction, side_force, render_mode, max_negative_steps, render_backend, camera)
         self._negative_streak = 0
         self._resetting = False
 
@@ -120,8 +152,26 @@ class CarRacingVariationEnv(CarRacing):
             truncated, info["truncation_reason"] = True, "negative_reward_streak"
         return observation, reward, terminated, truncated, info
 
+    def camera_angle(self) -> float:
+        """The angle (radians) the view turns the world by: ``-hull.angle``, or with the
+        velocity camera above speed 0.5, ``atan2(v_x, v_y)`` (gym 0.17's rule)."""
+        hull = self.car.hull
+        if self.camera == "velocity":
+            vx, vy = hull.linearVelocity
+            if math.hypot(vx, vy) > VELOCITY_CAMERA_MIN_SPEED:
+                return math.atan2(vx, vy)
+        return -hull.angle
+
     def _render(self, mode: str):
-        """Upstream's renderer, except the ``state_pixels`` observation under ``"fast"``."""
+        """Upstream's renderer, except the ``state_pixels`` observation under ``"fast"``;
+        both turn the view by :meth:`camera_angle`."""
         if mode == "state_pixels" and self._renderer is not None:
             return self._renderer.render(self)
-        return super()._render(mode)
+        if self.camera == "hull" or self.car is None:
+            return super()._render(mode)
+        hull = self.car.hull
+        self.car.hull = _CameraHull(hull, -self.camera_angle())
+        try:
+            return super()._render(mode)
+        finally:
+            self.car.hull = hull

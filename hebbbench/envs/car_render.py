@@ -289,7 +289,7 @@ class StatePixelRenderer:
         car = env.car
         zoom = 0.1 * _SCALE * max(1 - env.t, 0) + _ZOOM * _SCALE * min(env.t, 1)
         x, y = car.hull.position
-        frame = _frame_matrix(zoom, -car.hull.angle, x, y)
+        frame = _frame_matrix(zoom, env.camera_angle(), x, y)
         (a, b, tx), (c, d, ty) = frame
         # To fixed-point canvas coordinates (OpenCV's pixel centres are at .5 of a frame cell).
         fx, fy, half = _ONE * self._kx, _ONE * self._ky, _ONE / 2

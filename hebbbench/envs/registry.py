@@ -10,6 +10,8 @@ Hebbian Meta-Learning", section 4) and the reference setup (`shared/reference`).
 
 from __future__ import annotations
 
+import importlib
+import inspect
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -126,6 +128,19 @@ def get_variation(task: str, name: str) -> Variation:
         allowed = ", ".join(v.name for v in variations(task))
         raise ValueError(f"unknown variation {name!r} for task {task!r}; allowed: {allowed}")
     return found[0]
+
+
+def env_settings(variation: Variation) -> dict[str, Any]:
+    """Every constructor setting of ``variation``'s registered env, as JSON values: its
+    registry kwargs completed with the env class's defaults (``render_mode`` left out).
+
+    Results files record these, so an evaluation says which environment it scored
+    (e.g. the car's ``camera``), not only its ID."""
+    module, name = TASKS[variation.task].entry_point.split(":")
+    parameters = inspect.signature(getattr(importlib.import_module(module), name)).parameters
+    settings = {key: p.default for key, p in parameters.items() if key != "render_mode"}
+    settings.update(variation.kwargs)
+    return {key: list(value) if isinstance(value, tuple) else value for key, value in settings.items()}
 
 
 def register_all() -> None:

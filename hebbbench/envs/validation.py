@@ -70,7 +70,8 @@ def checked_action(action: object, space: spaces.Box) -> np.ndarray:
     if np.any(array < low) or np.any(array > high):
         raise ValueError(
             f"action {array.tolist()} is outside the action space: "
-            f"low {low.tolist()}, high {high.tolist()} (hebbbench never clips actions)"
+            f"low {low.tolist()}, high {high.tolist()} (hebbbench never clips actions: clip in your agent's "
+            "act(), or use your library's deterministic predict, which clips)"
         )
     return array
 

@@ -19,9 +19,9 @@ and accumulated over blocks of (individuals x synapses x M), so memory stays at 
 gradient per individual (``P x N x M x 4`` bytes), which is why the paper stopped at
 ``rho = 32``; here ``rho = 1`` on the ant (151M logits, population 500) peaks at 3.1 GiB.
 
-An optional ``num_dense`` block of plain Gaussian parameters (mean start N(0, 1), same
-``sigma``) rides along, for weights that are evolved but not plastic (the car's conv
-front end). Individuals are flat vectors ``[num_dense + 5 N]``: the dense block first, then
+An optional ``num_dense`` block of plain Gaussian parameters rides along, for weights that
+are evolved but not plastic (the car's conv front end). As in the paper's car runs its
+mean starts at zero and it is sampled unmirrored with a fixed std ``dense_sigma`` (0.1). Individuals are flat vectors ``[num_dense + 5 N]``: the dense block first, then
 the rules synapse-major (``h.reshape(N, 5)``, coefficient order eta, A, B, C, D).
 """
 
@@ -149,10 +149,11 @@ def mean_entropy(logits: torch.Tensor, chunk_elements: int = 2**24) -> float:
 
 @dataclass(frozen=True)
 class GaussianMixtureESConfig:
-    """Hyper-parameters. Defaults: a fixed sigma of 0.1 (the paper's mixture has a fixed
-    variance; ``sigma_decay`` < 1 shrinks it per generation as OpenAI-ES does), and the
-    paper's post-hoc best optimiser for shared rules, Adam with lr 1.0 x 0.9931/gen
-    (halving every 100).
+    """Hyper-parameters. Defaults as the paper's code ran: sigma 0.1 x 0.999 per generation
+    (its ES library re-read the decayed std at every sample, although the paper's eq. 3
+    writes a fixed variance: ``sigma_decay=1.0`` keeps it fixed), and the paper's post-hoc
+    best optimiser for shared rules, Adam with lr 1.0 x 0.9931/gen (halving every 100).
+    ``dense_sigma``: the fixed std of the plain Gaussian block (the car's conv weights).
 
     ``population_size``: individuals per generation, not mirrored (mixture sampling).
     ``chunk_elements``: size of the working block ``[individuals, synapses, M]`` of the
@@ -161,18 +162,19 @@ class GaussianMixtureESConfig:
 
     population_size: int
     sigma: float = 0.1
-    sigma_decay: float = 1.0
+    sigma_decay: float = 0.999
     optimizer: str = "adam"
     lr: float = 1.0
     lr_decay: float = 0.9931
     chunk_elements: int = 2**24
+    dense_sigma: float = 0.1
 
     def __post_init__(self) -> None:
         if self.population_size < 2:
             raise ValueError(f"population_size must be at least 2, got {self.population_size}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; allowed: {', '.join(OPTIMIZERS)}")
-        for name in ("sigma", "lr", "sigma_decay", "lr_decay", "chunk_elements"):
+        for name in ("sigma", "lr", "sigma_decay", "lr_decay", "chunk_elements", "dense_sigma"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
 
@@ -200,7 +202,7 @@ class GaussianMixtureES:
         self._rng = torch.Generator().manual_seed(seed)
         self.logits = torch.zeros(num_synapses, num_rules, dtype=dtype)
         self.means = torch.randn(num_rules, _COEFFICIENTS, generator=self._rng, dtype=dtype)
-        self.dense_mean = torch.randn(num_dense, generator=self._rng, dtype=dtype)
+        self.dense_mean = torch.zeros(num_dense, dtype=dtype)
         self._moments: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         if config.optimizer == "adam":
             self._moments = {name: (torch.zeros_like(p), torch.zeros_like(p))
@@ -236,15 +238,21 @@ class GaussianMixtureES:
         self._asked = torch.cat([dense, rules.view(self.population, -1)], dim=1)
         return self._asked
 
-    def sample(self, seed: int) -> torch.Tensor:
+    def sample(self, seed: int, sigma: float | None = None) -> torch.Tensor:
         """One individual ``[num_dense + 5 N]`` of the current distribution, drawn from
         ``seed`` alone (the strategy's own random state is untouched): every synapse picks a
-        rule k ~ softmax(lambda_n) and takes N(mu_k, sigma^2). How the paper evaluated."""
-        rules, dense = self._draw(1, torch.Generator().manual_seed(int(seed)))
+        rule k ~ softmax(lambda_n) and takes N(mu_k, sigma^2). How the paper evaluated.
+        ``sigma``: the components' std (default: this generation's)."""
+        rules, dense = self._draw(1, torch.Generator().manual_seed(int(seed)), sigma)
         return torch.cat([dense[0], rules[0].reshape(-1)])
 
-    def _draw(self, count: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """``count`` individuals: rules ``[count, N, 5]`` and dense parameters ``[count, num_dense]``."""
+    def _draw(self, count: int, generator: torch.Generator,
+              sigma: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``count`` individuals: rules ``[count, N, 5]`` and dense parameters ``[count, num_dense]``,
+        drawn with std ``sigma`` (default: this generation's for the rules, ``dense_sigma``
+        for the dense block)."""
+        dense_sigma = self.config.dense_sigma if sigma is None else sigma
+        sigma = self.sigma if sigma is None else sigma
         N, M = self.num_synapses, self.num_rules
         dtype = self.logits.dtype
         uniforms = torch.rand(N, count, generator=generator, dtype=torch.float64)
@@ -256,8 +264,8 @@ class GaussianMixtureES:
             cdf = torch.softmax(self.logits[start:start + step].to(torch.float64), 1).cumsum_(1)
             u = uniforms[start:start + step] * cdf[:, -1:]
             components[start:start + step] = torch.searchsorted(cdf, u).clamp_(max=M - 1)
-        rules = noise.mul_(self.sigma).add_(self.means[components.T])  # [count, N, 5]
-        dense = dense_noise.mul_(self.sigma).add_(self.dense_mean)
+        rules = noise.mul_(sigma).add_(self.means[components.T])  # [count, N, 5]
+        dense = dense_noise.mul_(dense_sigma).add_(self.dense_mean)
         return rules, dense
 
     def compact_population(self) -> ExplicitPopulation:
@@ -288,7 +296,7 @@ class GaussianMixtureES:
             self.logits, self.means, sigma, rules, shaped, self.chunk_elements,
             out=self._grad_logits)
         weights = shaped.to(dense.dtype)[:, None]
-        grad_dense = ((dense - self.dense_mean) * weights).mean(dim=0) / sigma**2
+        grad_dense = ((dense - self.dense_mean) * weights).mean(dim=0) / self.config.dense_sigma**2
         grads = {"logits": grad_logits, "means": grad_means, "dense_mean": grad_dense}
         stats = {f"grad_norm_{name.removesuffix('_mean')}": float(torch.linalg.vector_norm(g))
                  for name, g in grads.items()}

@@ -37,6 +37,8 @@ class OpenAIESConfig:
     """Hyper-parameters; defaults are the paper's (SGD, lr 0.2 x 0.995/gen, sigma 0.1 x 0.999/gen).
 
     The paper's best setting for shared rules is ``optimizer="adam", lr=1.0, lr_decay=0.9931``.
+    ``weight_decay``: L2 coefficient c; each step ascends ``gradient - c * mean`` (Salimans
+    et al. 2017 used 0.005 on MuJoCo; the paper used none: 0).
     """
 
     population_size: int
@@ -48,6 +50,7 @@ class OpenAIESConfig:
     adam_beta1: float = 0.9
     adam_beta2: float = 0.999
     adam_eps: float = 1e-8
+    weight_decay: float = 0.0
 
     def __post_init__(self) -> None:
         if self.population_size < 2 or self.population_size % 2:
@@ -57,6 +60,8 @@ class OpenAIESConfig:
         for name in ("sigma", "lr", "sigma_decay", "lr_decay"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+        if not 0 <= self.weight_decay < 1:
+            raise ValueError(f"weight_decay must lie in [0, 1), got {self.weight_decay!r}")
 
 
 def centered_ranks(fitness: torch.Tensor) -> torch.Tensor:
@@ -105,12 +110,14 @@ class OpenAIES:
         """The parameter vector the search distribution stands for: its mean ``[D]``."""
         return self.mean.clone()
 
-    def sample(self, seed: int) -> torch.Tensor:
+    def sample(self, seed: int, sigma: float | None = None) -> torch.Tensor:
         """One individual ``[D]`` of the current distribution, ``mean + sigma * eps``, drawn
         from ``seed`` alone (the same seed gives the same individual; the strategy's own
-        random state is untouched). How the paper evaluated a trained distribution."""
+        random state is untouched). How the paper evaluated a trained distribution.
+        ``sigma``: the std to draw with (default: this generation's)."""
         generator = torch.Generator().manual_seed(int(seed))
-        return self.mean + self.sigma * torch.randn(self.mean.shape, generator=generator, dtype=self.mean.dtype)
+        sigma = self.sigma if sigma is None else sigma
+        return self.mean + sigma * torch.randn(self.mean.shape, generator=generator, dtype=self.mean.dtype)
 
     def ask(self) -> torch.Tensor:
         """The population of this generation, ``[P, D]`` float32, mirrored pairs (i, i + P/2)."""
@@ -141,13 +148,14 @@ class OpenAIES:
         utilities = shape_fitness(fitness).to(torch.float32)
         sigma, lr = self.sigma, self.lr
         gradient = utilities @ self._noise / (len(utilities) * sigma)
+        direction = gradient - self.config.weight_decay * self.mean if self.config.weight_decay else gradient
         if self.config.optimizer == "sgd":
-            self.mean += lr * gradient
+            self.mean += lr * direction
         else:
             c = self.config
             step = self.generation + 1
-            self.adam_m.mul_(c.adam_beta1).add_(gradient, alpha=1 - c.adam_beta1)
-            self.adam_v.mul_(c.adam_beta2).addcmul_(gradient, gradient, value=1 - c.adam_beta2)
+            self.adam_m.mul_(c.adam_beta1).add_(direction, alpha=1 - c.adam_beta1)
+            self.adam_v.mul_(c.adam_beta2).addcmul_(direction, direction, value=1 - c.adam_beta2)
             m_hat = self.adam_m / (1 - c.adam_beta1**step)
             v_hat = self.adam_v / (1 - c.adam_beta2**step)
             self.mean += lr * m_hat / (v_hat.sqrt() + c.adam_eps)
