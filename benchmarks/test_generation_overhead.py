@@ -93,7 +93,8 @@ def test_episode_parts(task):
 
 def test_local_pool_latency():
     population = PAPER["ant"]
-    strategy = OpenAIES(torch.zeros(parameter_count("hebbian", "ant")), OpenAIESConfig(population_size=population), seed=0)
+    strategy = OpenAIES(torch.zeros(parameter_count("hebbian", "ant")), OpenAIESConfig(population_size=population),
+                        seed=0)
     strategy.ask()
     compact = strategy.compact_population()
     template = EpisodeBatch("hebbian", "ant", "AntDefault-v0", 0, 0, 0, population, max_episode_steps=1)

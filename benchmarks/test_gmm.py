@@ -32,8 +32,7 @@ import pytest
 import torch
 import torch.distributions as D
 
-from hebbbench.es.gmm import (GaussianMixtureES, GaussianMixtureESConfig, mixture_score_gradient,
-                              rules_for_rho)
+from hebbbench.es.gmm import GaussianMixtureES, GaussianMixtureESConfig, mixture_score_gradient, rules_for_rho
 
 ANT_SYNAPSES = 28 * 128 + 128 * 64 + 64 * 8  # 12,288
 CAR_SYNAPSES = 648 * 128 + 128 * 64 + 64 * 3  # 91,328

@@ -21,7 +21,6 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-
 import torch.nn.functional as F
 
 from hebbbench.agents import AGENTS, ReferenceAgent, make_policy, parameter_count

@@ -20,8 +20,8 @@ through ``__file__``.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import importlib.util
+import inspect
 import sys
 import traceback
 from pathlib import Path

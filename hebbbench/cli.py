@@ -27,6 +27,8 @@ def _cmd_envs(args: argparse.Namespace) -> int:
             kwargs = ", ".join(f"{k}={v}" for k, v in variation.kwargs.items()) or "-"
             rows.append((variation.env_id, task.name, variation.name, kwargs))
         rows.append((task.parametric_id, task.name, "(parametric)", task.parametric_kwargs))
+        rows.append((task.training_id, task.name, "(training)",
+                     "holdout=V: one of the fold's training variations per reset"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
@@ -90,7 +92,7 @@ def _train(args: argparse.Namespace) -> int:
             "generations": args.generations, "workers": args.workers, "seed": args.seed,
             "backend": args.backend, "ray_address": args.ray_address,
             "max_episode_steps": args.max_episode_steps, "rho": args.rho, "episode_seeds": args.episode_seeds,
-            "variations": tuple(args.variations.split(",")) if args.variations else None,
+            "variations": tuple(args.variations.split(",")) if args.variations is not None else None,
         }
         if args.config:
             config = train.TrainConfig.from_file(args.config, **overrides)
@@ -138,14 +140,25 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from hebbbench.results import format_table, summary_rows, write_results
 
     fold = get_fold(args.task, args.holdout)
-    output = Path(args.output or f"results-{fold.task}-{fold.holdout}.json")
-    if output.is_dir() or not output.resolve().parent.is_dir():
-        raise UserError(f"cannot write the results file {str(output)!r}: it is a directory or its folder does "
+    shown = args.output or f"results-{fold.task}-{fold.holdout}.json"
+    # Absolute now: an agent that changes the working directory must not move the file.
+    output = Path(shown).resolve()
+    agent = Path(args.agent).resolve()
+    if output == agent or (agent.is_dir() and agent in output.parents):
+        raise UserError(f"--output {shown} would {'replace the agent file' if output == agent else 'change'} "
+                        f"the agent {args.agent!r} (its sha256 covers every file of its directory); write the "
+                        "results elsewhere.")
+    record = Path(args.record).resolve() if args.record else None
+    if record is not None and agent.is_dir() and (record == agent or agent in record.parents):
+        raise UserError(f"--record {args.record} lies inside the agent's directory {args.agent!r}, whose sha256 "
+                        "covers every file in it; record elsewhere.")
+    if output.is_dir() or not output.parent.is_dir():
+        raise UserError(f"cannot write the results file {shown!r}: it is a directory or its folder does "
                         "not exist; pass --output PATH in an existing folder.")
     try:  # find out now, not after the evaluation, whether the results can be written there
-        tempfile.TemporaryFile(dir=output.resolve().parent).close()
+        tempfile.TemporaryFile(dir=output.parent).close()
     except OSError as error:
-        raise UserError(f"cannot write the results file {str(output)!r}: {error.strerror} in its folder; pass "
+        raise UserError(f"cannot write the results file {shown!r}: {error.strerror} in its folder; pass "
                         "--output PATH in a folder you can write to.") from None
     try:
         results = evaluate(args.agent, task=fold.task, holdout=fold.holdout, episodes=args.episodes,
@@ -164,7 +177,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"not a full protocol run ({results.episodes_per_variation} of {EPISODES} episodes, {seeds})")
     if args.record:
         print(f"recordings: {Path(args.record) / '<variation>.gif'}")
-    print(f"results: {output}")
+    print(f"results: {shown}")
     return 0
 
 
@@ -236,7 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
     trainer = sub.add_parser("train", help="evolve a reference agent with OpenAI-ES (checkpointed, resumable)")
     trainer.add_argument("--agent", choices=["static", "lstm", "hebbian", "shared"],
                          help="reference network to evolve; shared: Hebbian with rules shared by rho synapses")
-    trainer.add_argument("--rho", type=_rho, help="synapses per shared rule for --agent shared: 1..N or N (default 128)")
+    trainer.add_argument("--rho", type=_rho,
+                         help="synapses per shared rule for --agent shared: 1..N or N (default 128)")
     trainer.add_argument("--task", choices=list(TASKS), help="task whose variations form the meta-task")
     trainer.add_argument("--holdout", help="variation left out of training (default: the paper's fold)")
     trainer.add_argument("--variations", help="comma-separated training variations (default: all but the holdout)")
@@ -303,7 +317,8 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--authors", required=True, help="comma-separated author names")
     submit.add_argument("--link", help="http(s) address of the paper or code")
     submit.add_argument("--family", required=True, help="agent family, e.g. hebbian, static, lstm, random")
-    submit.add_argument("--generations", type=int, required=True, help="training budget: ES generations (0 if untrained)")
+    submit.add_argument("--generations", type=int, required=True,
+                        help="training budget: ES generations (0 if untrained)")
     submit.add_argument("--population", type=int, required=True, help="training budget: population size")
     submit.add_argument("--env-steps", type=int, required=True, help="training budget: environment steps in total")
     submit.add_argument("--leaderboard-dir", **board_dir)

@@ -651,7 +651,9 @@ _JS = """
     var slots = task.entries.length * 2;
     task.variations.forEach(function (variation, v) {
       node("text", {x: left + band * (v + 0.5), y: height - bottom + 18, "text-anchor": "middle"}, svg, variation);
-      if (v) { node("line", {x1: left + band * v, x2: left + band * v, y1: top, y2: height - bottom, "class": "grid"}, svg); }
+      if (v) {
+        node("line", {x1: left + band * v, x2: left + band * v, y1: top, y2: height - bottom, "class": "grid"}, svg);
+      }
     });
     points.forEach(function (q) {
       var v = task.variations.indexOf(q.p.variation);
@@ -758,7 +760,8 @@ def render_html(board: Sequence[Section], tasks: Sequence[str]) -> str:
         for section in mine:
             out += _html_section(section)
         out.append("</section>")
-    out += ['<section id="paper"><h2>Reported in the paper</h2>', f'<p class="note">{_esc(_PAPER_NOTE.replace("*", ""))}</p>']
+    out += ['<section id="paper"><h2>Reported in the paper</h2>',
+            f'<p class="note">{_esc(_PAPER_NOTE.replace("*", ""))}</p>']
     for name in tasks:
         table = PAPER_TABLES[name]
         heads = "".join(f"<th>{_esc(c)}{' (held out)' if c == PAPER_HOLDOUT[name] else ''}</th>"

@@ -391,7 +391,8 @@ class LocalPoolBackend(Backend):
         self.stats["bytes_sent"] += len(data)
 
     def _wait(self, slots: list[int]) -> Iterable[tuple[int, BatchResult | _Failed | _Died]]:
-        ready = set(wait_for_ready([self._connections[s] for s in slots] + [self._processes[s].sentinel for s in slots]))
+        handles = [self._connections[s] for s in slots] + [self._processes[s].sentinel for s in slots]
+        ready = set(wait_for_ready(handles))
         outcomes = []
         for slot in slots:
             connection, process = self._connections[slot], self._processes[slot]

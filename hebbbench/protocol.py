@@ -56,6 +56,9 @@ EPISODES = 100
 #: and every agent sees the same episodes. Training code should draw seeds below
 #: FIRST_SEED, so that no evaluation episode is ever seen during training.
 FIRST_SEED = 1_000_000
+#: Bounds of ``episode_timeout`` in seconds: below a tenth of a second the alarm could fire
+#: before an episode starts; above a week it would overflow the timer.
+MIN_EPISODE_TIMEOUT, MAX_EPISODE_TIMEOUT = 0.1, 7 * 24 * 3600.0
 #: Recordings (``record_dir``) keep every RECORD_EVERY-th frame of one episode.
 RECORD_EVERY = 4
 #: GIF frame duration in ms: RECORD_EVERY steps of the car's 50 Hz, about real time.
@@ -133,6 +136,7 @@ class _EpisodeRunner:
 
     def __init__(self, agent: Any, episode_timeout: float | None):
         self.agent = agent
+        self.observe = agent_observes(agent) and agent.observe
         self.episode_timeout = episode_timeout
         self.envs: dict[tuple[str, bool], gym.Env] = {}
 
@@ -148,7 +152,8 @@ class _EpisodeRunner:
         Raises :class:`AgentError` naming the variation, episode and seed if the agent
         fails, returns an invalid action or exceeds the episode timeout.
         """
-        label = f"variation {job.variation!r} ({job.env_id}), episode {job.episode + 1} of {job.episodes}, seed {job.seed}"
+        label = (f"variation {job.variation!r} ({job.env_id}), episode {job.episode + 1} of {job.episodes}, "
+                 f"seed {job.seed}")
         env = self._env(job.env_id, job.record_path is not None)
         frames: list[np.ndarray] = []
         step = 0
@@ -172,11 +177,18 @@ class _EpisodeRunner:
                 try:
                     action = checked_action(action, env.action_space)
                 except ValueError as error:
-                    raise AgentError(f"the agent returned an invalid action in {label}, step {step}: {error}.") from None
+                    raise AgentError(
+                        f"the agent returned an invalid action in {label}, step {step}: {error}.") from None
                 observation, reward, terminated, truncated, _ = env.step(action)
                 total += float(reward)
                 step += 1
                 done = terminated or truncated
+                if self.observe:
+                    try:
+                        self.observe(float(reward), bool(terminated), bool(truncated))
+                    except (Exception, SystemExit) as error:
+                        raise AgentError(f"the agent's observe raised {describe(error)}{where(error)} in {label}, "
+                                         f"step {step - 1}.") from None
                 if job.record_path and step % RECORD_EVERY == 0:
                     frames.append(env.render())
         except AgentError:
@@ -187,7 +199,8 @@ class _EpisodeRunner:
                 "make act faster or raise the timeout (--episode-timeout)."
             ) from None
         except Exception as error:
-            raise EvaluationError(f"the environment raised {describe(error)}{where(error)} in {label}, step {step}.") from None
+            raise EvaluationError(
+                f"the environment raised {describe(error)}{where(error)} in {label}, step {step}.") from None
         finally:
             self._stop_timer(saved)
         if job.record_path:
@@ -418,7 +431,8 @@ def _check_workers(processes: Sequence[Any], results: Any) -> None:
             "above may say more."
         )
     if all(p.exitcode == 0 for p in processes) and results.empty():
-        raise EvaluationError("every worker process exited before all episodes were run (did the agent call os._exit?).")
+        raise EvaluationError(
+            "every worker process exited before all episodes were run (did the agent call os._exit?).")
 
 
 def evaluate(
@@ -458,8 +472,10 @@ def evaluate(
     workers = default_workers() if workers is None else workers
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
-    if episode_timeout is not None and not (np.isfinite(episode_timeout) and episode_timeout > 0):
-        raise ValueError(f"episode_timeout must be a positive number of seconds, got {episode_timeout!r}")
+    if episode_timeout is not None and not (isinstance(episode_timeout, (int, float))
+                                            and MIN_EPISODE_TIMEOUT <= episode_timeout <= MAX_EPISODE_TIMEOUT):
+        raise ValueError(f"episode_timeout must be a number of seconds in [{MIN_EPISODE_TIMEOUT:g}, "
+                         f"{MAX_EPISODE_TIMEOUT:g}] (one week), got {episode_timeout!r}")
     first_seed = FIRST_SEED if seed is None else int(seed)
     if first_seed < 0:
         raise ValueError(f"seed must be >= 0, got {seed!r}")
@@ -526,12 +542,20 @@ def evaluate(
         agent_path=agent_path,
         agent_sha256=agent_sha256(agent_path) if Path(agent_path).exists() else "",
         agent_options=agent_options,
+        agent_observes=agent_observes(agent),
         episodes_per_variation=episodes,
         full_protocol=episodes == EPISODES and first_seed == FIRST_SEED,
         workers=workers_used,
         wall_time_s=round(wall_time, 3),
         variations=tuple(per_variation),
     )
+
+
+def agent_observes(agent: Any) -> bool:
+    """Whether ``agent`` takes each step's outcome: a callable ``observe(reward, terminated,
+    truncated)``, called after every step with plain Python float and bools, before the
+    next ``act`` (for agents that adapt to rewards within an episode)."""
+    return callable(getattr(agent, "observe", None))
 
 
 def check_agent_options(options: dict[str, Any] | None) -> dict[str, Any]:

@@ -69,6 +69,8 @@ class Results:
     variations: tuple[VariationResult, ...]
     #: Keyword arguments ``make_agent`` was called with (``evaluate --agent-option``).
     agent_options: dict[str, Any] = field(default_factory=dict)
+    #: Whether the agent took each step's reward through ``observe`` (recorded only if so).
+    agent_observes: bool = False
 
     @property
     def test(self) -> VariationResult:
@@ -92,7 +94,8 @@ class Results:
             "task": self.task,
             "holdout": self.holdout,
             "agent": {"path": self.agent_path, "sha256": self.agent_sha256,
-                      **({"options": self.agent_options} if self.agent_options else {})},
+                      **({"options": self.agent_options} if self.agent_options else {}),
+                      **({"observes": True} if self.agent_observes else {})},
             "episodes_per_variation": self.episodes_per_variation,
             "full_protocol": self.full_protocol,
             "workers": self.workers,
@@ -126,6 +129,7 @@ class Results:
             agent_path=obj["agent"]["path"],
             agent_sha256=obj["agent"]["sha256"],
             agent_options=dict(obj["agent"].get("options", {})),
+            agent_observes=obj["agent"].get("observes", False) is True,
             episodes_per_variation=obj["episodes_per_variation"],
             full_protocol=obj["full_protocol"],
             workers=obj["workers"],
@@ -197,6 +201,8 @@ def validate(obj: Any, *, source: str = "results") -> None:
         fail("field 'agent' must hold strings 'path' and 'sha256'")
     if not isinstance(obj["agent"].get("options", {}), dict):
         fail("field 'agent.options' must be an object of make_agent's keyword arguments")
+    if obj["agent"].get("observes", True) is not True:
+        fail("field 'agent.observes' is written only as true (the agent defined observe)")
     episodes = obj["episodes_per_variation"]
     if episodes < 1:
         fail(f"episodes_per_variation must be >= 1, got {episodes}")

@@ -33,23 +33,31 @@ Run directory::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
+import tomllib
 import torch
 from tqdm import tqdm
 
 from hebbbench.agents import AGENTS, ReferenceAgent, hebbian_slice, parameter_count
 from hebbbench.envs import PAPER_HOLDOUT, get_task, get_variation, variations
-from hebbbench.es import (GaussianMixtureES, GaussianMixtureESConfig, OpenAIES, OpenAIESConfig,
-                          coefficient_penalty, rules_for_rho)
+from hebbbench.envs.validation import int_at_least
+from hebbbench.es import (
+    GaussianMixtureES,
+    GaussianMixtureESConfig,
+    OpenAIES,
+    OpenAIESConfig,
+    coefficient_penalty,
+    rules_for_rho,
+)
 from hebbbench.es.openai_es import NOISE_SCHEME
 from hebbbench.files import write_atomic
 from hebbbench.parallel import Backend, EpisodeBatch, check_backend, make_backend, split_batches
@@ -131,13 +139,21 @@ class TrainConfig:
             raise ValueError(f"the gaussian-mixture strategy samples shared rules: use agent {SHARED_AGENT!r}")
         get_task(self.task)
         paper_population, paper_generations = PAPER_BUDGET[self.task]
-        object.__setattr__(self, "population", self.population or paper_population)
-        object.__setattr__(self, "generations", self.generations or paper_generations)
+        object.__setattr__(self, "population", paper_population if self.population is None else self.population)
+        object.__setattr__(self, "generations", paper_generations if self.generations is None else self.generations)
+        for name in ("population", "generations"):
+            int_at_least(name, getattr(self, name), 1)
+        int_at_least("seed", self.seed, 0)
+        if self.max_episode_steps is not None:
+            int_at_least("max_episode_steps", self.max_episode_steps, 1)
         if self.strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {self.strategy!r}; allowed: {', '.join(STRATEGIES)}")
         holdout = self.holdout or PAPER_HOLDOUT[self.task]
         get_variation(self.task, holdout)
-        names = tuple(self.variations) if self.variations else tuple(
+        if self.variations is not None and (isinstance(self.variations, str) or not self.variations):
+            raise ValueError(f"variations must list at least one training variation, got {self.variations!r}; "
+                             "leave it out to train on all but the holdout")
+        names = tuple(self.variations) if self.variations is not None else tuple(
             v.name for v in variations(self.task) if v.name != holdout)
         for name in names:
             get_variation(self.task, name)
@@ -149,9 +165,6 @@ class TrainConfig:
         object.__setattr__(self, "holdout", holdout)
         object.__setattr__(self, "variations", names)
         object.__setattr__(self, "es", dict(self.es))
-        for name in ("population", "generations"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
         check_backend(self.backend, self.workers, self.ray_address)
         if self.episode_seeds not in EPISODE_SEEDS:
             raise ValueError(f"unknown episode_seeds {self.episode_seeds!r}; allowed: {', '.join(EPISODE_SEEDS)}")
@@ -160,16 +173,18 @@ class TrainConfig:
                              "strategy samples unpaired individuals: use 'per-individual'")
         if isinstance(self.init_std, bool) or not isinstance(self.init_std, (int, float)) or not self.init_std > 0:
             raise ValueError(f"init_std must be a positive number, got {self.init_std!r}")
-        if self.max_episode_steps is not None and self.max_episode_steps < 1:
-            raise ValueError(f"max_episode_steps must be a positive integer, got {self.max_episode_steps!r}")
         if self.agent == SHARED_AGENT and self.init_std != 1.0:
             raise ValueError(f"init_std applies to the openai-es agents; the shared-rule mixture starts its means "
                              f"at N(0, 1) as the paper, got init_std={self.init_std!r}")
-        if self.agent == SHARED_AGENT:  # validates rho and the ES settings
+        es_config = GaussianMixtureESConfig if self.agent == SHARED_AGENT else OpenAIESConfig
+        allowed = sorted(f.name for f in dataclasses.fields(es_config) if f.name != "population_size")
+        unknown = sorted(set(self.es) - set(allowed))
+        if unknown:
+            raise ValueError(f"unknown es settings {unknown} for the {self.strategy} strategy; allowed: "
+                             f"{', '.join(allowed)}")
+        if self.agent == SHARED_AGENT:  # validates rho
             rules_for_rho(_hebbian_synapses(self.task), self.rho)
-            GaussianMixtureESConfig(population_size=self.population, **self.es)
-        else:
-            OpenAIESConfig(population_size=self.population, **self.es)
+        es_config(population_size=self.population, **self.es)
 
     @property
     def network(self) -> str:
@@ -267,15 +282,25 @@ def _write_config(run_dir: Path, config: TrainConfig) -> None:
 
 
 def read_log(run_dir: str | Path) -> list[dict[str, Any]]:
-    """The log rows of a run; a half-written last line (a killed run) is skipped."""
+    """The log rows of a run; a half-written last line (a killed run) is skipped.
+
+    Any other line that is not a JSON object is damage nothing here wrote: ``ValueError``
+    naming it, so that no row after it is silently dropped (by a resume, say)."""
     path = Path(run_dir) / LOG_FILE
-    rows = []
-    if path.exists():
-        for line in path.read_text().splitlines():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                break
+    rows: list[dict[str, Any]] = []
+    if not path.exists():
+        return rows
+    lines = path.read_text().split("\n")
+    for number, line in enumerate(lines, 1):
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            row = None
+        if isinstance(row, dict) and isinstance(row.get("generation"), int):
+            rows.append(row)
+        elif number < len(lines):  # the last piece may be half-written, or empty after the final newline
+            raise ValueError(f"{path} line {number} is not a log row ({line[:60]!r}): the log was changed by "
+                             "hand or damaged; restore it (e.g. from git) or delete that line, then resume")
     return rows
 
 
@@ -374,12 +399,46 @@ def load_run_agent(run_dir: str | Path, task: str, holdout: str | None = None, *
     return SampledRunAgent(config.network, config.task, strategy, None if sigma == "checkpoint" else float(sigma))
 
 
+@contextlib.contextmanager
+def _run_locked(run_dir: Path) -> Iterator[None]:
+    """Hold ``run_dir`` for one training process: a second ``train``/``resume`` of the same
+    directory is refused instead of interleaving its log rows and checkpoints with ours.
+    (An exclusive ``flock`` on the directory itself, so no lock file joins the run's files.)"""
+    import fcntl
+
+    handle = os.open(run_dir, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ValueError(f"another hebbbench process is training in {str(run_dir)!r}; wait for it to end "
+                             "(or stop it) before resuming there") from None
+        yield
+    finally:
+        os.close(handle)
+
+
+def _unstarted(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds a run killed before its first checkpoint (nothing trained)."""
+    return (run_dir / CONFIG_FILE).exists() and not (run_dir / CHECKPOINT_FILE).exists()
+
+
 def train(config: TrainConfig, run_dir: str | Path, progress: bool = True) -> Path:
     """Start a run in the new (or empty) directory ``run_dir`` and train to the end."""
     run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ValueError(f"run directory {str(run_dir)!r} is a file; give --out a new or empty folder")
     if run_dir.exists() and any(run_dir.iterdir()):
+        if _unstarted(run_dir):
+            raise ValueError(f"{str(run_dir)!r} holds a run stopped before its first checkpoint, so nothing was "
+                             "trained there: delete the folder and start again, or give --out another folder")
         raise ValueError(f"run directory {str(run_dir)!r} is not empty; use --resume to continue a run there")
     run_dir.mkdir(parents=True, exist_ok=True)
+    with _run_locked(run_dir):
+        return _start(config, run_dir, progress)
+
+
+def _start(config: TrainConfig, run_dir: Path, progress: bool) -> Path:
     strategy = make_strategy(config)
     _write_config(run_dir, config)
     text = _AGENT_TEMPLATE.format(agent=config.agent, task=config.task, holdout=config.holdout)
@@ -402,7 +461,15 @@ def resume(run_dir: str | Path, progress: bool = True, **changes: Any) -> Path:
     whatever the total). Changes are saved in ``config.json``."""
     run_dir = Path(run_dir)
     if not (run_dir / CHECKPOINT_FILE).is_file():
+        if _unstarted(run_dir):
+            raise ValueError(f"{str(run_dir)!r} holds a run stopped before its first checkpoint, so there is "
+                             "nothing to resume: delete the folder and start the run again with --out")
         raise ValueError(f"{str(run_dir)!r} is not a run directory (no {CHECKPOINT_FILE}); start one with --out")
+    with _run_locked(run_dir):
+        return _resume(run_dir, progress, **changes)
+
+
+def _resume(run_dir: Path, progress: bool, **changes: Any) -> Path:
     refused = sorted(set(changes) - set(RESUME_CHANGES))
     if refused:
         raise ValueError(f"resume cannot change {', '.join(refused)}; it may change {', '.join(RESUME_CHANGES)}")
@@ -411,7 +478,12 @@ def resume(run_dir: str | Path, progress: bool = True, **changes: Any) -> Path:
     if given.get("backend", config.backend) != config.backend:
         # The saved worker count and Ray address belonged to the old backend.
         given = {"workers": None, "ray_address": None, **given}
-    checkpoint = torch.load(run_dir / CHECKPOINT_FILE, mmap=True)
+    try:
+        checkpoint = torch.load(run_dir / CHECKPOINT_FILE, mmap=True)
+    except Exception as error:  # torch raises several kinds for a truncated or foreign file
+        raise ValueError(f"{run_dir / CHECKPOINT_FILE} cannot be read ({type(error).__name__}: {error}); the file is "
+                         "damaged (hebbbench writes it atomically, so something else changed it): restore it, "
+                         "e.g. from git") from None
     done = checkpoint["generation"]
     if "generations" in given and given["generations"] <= done:
         raise ValueError(f"{str(run_dir)!r} already has {done} generations; --generations extends a run, so give "

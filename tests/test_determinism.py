@@ -7,7 +7,6 @@ import sys
 import gymnasium as gym
 import numpy as np
 import pytest
-
 from conftest import rollout
 
 SCRIPT = """
@@ -49,7 +48,8 @@ def test_same_seed_same_episode_across_processes(env_id, steps, tmp_path):
 
     script.write_text(SCRIPT.format(tests=str(Path(__file__).parent)))
     outputs = [
-        subprocess.run([sys.executable, str(script), env_id, "4", str(steps)], capture_output=True, text=True, check=True)
+        subprocess.run([sys.executable, str(script), env_id, "4", str(steps)], capture_output=True, text=True,
+                       check=True)
         .stdout.strip().splitlines()[-1]
         for _ in range(2)
     ]

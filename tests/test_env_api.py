@@ -7,17 +7,39 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from hebbbench.envs import TASKS, VARIATIONS
+from hebbbench.envs import TASKS, VARIATIONS, variations
 from hebbbench.envs.validation import ActionCheck, checked_action
 
-ALL_IDS = [v.env_id for v in VARIATIONS] + [t.parametric_id for t in TASKS.values()]
+ALL_IDS = ([v.env_id for v in VARIATIONS] + [t.parametric_id for t in TASKS.values()]
+           + [t.training_id for t in TASKS.values()])
 
 
 @pytest.mark.parametrize("env_id", ALL_IDS)
-def test_check_env_passes(env_id):
+def test_check_env_passes_with_its_render_checks(env_id):
     env = gym.make(env_id)
-    check_env(env.unwrapped, skip_render_check=True)
+    check_env(env.unwrapped)  # as a user runs it: every render mode the env lists is tried
     env.close()
+
+
+def test_ant_human_rendering_without_a_display_is_a_clear_error(monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    with pytest.raises(ValueError, match="needs a display, but DISPLAY is not set; use render_mode='rgb_array'"):
+        gym.make("AntDefault-v0", render_mode="human")
+    assert "human" not in gym.make("AntDefault-v0").unwrapped.metadata["render_modes"]
+
+
+def test_car_observations_survive_a_pygame_quit_between_envs():
+    """A pygame.quit() (closing a human-mode car env does one) kills cached fonts."""
+    import pygame
+
+    from hebbbench.envs.car_render import score_patch
+
+    gym.make("CarRacingDefault-v0").reset(seed=0)
+    pygame.init()
+    pygame.quit()
+    score_patch.cache_clear()  # a score not drawn before, so its font is needed again
+    observation, _ = gym.make("CarRacingDefault-v0").reset(seed=1)
+    assert observation.shape == (96, 96, 3)
 
 
 @pytest.mark.parametrize("env_id", ["CarRacingPushedLeft-v0", "AntDamageRight-v0"])
@@ -49,8 +71,11 @@ def test_make_vec_steps_two_envs(env_id):
         ("CarRacingFriction-v0", {"max_negative_steps": 0}, "max_negative_steps must be an integer >= 1"),
         ("CarRacingFriction-v0", {"render_mode": "screen"}, "render_mode must be None or one of"),
         ("AntMorphology-v0", {"ankle_lengths": ("0.4", 0.4, 0.4, 0.4)}, "front_left must be a number"),
-        ("AntMorphology-v0", {"burn_in_steps": True}, "burn_in_steps must be an integer >= 0"),
+        ("AntMorphology-v0", {"burn_in_steps": True}, r"burn_in_steps must be an integer in \[0, 1000\]"),
+        ("AntMorphology-v0", {"burn_in_steps": 10**6}, r"burn_in_steps must be an integer in \[0, 1000\], got 1000000"),
         ("AntMorphology-v0", {"render_mode": "screen"}, "render_mode must be None or one of"),
+        ("CarRacingFriction-v0", {"friction": 10**400}, "friction must be a finite number, got an integer of 401"),
+        ("CarRacingFriction-v0", {"camera": "chase"}, r"camera must be one of \('velocity', 'hull'\)"),
     ],
 )
 def test_bad_kwargs_raise_value_error_naming_the_value(env_id, kwargs, message):
@@ -69,6 +94,11 @@ def test_bad_kwargs_raise_value_error_naming_the_value(env_id, kwargs, message):
         ("AntDefault-v0", [float("nan")] + [2.0] * 7, "must be finite"),
         ("AntDefault-v0", [2.0] + [0.0] * 7, "never clips"),
         ("AntDefault-v0", [0.0] * 9, "must have shape"),
+        ("AntDefault-v0", [2.0] + [0.0] * 7, "clip in your agent's act"),
+        ("CarRacingDefault-v0", ["0", "1", "0"], "must be an array of real numbers"),
+        ("CarRacingDefault-v0", [False, True, False], "must be an array of real numbers"),
+        ("CarRacingDefault-v0", np.array([0, 1, 0], dtype=complex), "must be an array of real numbers"),
+        ("AntDefault-v0", {"torques": [0.0] * 8}, "must be an array of real numbers"),
     ],
 )
 def test_bad_actions_raise_instead_of_being_clipped(env_id, action, message):
@@ -83,7 +113,7 @@ def test_car_step_none_is_an_action_error_outside_reset():
     """Upstream's reset calls step(None) internally; a user's step(None) is a bad action."""
     env = gym.make("CarRacingDefault-v0")
     env.reset(seed=0)
-    with pytest.raises(ValueError, match="action must have shape"):
+    with pytest.raises(ValueError, match="action must be an array of real numbers .*, got None"):
         env.step(None)
     env.close()
 
@@ -102,11 +132,13 @@ def test_action_check_agrees_with_checked_action():
     space = gym.spaces.Box(-1.0, 1.0, (8,), np.float32)
     check = ActionCheck(space)
     rng = np.random.default_rng(0)
-    for action in [rng.uniform(-1, 1, 8).astype(np.float32), rng.uniform(-1, 1, 8), np.ones(8), [-1] * 8, np.zeros(8, int)]:
+    actions = [rng.uniform(-1, 1, 8).astype(np.float32), rng.uniform(-1, 1, 8), np.ones(8), [-1] * 8, np.zeros(8, int)]
+    for action in actions:
         assert check(action) == checked_action(action, space).tolist()
         assert all(type(value) is float for value in check(action))
     nan = float("nan")
-    for action in [[nan] * 8, [0.5, nan] + [0.0] * 6, [-np.inf] + [0.0] * 7, [1.0 + 1e-9] + [0.0] * 7, np.zeros((8, 1))]:
+    bad = [[nan] * 8, [0.5, nan] + [0.0] * 6, [-np.inf] + [0.0] * 7, [1.0 + 1e-9] + [0.0] * 7, np.zeros((8, 1))]
+    for action in bad:
         with pytest.raises(ValueError) as expected:
             checked_action(action, space)
         with pytest.raises(ValueError, match=re.escape(str(expected.value))):
@@ -158,3 +190,48 @@ def test_mjcf_cache_folder_is_made_private_and_reused(tmp_path, monkeypatch):
     path = ant_mjcf_path((0.4, 0.4, 0.4, 0.8))
     assert os.path.dirname(path) == str(folder) and folder.stat().st_mode & 0o777 == 0o700
     assert ant_mjcf_path((0.4, 0.4, 0.4, 0.8)) == path and "0.8" in open(path).read()
+
+
+@pytest.mark.parametrize("task", list(TASKS))
+def test_a_fold_training_env_plays_only_training_variations_seeded(task):
+    holdout = variations(task)[1].name
+    env = gym.make(f"hebbbench:{TASKS[task].training_id}", holdout=holdout)
+    played = []
+    for seed in range(12):
+        observation, info = env.reset(seed=seed)
+        played.append(info["variation"])
+        again, info_again = env.reset(seed=seed)
+        assert info_again["variation"] == info["variation"]
+        np.testing.assert_array_equal(observation, again)  # same seed, same variation and episode
+        _, _, _, _, step_info = env.step(env.action_space.sample() * 0)
+        assert step_info["variation"] == info["variation"]
+    assert holdout not in played
+    assert set(played) == {v.name for v in variations(task)} - {holdout}
+    assert env.spec.max_episode_steps == TASKS[task].max_episode_steps
+    with pytest.raises(ValueError, match="unknown variation"):
+        gym.make(TASKS[task].training_id, holdout="upside-down")
+
+
+def test_module_prefixed_ids_work_in_async_vector_envs():
+    """Subprocess workers import hebbbench through the "hebbbench:" prefix (SB3's
+    make_vec_env with SubprocVecEnv needs the same)."""
+    envs = gym.make_vec("hebbbench:AntTrain-v0", num_envs=2, vectorization_mode="async")
+    observations, infos = envs.reset(seed=5)
+    assert observations.shape == (2, 28) and len(infos["variation"]) == 2
+    envs.step(np.zeros((2, 8), dtype=np.float32))
+    envs.close()
+
+
+def test_car_training_env_can_switch_the_negative_reward_rule_off():
+    env = gym.make("hebbbench:CarRacingTrain-v0", max_negative_steps=None)
+    env.reset(seed=0)
+    rewards = []
+    for _ in range(60):  # standing still: after the start tile, negative reward every step
+        _, reward, terminated, truncated, _ = env.step(np.zeros(3, dtype=np.float32))
+        rewards.append(reward)
+        assert not (terminated or truncated)
+    assert all(reward < 0 for reward in rewards[5:])
+    ruled = gym.make("CarRacingDefault-v0")
+    ruled.reset(seed=0)
+    infos = [ruled.step(np.zeros(3, dtype=np.float32))[4] for _ in range(30)]
+    assert infos[-1]["truncation_reason"] == "negative_reward_streak"

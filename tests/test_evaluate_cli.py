@@ -98,7 +98,8 @@ def test_an_agent_file_written_outside_the_project_evaluates(tmp_path, task, wor
 
 def test_the_readme_agent_evaluates(tmp_path, capsys):
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    snippet = next(block for block in re.findall(r"```python\n(.*?)```", readme, flags=re.S) if "def make_agent" in block)
+    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    snippet = next(block for block in blocks if "def make_agent" in block)
     (tmp_path / "my_agent.py").write_text(snippet)
     output = tmp_path / "results.json"
     assert cli.main(["evaluate", str(tmp_path / "my_agent.py"), "--task", "ant", "--episodes", "1",
@@ -245,6 +246,9 @@ def test_bad_options_fail_before_running(tmp_path, capsys):
     assert_one_paragraph_error(capsys.readouterr().err, "folder does not exist")
     assert cli.main(["evaluate", str(agent), "--task", "ant", "--episodes", "0"]) == 2
     assert_one_paragraph_error(capsys.readouterr().err, "episodes must be a positive integer")
+    for timeout in ("1e-6", "1e300", "nan"):
+        assert cli.main(["evaluate", str(agent), "--task", "ant", "--episode-timeout", timeout]) == 2
+        assert_one_paragraph_error(capsys.readouterr().err, "episode_timeout must be a number of seconds in [0.1,")
     assert cli.main(["evaluate", str(agent), "--task", "ant", "--output", "/proc/r.json"]) == 2
     assert_one_paragraph_error(capsys.readouterr().err, "cannot write the results file '/proc/r.json'")
     (tmp_path / "a-file").write_text("")
@@ -252,3 +256,16 @@ def test_bad_options_fail_before_running(tmp_path, capsys):
                      "--output", str(tmp_path / "r.json")]) == 2
     assert_one_paragraph_error(capsys.readouterr().err, "as the recordings folder: File exists")
     assert not (tmp_path / "r.json").exists()
+    source = agent.read_text()
+    assert cli.main(["evaluate", str(agent), "--task", "ant", "--output", str(agent)]) == 2
+    assert_one_paragraph_error(capsys.readouterr().err, "would replace the agent file")
+    assert agent.read_text() == source
+    folder = tmp_path / "agent_dir"
+    folder.mkdir()
+    (folder / "agent.py").write_text(source)
+    assert cli.main(["evaluate", str(folder), "--task", "ant", "--output", str(folder / "r.json")]) == 2
+    assert_one_paragraph_error(capsys.readouterr().err, "would change the agent")
+    assert cli.main(["evaluate", str(folder), "--task", "ant", "--record", str(folder / "gifs"),
+                     "--output", str(tmp_path / "r.json")]) == 2
+    assert_one_paragraph_error(capsys.readouterr().err, "lies inside the agent's directory")
+    assert sorted(p.name for p in folder.iterdir()) == ["agent.py"]

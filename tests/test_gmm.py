@@ -20,7 +20,6 @@ from hebbbench.es.gmm import (
     rules_for_rho,
 )
 
-
 _CONFIG_KEYS = {"sigma", "sigma_decay", "optimizer", "lr", "lr_decay", "chunk_elements", "dense_sigma"}
 
 
@@ -135,7 +134,8 @@ def _run(es: GaussianMixtureES, generations: int) -> list[dict]:
 
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
 def test_ask_tell_is_reproducible(optimizer):
-    make = lambda: _es(40, 5, 8, num_dense=2, optimizer=optimizer, lr=0.1, seed=3)
+    def make():
+        return _es(40, 5, 8, num_dense=2, optimizer=optimizer, lr=0.1, seed=3)
     a, b = make(), make()
     assert _run(a, 3) == _run(b, 3)
     for name, tensor in a.state_dict()["params"].items():
@@ -145,7 +145,8 @@ def test_ask_tell_is_reproducible(optimizer):
 
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
 def test_state_save_and_restore_is_exact(optimizer):
-    make = lambda: _es(40, 5, 8, num_dense=2, optimizer=optimizer, seed=5)
+    def make():
+        return _es(40, 5, 8, num_dense=2, optimizer=optimizer, seed=5)
     straight = make()
     _run(straight, 4)
     first = make()
@@ -243,7 +244,8 @@ def test_learns_a_shared_target_rule():
     """Fitness = closeness of every synapse's rule to one target: the rules move to it."""
     target = torch.tensor([0.5, -1.0, 0.0, 1.5, -0.5])
     es = _es(16, 2, 32, optimizer="adam", lr=0.1, lr_decay=1.0, seed=0)
-    distance = lambda: float(torch.cdist(es.means, target[None]).min())
+    def distance():
+        return float(torch.cdist(es.means, target[None]).min())
     start = distance()
     for _ in range(60):
         rules = es.ask().reshape(32, 16, 5)

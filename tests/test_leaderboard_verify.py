@@ -59,7 +59,8 @@ def test_verify_marks_a_reproduced_entry_and_refuses_the_wrong_agent(tmp_path):
         leaderboard.verify(entry, [other], episodes=2, directory=board, workers=1, verified_at=NOW)
     assert snapshot(board) == before
 
-    done = subprocess.run([sys.executable, "-m", "hebbbench.cli", "verify", str(board / "submissions" / f"{entry}.json"),
+    entry_file = str(board / "submissions" / f"{entry}.json")
+    done = subprocess.run([sys.executable, "-m", "hebbbench.cli", "verify", entry_file,
                            "--agent", str(other), "--agent", str(agent), "--episodes", "2", "--workers", "1"],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

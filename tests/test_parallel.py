@@ -14,14 +14,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from conftest import outcomes
 
 from hebbbench.agents import parameter_count
 from hebbbench.envs import get_variation
-from hebbbench.es import ExplicitPopulation, GaussianMixtureES, GaussianMixtureESConfig, OpenAIES, OpenAIESConfig
-from hebbbench.parallel import (MAX_LOCKSTEP, BatchError, EpisodeBatch, InProcessBackend, LocalPoolBackend, RayBackend,
-                                WorkerCrashError, make_backend, split_batches)
+from hebbbench.es import GaussianMixtureES, GaussianMixtureESConfig, OpenAIES, OpenAIESConfig
+from hebbbench.parallel import (
+    MAX_LOCKSTEP,
+    BatchError,
+    EpisodeBatch,
+    InProcessBackend,
+    LocalPoolBackend,
+    RayBackend,
+    WorkerCrashError,
+    make_backend,
+    split_batches,
+)
 from hebbbench.protocol import sigint_deferred
 from hebbbench.train import TrainConfig, read_log, resume, train
 

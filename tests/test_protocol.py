@@ -76,3 +76,40 @@ def test_bad_arguments_are_refused_before_anything_runs():
             hebbbench.evaluate(make_zero_agent, task="ant", holdout="damage-left", **kwargs)
     with pytest.raises(ValueError, match="picklable"):
         hebbbench.evaluate(lambda *args: ZeroAgent(), task="ant", workers=2, episodes=1)
+
+
+class RewardWatchingAgent:
+    """A car agent that brakes once it has seen a negative reward: its actions depend on
+    the rewards it is told through ``observe``."""
+
+    def reset(self, seed):
+        self.seen, self.calls = [], 0
+
+    def act(self, observation):
+        self.calls += 1
+        braking = any(reward < 0 for reward, _, _ in self.seen)
+        return np.array([0.0, 0.0 if braking else 1.0, 1.0 if braking else 0.0], dtype=np.float32)
+
+    def observe(self, reward, terminated, truncated):
+        assert type(reward) is float and type(terminated) is bool and type(truncated) is bool
+        assert len(self.seen) == self.calls - 1  # called once after every act, before the next
+        self.seen.append((reward, terminated, truncated))
+
+
+def make_reward_watching_agent(task, holdout, observation_space, action_space):
+    return RewardWatchingAgent()
+
+
+def test_an_agent_with_observe_gets_every_steps_outcome_and_the_results_say_so():
+    results = hebbbench.evaluate(make_reward_watching_agent, task="car", episodes=1, workers=1)
+    assert results.to_dict()["agent"]["observes"] is True
+    without = hebbbench.evaluate(make_zero_agent, task="ant", holdout="damage-left", episodes=1, workers=1)
+    assert "observes" not in without.to_dict()["agent"]
+    # One call per step, the rewards summing to the episode's return, the last one its end.
+    from hebbbench.protocol import _EpisodeRunner, _Job
+
+    agent = RewardWatchingAgent()
+    total, steps = _EpisodeRunner(agent, None).run(_Job(0, "default", "CarRacingDefault-v0", 0, 1, FIRST_SEED))
+    assert len(agent.seen) == steps
+    assert agent.seen[-1][1] or agent.seen[-1][2]
+    assert total == pytest.approx(sum(reward for reward, _, _ in agent.seen))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -15,13 +14,12 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-
 from conftest import outcomes
 
 from hebbbench.agent_file import load_agent_factory
 from hebbbench.cli import main
 from hebbbench.envs import get_variation
-from hebbbench.train import TrainConfig, plot_run, read_log, resume, train
+from hebbbench.train import TrainConfig, read_log, resume, train
 
 TINY = {"ant": 15, "car": 8}  # policy steps per episode in these tests
 
@@ -276,3 +274,73 @@ def test_resume_with_no_more_generations_than_done_says_so_and_changes_nothing(t
     with pytest.raises(ValueError, match="already has 2 generations; --generations extends a run"):
         resume(run_dir, progress=False, generations=1)
     assert (run_dir / "config.json").read_text() == before
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"generations": 0}, "generations must be an integer >= 1, got 0"),
+    ({"population": 0}, "population must be an integer >= 1, got 0"),
+    ({"generations": True}, "generations must be an integer >= 1, got True"),
+    ({"max_episode_steps": 2.5}, "max_episode_steps must be an integer >= 1, got 2.5"),
+    ({"max_episode_steps": True}, "max_episode_steps must be an integer >= 1, got True"),
+    ({"seed": "x"}, "seed must be an integer >= 0, got 'x'"),
+    ({"variations": ()}, "variations must list at least one training variation"),
+    ({"es": {"learning_rate": 0.1}}, r"unknown es settings \['learning_rate'\] for the openai-es strategy"),
+    ({"es": {"lr": "fast"}}, "lr must be a finite number, got 'fast'"),
+    ({"init_std": 0}, "init_std must be a positive number"),
+])
+def test_bad_config_values_are_refused_not_reinterpreted(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        _config("static", "ant", **overrides)
+
+
+def test_cli_refuses_zero_generations_and_empty_variations(tmp_path, capsys):
+    base = ["train", "--agent", "static", "--task", "ant", "--out", str(tmp_path / "run")]
+    assert main([*base, "--generations", "0"]) == 2
+    assert "generations must be an integer >= 1, got 0" in capsys.readouterr().err
+    assert main([*base, "--variations", ""]) == 2
+    assert "unknown variation ''" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_damaged_log_line_is_an_error_not_a_silent_loss_of_the_rows_after_it(tmp_path):
+    run_dir = train(_config("static", "ant", generations=3), tmp_path / "run", progress=False)
+    rows = (run_dir / "log.jsonl").read_text().splitlines()
+    for damage in ("", "garbage", "[1, 2]"):
+        (run_dir / "log.jsonl").write_text("\n".join([rows[0], damage, *rows[1:]]) + "\n")
+        with pytest.raises(ValueError, match="line 2 is not a log row"):
+            resume(run_dir, progress=False, generations=4)
+    (run_dir / "log.jsonl").write_text("\n".join(rows) + "\n" + rows[0][:10])  # a half-written last line
+    assert [row["generation"] for row in read_log(run_dir)] == [0, 1, 2]
+
+
+def test_a_second_process_cannot_train_in_a_run_directory_in_use(tmp_path):
+    run_dir = train(_config("static", "ant", generations=1), tmp_path / "run", progress=False)
+    command = [sys.executable, "-m", "hebbbench.cli", "train", "--resume", str(run_dir), "--generations", "40"]
+    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for_rows(run_dir, 2, first)
+        second = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        assert second.returncode == 2 and "another hebbbench process is training in" in second.stderr
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.wait(timeout=120)
+    generations = [row["generation"] for row in read_log(run_dir)]
+    assert generations == list(range(len(generations)))
+
+
+def test_a_run_stopped_before_its_first_checkpoint_says_how_to_recover(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text("{}")
+    with pytest.raises(ValueError, match="stopped before its first checkpoint, so there is nothing to resume"):
+        resume(run_dir, progress=False)
+    with pytest.raises(ValueError, match="stopped before its first checkpoint, so nothing was trained"):
+        train(_config("static", "ant"), run_dir, progress=False)
+
+
+def test_a_truncated_checkpoint_is_a_clear_error(tmp_path):
+    run_dir = train(_config("static", "ant", generations=1), tmp_path / "run", progress=False)
+    data = (run_dir / "checkpoint.pt").read_bytes()
+    (run_dir / "checkpoint.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="checkpoint.pt cannot be read .* the file is damaged"):
+        resume(run_dir, progress=False, generations=2)

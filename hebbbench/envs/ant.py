@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any, Sequence
 
 import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import EzPickle
 
+# isort: off
 from hebbbench.envs.quiet import c_output_silenced  # first: imports pybullet quietly
-from pybullet_envs_gymnasium.gym_locomotion_envs import AntBulletEnv  # noqa: E402,I001
+from pybullet_envs_gymnasium.gym_locomotion_envs import AntBulletEnv
+# isort: on
 
-from hebbbench.envs.ant_mjcf import DEFAULT_ANKLE_LENGTH, ANKLE_GEOMS, ant_mjcf_path, validate_ankle_lengths
+from hebbbench.envs.ant_mjcf import ANKLE_GEOMS, DEFAULT_ANKLE_LENGTH, ant_mjcf_path, validate_ankle_lengths
 from hebbbench.envs.ant_step import BatchedAntStep
 from hebbbench.envs.validation import ActionCheck, check_render_mode, int_at_least
 
@@ -56,7 +60,9 @@ class AntMorphologyEnv(AntBulletEnv):
     ## Arguments
     * ``ankle_lengths`` (4 floats, default 0.4 each): ankle extents of the front_left,
       front_right, back_left and back_right legs, each in (0, 1.6].
-    * ``render_mode``: ``None``, ``"rgb_array"`` (320x240, works headless) or ``"human"``.
+    * ``render_mode``: ``None``, ``"rgb_array"`` (320x240, works headless) or ``"human"``
+      (a pybullet window: needs a display; without one it is a ``ValueError`` and the
+      instance's ``metadata["render_modes"]`` leaves it out).
     * ``burn_in_steps`` (int, 40), ``no_progress_grace`` (int, 200) and
       ``no_progress_patience`` (int, 30).
 
@@ -76,11 +82,20 @@ class AntMorphologyEnv(AntBulletEnv):
         no_progress_patience: int = 30,
     ) -> None:
         self.ankle_lengths = validate_ankle_lengths(ankle_lengths)
-        self.burn_in_steps = int_at_least("burn_in_steps", burn_in_steps)
+        # The task's 1000 simulation steps bound the burn-in (the paper: 40 of them).
+        self.burn_in_steps = int_at_least("burn_in_steps", burn_in_steps, most=1000)
         self.no_progress_grace = int_at_least("no_progress_grace", no_progress_grace)
         self.no_progress_patience = int_at_least("no_progress_patience", no_progress_patience)
         check_render_mode(render_mode, self.metadata["render_modes"])
+        headless = sys.platform.startswith("linux") and not os.environ.get("DISPLAY")
+        if render_mode == "human" and headless:
+            # pybullet's GUI would end the whole process ("cannot connect to X server").
+            raise ValueError("render_mode='human' opens a pybullet window, which needs a display, but DISPLAY "
+                             "is not set; use render_mode='rgb_array' (works headless) or run under a display")
         super().__init__(render_mode=render_mode)
+        if headless:  # what this env can render here (Gymnasium's check_env tries every listed mode)
+            modes = [mode for mode in self.metadata["render_modes"] if mode != "human"]
+            self.metadata = {**self.metadata, "render_modes": modes}
         EzPickle.__init__(
             self, self.ankle_lengths, render_mode, burn_in_steps, no_progress_grace, no_progress_patience
         )

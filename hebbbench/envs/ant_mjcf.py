@@ -50,7 +50,8 @@ def validate_ankle_lengths(ankle_lengths: Sequence[float]) -> tuple[float, ...]:
         number = as_number(f"ankle length of {leg}", value)
         if not math.isfinite(number) or number <= 0 or number > MAX_ANKLE_LENGTH:
             raise ValueError(
-                f"ankle length of {leg} must be in (0, {MAX_ANKLE_LENGTH}] (default {DEFAULT_ANKLE_LENGTH}), got {value!r}"
+                f"ankle length of {leg} must be in (0, {MAX_ANKLE_LENGTH}] (default {DEFAULT_ANKLE_LENGTH}), "
+                f"got {value!r}"
             )
         checked.append(number)
     return tuple(checked)

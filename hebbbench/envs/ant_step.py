@@ -163,7 +163,8 @@ class BatchedAntStep:
         cos_yaw, sin_yaw = math.cos(-yaw), math.sin(-yaw)
         vx, vy = cos_yaw * vx - sin_yaw * vy, sin_yaw * vx + cos_yaw * vy  # velocity in the yaw frame
 
-        values = [z - robot.initial_z, math.sin(angle_to_target), math.cos(angle_to_target), 0.3 * vx, 0.3 * vy, 0.3 * vz, r, p]
+        values = [z - robot.initial_z, math.sin(angle_to_target), math.cos(angle_to_target),
+                  0.3 * vx, 0.3 * vy, 0.3 * vz, r, p]
         values += j
         values += self._feet_contact
         state = np.array(values, dtype=np.float32)

@@ -56,10 +56,11 @@ class CarRacingVariationEnv(CarRacing):
     ``camera="hull"`` and ``render_backend="reference"``. The camera is the paper's by
     default (``camera="velocity"``, gym 0.17's): above speed 0.5 the view turns to the
     car's direction of travel, ``atan2(v_x, v_y)``, instead of its heading; on the pushed
-    and low-friction variations the car then drives at an angle to the road ahead. The track is generated from the reset seed. As in
-    ``CarRacing-v3``, the lap counts as complete when the car is back on the start tile
-    with more than 95% of the tiles visited (gym 0.17, which the paper used, required every
-    tile); an agent that skips up to 5% of the tiles loses their reward but not its lap.
+    and low-friction variations the car then drives at an angle to the road ahead. The
+    track is generated from the reset seed. As in ``CarRacing-v3``, the lap counts as
+    complete when the car is back on the start tile with more than 95% of the tiles
+    visited (gym 0.17, which the paper used, required every tile); an agent that skips up
+    to 5% of the tiles loses their reward but not its lap.
 
     ## Observation Space
     ``Box(0, 255, (96, 96, 3), uint8)``: Gymnasium's native top-down RGB frame. By default
@@ -91,7 +92,8 @@ class CarRacingVariationEnv(CarRacing):
       always use upstream's renderer.
     * ``render_backend`` (``"fast"`` or ``"reference"``, default ``"fast"``): who draws
       the observation.
-    * ``max_negative_steps`` (int >= 1, default 20).
+    * ``max_negative_steps`` (int >= 1, default 20; ``None`` switches the rule off, e.g.
+      for RL training, where it ends almost every early episode after ~21 steps).
     * ``camera`` (``"velocity"`` or ``"hull"``, default ``"velocity"``): what the view
       follows, for the observation and every render mode (see Description).
 
@@ -106,7 +108,7 @@ class CarRacingVariationEnv(CarRacing):
         friction: float = 1.0,
         side_force: float = 0.0,
         render_mode: str | None = None,
-        max_negative_steps: int = 20,
+        max_negative_steps: int | None = 20,
         render_backend: str = "fast",
         camera: str = "velocity",
     ) -> None:
@@ -114,7 +116,8 @@ class CarRacingVariationEnv(CarRacing):
         self.side_force = finite("side_force", side_force)
         if abs(self.side_force) > MAX_SIDE_FORCE:
             raise ValueError(f"side_force must be within [-{MAX_SIDE_FORCE:g}, {MAX_SIDE_FORCE:g}], got {side_force!r}")
-        self.max_negative_steps = int_at_least("max_negative_steps", max_negative_steps, 1)
+        self.max_negative_steps = (None if max_negative_steps is None
+                                   else int_at_least("max_negative_steps", max_negative_steps, 1))
         check_render_mode(render_mode, self.metadata["render_modes"])
         if render_backend not in RENDER_BACKENDS:
             raise ValueError(f"render_backend must be one of {RENDER_BACKENDS}, got {render_backend!r}")
@@ -148,7 +151,8 @@ class CarRacingVariationEnv(CarRacing):
             checked_action(action, self.action_space)
         )
         self._negative_streak = self._negative_streak + 1 if reward < 0 else 0
-        if not terminated and self._negative_streak >= self.max_negative_steps:
+        limit = self.max_negative_steps
+        if not terminated and limit is not None and self._negative_streak >= limit:
             truncated, info["truncation_reason"] = True, "negative_reward_streak"
         return observation, reward, terminated, truncated, info
 

@@ -97,7 +97,11 @@ def score_patch(text: str) -> np.ndarray:
     else (the first indicator starts at x = 125), so it is rendered and shrunk on its own.
     """
     surface = pygame.Surface((int(_SCORE_W), int(_H - _BAR_TOP)))
-    rendered = _score_font().render(text, True, (255, 255, 255), (0, 0, 0))
+    try:
+        rendered = _score_font().render(text, True, (255, 255, 255), (0, 0, 0))
+    except pygame.error:  # the cached font died with a pygame.quit() (e.g. closing a human-mode env)
+        _score_font.cache_clear()
+        rendered = _score_font().render(text, True, (255, 255, 255), (0, 0, 0))
     rect = rendered.get_rect()
     rect.center = (60, int(_H - _H * 2.5 / 40.0 - _BAR_TOP))
     surface.blit(rendered, rect)
@@ -412,13 +416,15 @@ class StatePixelRenderer:
                 verticals.append(None)
                 continue
             tip = int(_H - (h + h * (scale * value)))
-            verticals.append((round(tip * ky), self._foot_bottom) if tip <= foot else (self._foot_top, round((tip + 1) * ky)))
+            verticals.append((round(tip * ky), self._foot_bottom) if tip <= foot
+                             else (self._foot_top, round((tip + 1) * ky)))
             top = min(top, verticals[-1][0])
         # Horizontal indicators grow right from x = place * W / 40 by value * W / 40.
         s = _W / 40.0
         horizontals, left_most = [], self._bar_split
         for value, scale, place, start in zip(
-            (wheels[0].joint.angle, hull.angularVelocity), _HORIZONTAL_SCALES, _HORIZONTAL_PLACES, self._horizontal_starts
+            (wheels[0].joint.angle, hull.angularVelocity), _HORIZONTAL_SCALES, _HORIZONTAL_PLACES,
+            self._horizontal_starts
         ):
             if abs(value) <= 1e-4:
                 horizontals.append(None)

@@ -20,6 +20,7 @@ import gymnasium as gym
 
 CAR_ENTRY_POINT = "hebbbench.envs.car_racing:CarRacingVariationEnv"
 ANT_ENTRY_POINT = "hebbbench.envs.ant:AntMorphologyEnv"
+FOLD_ENTRY_POINT = "hebbbench.envs.fold_env:FoldTrainingEnv"
 
 
 @dataclass(frozen=True)
@@ -27,11 +28,13 @@ class Task:
     """A family of environments that share observation and action spaces.
 
     ``parametric_id`` is the env ID whose kwargs span every variation of the task;
+    ``training_id`` plays a fold's training variations, one per reset (kwarg ``holdout``);
     ``max_episode_steps`` is the number of *policy* steps an episode can last.
     """
 
     name: str
     parametric_id: str
+    training_id: str
     entry_point: str
     max_episode_steps: int
     description: str
@@ -56,6 +59,7 @@ TASKS: dict[str, Task] = {
     "car": Task(
         name="car",
         parametric_id="CarRacingFriction-v0",
+        training_id="CarRacingTrain-v0",
         entry_point=CAR_ENTRY_POINT,
         max_episode_steps=1000,
         description="Box2D CarRacing with a tyre-friction multiplier and a sideways push",
@@ -64,11 +68,13 @@ TASKS: dict[str, Task] = {
     "ant": Task(
         name="ant",
         parametric_id="AntMorphology-v0",
+        training_id="AntTrain-v0",
         entry_point=ANT_ENTRY_POINT,
         # 1000 simulation steps, of which 40 are the zero-action burn-in inside reset().
         max_episode_steps=960,
         description="pybullet Ant with one lower-leg (ankle) capsule length per leg",
-        parametric_kwargs="ankle_lengths=(front_left, front_right, back_left, back_right), each in (0, 1.6], default 0.4",
+        parametric_kwargs="ankle_lengths=(front_left, front_right, back_left, back_right), "
+                          "each in (0, 1.6], default 0.4",
     ),
 }
 
@@ -146,20 +152,22 @@ def env_settings(variation: Variation) -> dict[str, Any]:
 def register_all() -> None:
     """Register every task's parametric ID and every variation ID with Gymnasium.
 
+    Also each task's fold training env (:class:`~hebbbench.envs.fold_env.FoldTrainingEnv`).
     Idempotent: IDs already registered (e.g. on a second import) are left alone.
     """
     for task in TASKS.values():
         _register(task.parametric_id, task, {})
+        _register(task.training_id, task, {"task": task.name}, FOLD_ENTRY_POINT)
     for variation in VARIATIONS:
         _register(variation.env_id, TASKS[variation.task], dict(variation.kwargs))
 
 
-def _register(env_id: str, task: Task, kwargs: dict[str, Any]) -> None:
+def _register(env_id: str, task: Task, kwargs: dict[str, Any], entry_point: str | None = None) -> None:
     if env_id in gym.registry:
         return
     gym.register(
         id=env_id,
-        entry_point=task.entry_point,
+        entry_point=entry_point or task.entry_point,
         kwargs=kwargs,
         max_episode_steps=task.max_episode_steps,
     )

@@ -18,6 +18,8 @@ def as_number(name: str, value: object) -> float:
         raise ValueError(f"{name} must be a number, got {value!r}")
     try:
         return float(value)  # type: ignore[arg-type]
+    except OverflowError:  # an int too large for a float
+        raise ValueError(f"{name} must be a finite number, got an integer of {len(str(value))} digits") from None
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a number, got {value!r}") from None
 
@@ -39,10 +41,13 @@ def finite(name: str, value: object) -> float:
     return number
 
 
-def int_at_least(name: str, value: object, least: int = 0) -> int:
-    """``value`` if it is an integer (not a bool) >= ``least``; ``ValueError`` otherwise (never rounded)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < least:
-        raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
+def int_at_least(name: str, value: object, least: int = 0, most: int | None = None) -> int:
+    """``value`` if it is an integer (not a bool) in [``least``, ``most``]; ``ValueError``
+    otherwise (never rounded)."""
+    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < least
+            or (most is not None and value > most)):
+        bounds = f">= {least}" if most is None else f"in [{least}, {most}]"
+        raise ValueError(f"{name} must be an integer {bounds}, got {value!r}")
     return int(value)
 
 
@@ -58,7 +63,11 @@ def checked_action(action: object, space: spaces.Box) -> np.ndarray:
     Raises ``ValueError`` that names the problem and the allowed range: an out-of-range
     action is an agent bug that silent clipping would hide.
     """
-    array = np.asarray(action, dtype=np.float64)
+    raw = np.asarray(action)
+    if raw.dtype.kind not in "iuf":  # bools, complex numbers, strings, objects
+        raise ValueError(f"action must be an array of real numbers (floats or ints), got {action!r} "
+                         f"(dtype {raw.dtype})")
+    array = raw.astype(np.float64)
     # Fast path, once per env step: NaN fails both comparisons, so in-bounds implies finite.
     if array.shape == space.shape and ((array >= space.low) & (array <= space.high)).all():
         return array

@@ -15,8 +15,8 @@ A strategy is an object with
 The trainer (:mod:`hebbbench.train`) uses only these seven, so any strategy with them plugs in.
 """
 
-from hebbbench.es.openai_es import OPTIMIZERS, OpenAIES, OpenAIESConfig, centered_ranks, shape_fitness
 from hebbbench.es.gmm import GaussianMixtureES, GaussianMixtureESConfig, rules_for_rho
+from hebbbench.es.openai_es import OPTIMIZERS, OpenAIES, OpenAIESConfig, centered_ranks, shape_fitness
 from hebbbench.es.penalty import PENALTY_SCALE, coefficient_penalty
 from hebbbench.es.population import ExplicitPopulation, MirroredPopulation
 

@@ -21,8 +21,9 @@ gradient per individual (``P x N x M x 4`` bytes), which is why the paper stoppe
 
 An optional ``num_dense`` block of plain Gaussian parameters rides along, for weights that
 are evolved but not plastic (the car's conv front end). As in the paper's car runs its
-mean starts at zero and it is sampled unmirrored with a fixed std ``dense_sigma`` (0.1). Individuals are flat vectors ``[num_dense + 5 N]``: the dense block first, then
-the rules synapse-major (``h.reshape(N, 5)``, coefficient order eta, A, B, C, D).
+mean starts at zero and it is sampled unmirrored with a fixed std ``dense_sigma`` (0.1).
+Individuals are flat vectors ``[num_dense + 5 N]``: the dense block first, then the rules
+synapse-major (``h.reshape(N, 5)``, coefficient order eta, A, B, C, D).
 """
 
 from __future__ import annotations
@@ -175,7 +176,10 @@ class GaussianMixtureESConfig:
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; allowed: {', '.join(OPTIMIZERS)}")
         for name in ("sigma", "lr", "sigma_decay", "lr_decay", "chunk_elements", "dense_sigma"):
-            if not getattr(self, name) > 0:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
+            if not value > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
 
 

@@ -18,6 +18,7 @@ knows nothing about environments.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -54,9 +55,15 @@ class OpenAIESConfig:
 
     def __post_init__(self) -> None:
         if self.population_size < 2 or self.population_size % 2:
-            raise ValueError(f"population_size must be an even number >= 2 (mirrored sampling), got {self.population_size}")
+            raise ValueError("population_size must be an even number >= 2 (mirrored sampling), "
+                             f"got {self.population_size}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; allowed: {', '.join(OPTIMIZERS)}")
+        for name in ("sigma", "lr", "sigma_decay", "lr_decay", "adam_beta1", "adam_beta2", "adam_eps",
+                     "weight_decay"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
         for name in ("sigma", "lr", "sigma_decay", "lr_decay"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
