@@ -54,13 +54,12 @@ def _rho(text: str) -> int | str:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     """Start a training run in ``--out``, or continue one with ``--resume``."""
-    import signal
-
-    from hebbbench.parallel import BatchError, WorkerCrashError
+    from hebbbench.interrupts import terminate_as_interrupt
+    from hebbbench.rollouts import BatchError, WorkerCrashError
 
     # `kill PID` stops a run as Ctrl-C does: its workers are shut down and the log and
     # checkpoint stay consistent (a bare SIGTERM would orphan the workers mid-batch).
-    signal.signal(signal.SIGTERM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
+    terminate_as_interrupt()
     try:
         return _train(args)
     except (BatchError, WorkerCrashError) as error:
@@ -108,7 +107,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _cmd_plot(args: argparse.Namespace) -> int:
     """Write a run's learning-curve PNG."""
-    from hebbbench.train import plot_run
+    from hebbbench.plots import plot_run
 
     print(plot_run(args.run_dir, args.out))
     return 0
@@ -136,7 +135,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     import tempfile
 
     from hebbbench.agent_file import AgentError
-    from hebbbench.protocol import EPISODES, FIRST_SEED, EvaluationError, evaluate, get_fold
+    from hebbbench.episodes import EvaluationError
+    from hebbbench.protocol import EPISODES, FIRST_SEED, evaluate, get_fold
     from hebbbench.results import format_table, summary_rows, write_results
 
     fold = get_fold(args.task, args.holdout)
@@ -357,7 +357,7 @@ def _interrupted_message(args: argparse.Namespace) -> str:
     run_dir = (args.resume or args.out) if args.command == "train" else None
     if not run_dir or not Path(run_dir).exists():
         return f"hebbbench {args.command}: interrupted; nothing was written."
-    from hebbbench.train import CHECKPOINT_FILE
+    from hebbbench.run_dir import CHECKPOINT_FILE
 
     if Path(run_dir, CHECKPOINT_FILE).is_file():
         return (f"hebbbench train: interrupted; {run_dir} keeps the checkpoint of the last finished generation: "

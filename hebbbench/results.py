@@ -175,43 +175,128 @@ def load_results(path: str | Path) -> Results:
 
 
 def validate(obj: Any, *, source: str = "results") -> None:
-    """Check ``obj`` against the ``hebbbench.results/1`` format; ``ValueError`` naming the first problem.
+    """Check ``obj`` against the ``hebbbench.results/1`` format; ``ValueError`` naming its
+    problems (:func:`format_problems`)."""
+    problems = format_problems(obj, source)
+    if problems:
+        more = f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})" if len(problems) > 1 else ""
+        raise ValueError(problems[0] + more)
 
-    Checks: the schema string, every field's type, one ``test`` variation, per-episode
-    lists of equal length ``episodes_per_variation``, finite returns, summaries that match
-    the returns, and the integrity hash.
+
+def format_problems(obj: Any, label: str = "results") -> list[str]:
+    """Every way ``obj`` breaks the results format, each a sentence starting with ``label``.
+
+    The one checker of the format: the schema string, every field's type, one ``test``
+    variation, per-episode lists of ``episodes_per_variation`` values, finite returns,
+    summaries that match the returns, and the integrity hash. Whether the file follows
+    the *protocol* (its version, the task's variations, seeds) is the leaderboard's check
+    (:func:`hebbbench.leaderboard.submission.validate_results`). An empty list: valid.
     """
-
-    def fail(message: str) -> None:
-        raise ValueError(f"{source}: {message}")
-
     if not isinstance(obj, dict):
-        fail(f"expected a JSON object, got {type(obj).__name__}")
+        return [f"{label}: is {type(obj).__name__}, not a JSON object"]
+    problems: list[str] = []
+
+    def problem(text: str) -> None:
+        problems.append(f"{label}: {text}")
+
     if obj.get("schema") != SCHEMA:
-        fail(f"schema must be {SCHEMA!r}, got {obj.get('schema')!r}")
-    expected_types = {
-        "protocol_version": str, "package_version": str, "created": str, "task": str,
-        "holdout": str, "agent": dict, "episodes_per_variation": int, "full_protocol": bool,
-        "workers": int, "wall_time_s": (int, float), "variations": list, "integrity": str,
-    }
-    for key, kind in expected_types.items():
-        if not isinstance(obj.get(key), kind) or (kind is int and isinstance(obj.get(key), bool)):
-            fail(f"field {key!r} is missing or not a {getattr(kind, '__name__', 'number')}")
-    if not isinstance(obj["agent"].get("path"), str) or not isinstance(obj["agent"].get("sha256"), str):
-        fail("field 'agent' must hold strings 'path' and 'sha256'")
-    if not isinstance(obj["agent"].get("options", {}), dict):
-        fail("field 'agent.options' must be an object of make_agent's keyword arguments")
-    if obj["agent"].get("observes", True) is not True:
-        fail("field 'agent.observes' is written only as true (the agent defined observe)")
-    episodes = obj["episodes_per_variation"]
-    if episodes < 1:
-        fail(f"episodes_per_variation must be >= 1, got {episodes}")
-    if [v.get("split") for v in obj["variations"] if isinstance(v, dict)].count("test") != 1:
-        fail("exactly one variation must have split 'test'")
-    for variation in obj["variations"]:
-        _validate_variation(variation, episodes, fail)
-    if integrity_hash(obj) != obj["integrity"]:
-        fail("integrity hash does not match the contents (the file was edited after it was written)")
+        problem(f"schema is {obj.get('schema')!r}; expected {SCHEMA!r}")
+    for key in ("protocol_version", "package_version", "created", "task", "holdout"):
+        if not isinstance(obj.get(key), str):
+            problem(f"{key} is missing or not a string")
+    if not is_int(obj.get("workers")):
+        problem("workers is missing or not an integer")
+    if not is_number(obj.get("wall_time_s")):
+        problem("wall_time_s is missing or not a number")
+    problems.extend(f"{label}: {text}" for text in _agent_problems(obj.get("agent")))
+    episodes = obj.get("episodes_per_variation")
+    if not (is_int(episodes) and episodes >= 1):
+        problem(f"episodes_per_variation is {episodes!r}; expected a positive integer")
+        episodes = None
+    if not isinstance(obj.get("full_protocol"), bool):
+        problem("full_protocol is missing or not true/false")
+    listed = obj.get("variations")
+    if not isinstance(listed, list) or not all(isinstance(v, dict) for v in listed):
+        problem("variations must be a list of objects")
+    else:
+        if [v.get("split") for v in listed].count("test") != 1:
+            problem("exactly one variation must have split 'test'")
+        for variation in listed:
+            problems.extend(_variation_problems(variation, episodes, label))
+    if not isinstance(obj.get("integrity"), str):
+        problem("integrity hash is missing")
+    elif obj["integrity"] != _safe_hash(obj):
+        problem("integrity hash does not match the contents: the file was changed after "
+                "`hebbbench evaluate` wrote it (e.g. altered returns)")
+    return problems
+
+
+def _agent_problems(agent: Any) -> list[str]:
+    if not (isinstance(agent, dict) and isinstance(agent.get("path"), str) and isinstance(agent.get("sha256"), str)):
+        return ["agent must be an object holding strings 'path' and 'sha256'"]
+    found = option_problems(agent.get("options", {}))
+    if found:
+        return found
+    if agent.get("observes", True) is not True:
+        return ["agent.observes is written only as true (the agent defined observe)"]
+    return []
+
+
+def option_problems(options: Any) -> list[str]:
+    """Problems with agent options (``make_agent`` keyword arguments): an object of
+    identifier keys and JSON scalar values (strings, finite numbers, booleans, null)."""
+    if not isinstance(options, dict):
+        return ["agent options must be an object of make_agent's keyword arguments"]
+    for key, value in options.items():
+        if not (isinstance(key, str) and key.isidentifier()):
+            return [f"agent option names must be Python identifiers, got {key!r}"]
+        if not (value is None or isinstance(value, (str, bool)) or is_number(value)):
+            return [f"agent option {key!r} must be a string, number, true/false or null, got {value!r}"]
+    return []
+
+
+def _variation_problems(variation: dict, episodes: int | None, label: str) -> list[str]:
+    name = variation.get("name")
+    where = f"{label}: variation {name!r}"
+    problems = []
+    if not isinstance(name, str) or not isinstance(variation.get("env_id"), str):
+        problems.append(f"{label}: every variation needs string 'name' and 'env_id'")
+    if not isinstance(variation.get("env_kwargs", {}), dict):
+        problems.append(f"{where}: env_kwargs must be an object of the env's settings")
+    if variation.get("split") not in SPLITS:
+        problems.append(f"{where}: split must be one of {SPLITS}, got {variation.get('split')!r}")
+    seeds, returns, lengths = variation.get("seeds"), variation.get("returns"), variation.get("lengths")
+    if not (isinstance(seeds, list) and all(is_int(x) for x in seeds)):
+        problems.append(f"{where}: seeds must be a list of integers")
+        seeds = None
+    if not (isinstance(returns, list) and all(is_number(x) for x in returns)):
+        problems.append(f"{where}: returns must be a list of finite numbers")
+        returns = None
+    if not (isinstance(lengths, list) and all(is_int(x) for x in lengths)):
+        problems.append(f"{where}: lengths must be a list of integers")
+        lengths = None
+    if episodes is not None:
+        for key, values in (("seeds", seeds), ("returns", returns), ("lengths", lengths)):
+            if values is not None and len(values) != episodes:
+                problems.append(f"{where}: {len(values)} {key} for episodes_per_variation={episodes}")
+    if returns:
+        problems.extend(summary_problems(variation.get("summary"), returns, where))
+    elif not isinstance(variation.get("summary"), dict):
+        problems.append(f"{where}: summary is missing")
+    return problems
+
+
+def _safe_hash(obj: dict) -> str | None:
+    """The integrity hash, or None where the object holds NaN or infinity (not valid JSON)."""
+    try:
+        return integrity_hash(obj)
+    except ValueError:
+        return None
+
+
+def is_int(value: Any) -> bool:
+    """Whether a JSON value is an integer (not a bool)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def is_number(value: Any) -> bool:
@@ -241,28 +326,6 @@ def summary_problems(summary: Any, returns: Sequence[float], where: str) -> list
     if wrong:
         return [f"{where}: summary disagrees with the per-episode returns: {'; '.join(wrong)}"]
     return []
-
-
-def _validate_variation(variation: Any, episodes: int, fail) -> None:
-    if not isinstance(variation, dict):
-        fail("every entry of 'variations' must be an object")
-    name = variation.get("name")
-    if not isinstance(name, str) or not isinstance(variation.get("env_id"), str):
-        fail("every variation needs string 'name' and 'env_id'")
-    if not isinstance(variation.get("env_kwargs", {}), dict):
-        fail(f"variation {name!r}: 'env_kwargs' must be an object of the env's settings")
-    if variation.get("split") not in SPLITS:
-        fail(f"variation {name!r}: split must be one of {SPLITS}, got {variation.get('split')!r}")
-    for key, kind in (("seeds", int), ("returns", (int, float)), ("lengths", int)):
-        values = variation.get(key)
-        if not isinstance(values, list) or len(values) != episodes:
-            fail(f"variation {name!r}: {key!r} must be a list of {episodes} values")
-        if not all(isinstance(x, kind) and not isinstance(x, bool) for x in values):
-            fail(f"variation {name!r}: {key!r} holds a value of the wrong type")
-    if not all(is_number(r) for r in variation["returns"]):
-        fail(f"variation {name!r}: returns must be finite")
-    for problem in summary_problems(variation.get("summary"), variation["returns"], f"variation {name!r}"):
-        fail(problem)
 
 
 def summary_rows(results: Results) -> list[tuple[str, ...]]:

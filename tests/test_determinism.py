@@ -7,14 +7,14 @@ import sys
 import gymnasium as gym
 import numpy as np
 import pytest
-from conftest import rollout
+from helpers import rollout
 
 SCRIPT = """
 import hashlib, sys
 import gymnasium as gym, numpy as np
 import hebbbench
 sys.path.insert(0, {tests!r})
-from conftest import rollout
+from helpers import rollout
 env_id, seed, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 env = gym.make(env_id)
 actions = np.random.default_rng(7).uniform(-1, 1, size=(steps, env.action_space.shape[0])).astype(np.float32)

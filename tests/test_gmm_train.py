@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from conftest import outcomes
+from helpers import outcomes
 
 from hebbbench.agent_file import load_agent_factory
 from hebbbench.cli import main

@@ -1,57 +1,15 @@
-"""Leaderboard statistics, ranking and rendering, on results files built in code.
-
-The helpers here (``results_dict``, ``snapshot``) are shared with the other leaderboard
-tests. Their returns are synthetic test data, never put on the real board.
-"""
+"""Leaderboard statistics, ranking and rendering, on results files built in code
+(``helpers.results_dict``: synthetic test data, never put on the real board)."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pytest
+from helpers import ROOT, submission, write_json
 
 from hebbbench import leaderboard, stats
-from hebbbench.envs import env_settings, variations
-from hebbbench.protocol import EPISODES, PROTOCOL_VERSION, protocol_seeds
-from hebbbench.results import Results, VariationResult
-from hebbbench.submission import SubmissionError, make_submission
-from hebbbench.version import __version__
-
-ROOT = Path(__file__).resolve().parents[1]
-SHA = "ab" * 32
-META = {"authors": ["Test Author"], "link": None, "agent_family": "hebbian",
-        "generations": 10, "population": 20, "env_steps": 30000}
-
-
-def results_dict(task: str, holdout: str, episodes: int = EPISODES, loc: float = 100.0,
-                 seed: int = 0) -> dict:
-    """A valid results-file object (correct summaries and integrity hash) with normal returns."""
-    rng = np.random.default_rng(seed)
-    per_variation = tuple(
-        VariationResult(v.name, v.env_id, "test" if v.name == holdout else "train",
-                        tuple(protocol_seeds(task, v.name, episodes)),
-                        tuple(float(x) for x in rng.normal(loc, 10.0, episodes)),
-                        tuple(int(x) for x in rng.integers(1, 900, episodes)), env_settings(v))
-        for v in variations(task))
-    return Results(PROTOCOL_VERSION, __version__, "2026-11-28T05:00:00+00:00", task, holdout,
-                   "my_agent.py", SHA, episodes, episodes == EPISODES, 1, 1.0, per_variation).to_dict()
-
-
-def write_json(path: Path, obj) -> Path:
-    path.write_text(json.dumps(obj))
-    return path
-
-
-def snapshot(directory: Path) -> dict[str, bytes]:
-    """Every file under ``directory`` (relative path -> bytes)."""
-    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
-
-
-def submission(task: str, folds: list[str], name: str, episodes: int = EPISODES, loc: float = 100.0) -> dict:
-    results = [results_dict(task, fold, episodes, loc, seed=i) for i, fold in enumerate(folds)]
-    return make_submission(results, name=name, submitted="2026-11-28T05:00:00+00:00", **META)
+from hebbbench.envs import variations
+from hebbbench.leaderboard.submission import SubmissionError
 
 
 def test_score_pools_groups_and_brackets_mean_and_iqm():
@@ -65,18 +23,16 @@ def test_score_pools_groups_and_brackets_mean_and_iqm():
     assert leaderboard.score(groups) == score  # seeded: same input, same intervals
 
 
-def test_pooled_bootstrap_matches_the_loop_version_up_to_bootstrap_noise():
+def test_board_bootstrap_matches_a_naive_per_replicate_loop_up_to_bootstrap_noise():
     rng = np.random.default_rng(1)
     groups = [rng.normal(i, 3.0, 100) for i in range(8)]
-    for name, aggregate in (("mean", stats.mean), ("iqm", stats.iqm)):
-        fast = stats.pooled_bootstrap_ci(groups, name, seed=3)
-        loop = stats.stratified_bootstrap_ci(groups, lambda g: aggregate(np.concatenate(g)), seed=3)
-        assert fast == stats.pooled_bootstrap_ci(groups, name, seed=3)
+    draws = np.random.default_rng(3)
+    replicates = [np.concatenate([g[draws.integers(0, g.size, g.size)] for g in groups]) for _ in range(2000)]
+    for statistic, aggregate in ((stats.row_mean, stats.mean), (stats.row_iqm, stats.iqm)):
+        fast = stats.stratified_bootstrap_ci(groups, statistic, seed=3)
+        loop = tuple(np.percentile([aggregate(r) for r in replicates], [2.5, 97.5]))
+        assert fast == stats.stratified_bootstrap_ci(groups, statistic, seed=3)
         assert fast == pytest.approx(loop, abs=0.05)  # CI half-width is about 0.35 here
-    # Stratified: groups without spread reproduce themselves, so the interval collapses.
-    assert stats.pooled_bootstrap_ci([[1.0] * 5, [3.0] * 15]) == (2.5, 2.5)
-    with pytest.raises(ValueError, match="statistic"):
-        stats.pooled_bootstrap_ci(groups, "median")
 
 
 def test_row_separates_held_out_from_train_episodes_over_folds():

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from test_leaderboard import submission
+from helpers import submission
 
 from hebbbench import leaderboard
 from hebbbench.envs import variations

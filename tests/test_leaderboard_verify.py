@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_leaderboard import META, snapshot
+from helpers import META, snapshot
 
 from hebbbench import evaluate, leaderboard, write_results
-from hebbbench.submission import SubmissionError
+from hebbbench.leaderboard.submission import SubmissionError
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = "2026-11-28T06:00:00+00:00"

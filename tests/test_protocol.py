@@ -106,10 +106,10 @@ def test_an_agent_with_observe_gets_every_steps_outcome_and_the_results_say_so()
     without = hebbbench.evaluate(make_zero_agent, task="ant", holdout="damage-left", episodes=1, workers=1)
     assert "observes" not in without.to_dict()["agent"]
     # One call per step, the rewards summing to the episode's return, the last one its end.
-    from hebbbench.protocol import _EpisodeRunner, _Job
+    from hebbbench.episodes import EpisodeRunner, Job
 
     agent = RewardWatchingAgent()
-    total, steps = _EpisodeRunner(agent, None).run(_Job(0, "default", "CarRacingDefault-v0", 0, 1, FIRST_SEED))
+    total, steps = EpisodeRunner(agent, None).run(Job(0, "default", "CarRacingDefault-v0", 0, 1, FIRST_SEED))
     assert len(agent.seen) == steps
     assert agent.seen[-1][1] or agent.seen[-1][2]
     assert total == pytest.approx(sum(reward for reward, _, _ in agent.seen))

@@ -80,7 +80,7 @@ def test_load_names_the_first_problem(tmp_path):
     obj["integrity"] = integrity_hash(obj)
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(obj))
-    with pytest.raises(ValueError, match="'lengths' must be a list of 3 values"):
+    with pytest.raises(ValueError, match="variation 'a': 1 lengths for episodes_per_variation=3"):
         load_results(path)
 
 

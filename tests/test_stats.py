@@ -23,8 +23,19 @@ def test_bootstrap_ci_brackets_the_mean_and_is_reproducible():
 
 def test_stratified_bootstrap_resamples_within_groups():
     # Two groups with no spread: every resample reproduces each group, so the CI collapses.
-    low, high = stats.stratified_bootstrap_ci([[1.0] * 5, [3.0] * 50], lambda g: np.mean([x.mean() for x in g]))
-    assert low == high == 2.0
+    low, high = stats.stratified_bootstrap_ci([[1.0] * 5, [3.0] * 50], stats.row_mean)
+    assert low == pytest.approx(155 / 55) and high == pytest.approx(155 / 55)
+    low, high = stats.stratified_bootstrap_ci([[1.0] * 5, [3.0] * 50], stats.row_iqm)
+    assert low == high == 3.0
+
+
+def test_vectorised_bootstrap_draws_what_one_resample_at_a_time_draws():
+    """Results files store CIs: the replicates must be the classic loop's, draw for draw."""
+    values = np.random.default_rng(1).normal(size=37)
+    rng = np.random.default_rng(5)
+    loop = np.array([values[rng.integers(0, values.size, values.size)].mean() for _ in range(500)])
+    expected = tuple(float(x) for x in np.percentile(loop, [2.5, 97.5]))
+    assert stats.bootstrap_ci(values, resamples=500, seed=5) == pytest.approx(expected, rel=1e-12)
 
 
 def test_bad_input_is_refused():

@@ -7,12 +7,12 @@ import subprocess
 import sys
 
 import pytest
-from test_leaderboard import META, results_dict, snapshot, write_json
+from helpers import META, results_dict, snapshot, write_json
 
 from hebbbench import leaderboard
 from hebbbench.envs import variations
+from hebbbench.leaderboard.submission import SubmissionError, validate_submission
 from hebbbench.results import integrity_hash
-from hebbbench.submission import SubmissionError, validate_submission
 
 NOW = "2026-11-28T06:00:00+00:00"
 

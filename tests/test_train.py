@@ -14,7 +14,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from conftest import outcomes
+from helpers import outcomes
 
 from hebbbench.agent_file import load_agent_factory
 from hebbbench.cli import main
@@ -153,7 +153,8 @@ def test_cli_errors_are_one_line_and_exit_2(tmp_path, capsys):
 @pytest.mark.parametrize("agent", ["static", "shared"])
 def test_run_agent_draws_one_individual_of_the_final_distribution_per_episode(agent, tmp_path):
     """As the paper evaluated (one sample per episode): same seed, same individual."""
-    from hebbbench.train import SampledRunAgent, load_run_agent, make_strategy
+    from hebbbench.run_agent import SampledRunAgent, load_run_agent
+    from hebbbench.train import make_strategy
 
     overrides = {"rho": 1024} if agent == "shared" else {}
     config = _config(agent, "ant", generations=1, **overrides)
@@ -226,7 +227,7 @@ def _flat(agent) -> torch.Tensor:
 
 def test_run_directory_agent_options_pick_checkpoint_and_sigma(tmp_path):
     from hebbbench.agents import ReferenceAgent
-    from hebbbench.train import SampledRunAgent, load_run_agent
+    from hebbbench.run_agent import SampledRunAgent, load_run_agent
 
     config = _config("static", "ant", generations=3, population=6)
     run_dir = train(config, tmp_path / "run", progress=False)

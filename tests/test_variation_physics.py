@@ -95,7 +95,7 @@ def test_ankle_collision_shapes_have_the_variations_lengths(env_id, expected):
 
 
 def test_ant_morphology_changes_the_walk(ant_actions):
-    from conftest import rollout
+    from helpers import rollout
 
     _, default_rewards, _ = rollout(gym.make("AntDefault-v0"), ant_actions, seed=2)
     _, damaged_rewards, _ = rollout(gym.make("AntDamageLeft-v0"), ant_actions, seed=2)

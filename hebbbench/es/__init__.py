@@ -12,11 +12,13 @@ A strategy is an object with
   alone (how a trained distribution is evaluated, one sample per episode);
 * ``state_dict()`` / ``load_state_dict(state)``: exact save and restore.
 
-The trainer (:mod:`hebbbench.train`) uses only these seven, so any strategy with them plugs in.
+The trainer (:mod:`hebbbench.train`) uses only these seven (:class:`~hebbbench.es.base.Strategy`),
+so any strategy with them plugs in; :mod:`hebbbench.es.base` holds what strategies share.
 """
 
+from hebbbench.es.base import OPTIMIZERS, Strategy
 from hebbbench.es.gmm import GaussianMixtureES, GaussianMixtureESConfig, rules_for_rho
-from hebbbench.es.openai_es import OPTIMIZERS, OpenAIES, OpenAIESConfig, centered_ranks, shape_fitness
+from hebbbench.es.openai_es import OpenAIES, OpenAIESConfig, centered_ranks, shape_fitness
 from hebbbench.es.penalty import PENALTY_SCALE, coefficient_penalty
 from hebbbench.es.population import ExplicitPopulation, MirroredPopulation
 
@@ -29,6 +31,7 @@ __all__ = [
     "OpenAIES",
     "OpenAIESConfig",
     "PENALTY_SCALE",
+    "Strategy",
     "centered_ranks",
     "coefficient_penalty",
     "rules_for_rho",

@@ -32,14 +32,12 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import numpy as np
 import torch
 
-from hebbbench.es.openai_es import OPTIMIZERS, shape_fitness
+from hebbbench.es.base import ascent_step, check_settings, checked_fitness, decayed
+from hebbbench.es.openai_es import shape_fitness
 from hebbbench.es.population import ExplicitPopulation
 
-_ADAM_BETAS = (0.9, 0.999)
-_ADAM_EPS = 1e-8
 _COEFFICIENTS = 5
 
 
@@ -169,18 +167,14 @@ class GaussianMixtureESConfig:
     lr_decay: float = 0.9931
     chunk_elements: int = 2**24
     dense_sigma: float = 0.1
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    adam_eps: float = 1e-8
 
     def __post_init__(self) -> None:
         if self.population_size < 2:
             raise ValueError(f"population_size must be at least 2, got {self.population_size}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}; allowed: {', '.join(OPTIMIZERS)}")
-        for name in ("sigma", "lr", "sigma_decay", "lr_decay", "chunk_elements", "dense_sigma"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ValueError(f"{name} must be a finite number, got {value!r}")
-            if not value > 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+        check_settings(self, positive=("chunk_elements", "dense_sigma"))
 
 
 class GaussianMixtureES:
@@ -219,12 +213,12 @@ class GaussianMixtureES:
     @property
     def sigma(self) -> float:
         """Standard deviation of every component in the current generation."""
-        return self.config.sigma * self.config.sigma_decay**self.generation
+        return decayed(self.config.sigma, self.config.sigma_decay, self.generation)
 
     @property
     def lr(self) -> float:
         """Learning rate of the current generation's update."""
-        return self.config.lr * self.config.lr_decay**self.generation
+        return decayed(self.config.lr, self.config.lr_decay, self.generation)
 
     @property
     def num_params(self) -> int:
@@ -289,10 +283,7 @@ class GaussianMixtureES:
         """
         if self._pending is None:
             raise RuntimeError("tell() needs a population from ask() first")
-        fitness = torch.as_tensor(np.asarray(fitness, dtype=np.float64)).reshape(-1)
-        if fitness.numel() != self.population or not torch.isfinite(fitness).all():
-            raise ValueError(f"fitness must be {self.population} finite values, got "
-                             f"{fitness.numel()} values: {fitness.tolist()[:8]}...")
+        fitness = checked_fitness(fitness, self.population)
         rules, dense = self._pending
         sigma, lr = self.sigma, self.lr
         shaped = shape_fitness(fitness)
@@ -314,20 +305,9 @@ class GaussianMixtureES:
 
     def _step(self, name: str, param: torch.Tensor, grad: torch.Tensor, lr: float) -> None:
         """One ascent step on ``param`` in place, in blocks to bound the temporaries."""
-        if self.config.optimizer == "sgd":
-            param.add_(grad, alpha=lr)
-            return
-        (beta1, beta2), t = _ADAM_BETAS, self.generation
-        first, second = self._moments[name]
-        bias1, bias2 = 1 - beta1**t, 1 - beta2**t
-        flat = [x.view(-1) for x in (param, grad, first, second)]
-        step = max(1, self.chunk_elements)
-        for start in range(0, flat[0].numel(), step):
-            p, g, m, v = (x[start:start + step] for x in flat)
-            m.mul_(beta1).add_(g, alpha=1 - beta1)
-            v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-            denom = (v / bias2).sqrt_().add_(_ADAM_EPS)
-            p.addcdiv_(m, denom, value=lr / bias1)
+        c = self.config
+        ascent_step(param, grad, lr, optimizer=c.optimizer, moments=self._moments.get(name), step=self.generation,
+                    betas=(c.adam_beta1, c.adam_beta2), eps=c.adam_eps, chunk_elements=self.chunk_elements)
 
     def solution(self) -> torch.Tensor:
         """The individual the distribution stands for, ``[num_dense + 5 N]``: the dense mean,

@@ -18,15 +18,14 @@ knows nothing about environments.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 
+from hebbbench.es.base import ascent_step, check_settings, checked_fitness, decayed
 from hebbbench.es.population import MirroredPopulation
 
-OPTIMIZERS = ("sgd", "adam")
 #: How ``ask()`` draws its noise (row j of generation g from seed (seed, g, j)), saved with
 #: the state: a run saved under another scheme would not continue the same numbers
 #: (``hebbbench.train.resume`` refuses it; sampling or evaluating it is fine).
@@ -57,17 +56,9 @@ class OpenAIESConfig:
         if self.population_size < 2 or self.population_size % 2:
             raise ValueError("population_size must be an even number >= 2 (mirrored sampling), "
                              f"got {self.population_size}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}; allowed: {', '.join(OPTIMIZERS)}")
-        for name in ("sigma", "lr", "sigma_decay", "lr_decay", "adam_beta1", "adam_beta2", "adam_eps",
-                     "weight_decay"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ValueError(f"{name} must be a finite number, got {value!r}")
-        for name in ("sigma", "lr", "sigma_decay", "lr_decay"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
-        if not 0 <= self.weight_decay < 1:
+        check_settings(self)
+        if isinstance(self.weight_decay, bool) or not isinstance(self.weight_decay, (int, float)) \
+                or not 0 <= self.weight_decay < 1:
             raise ValueError(f"weight_decay must lie in [0, 1), got {self.weight_decay!r}")
 
 
@@ -106,12 +97,12 @@ class OpenAIES:
     @property
     def sigma(self) -> float:
         """Noise scale of the current generation."""
-        return self.config.sigma * self.config.sigma_decay**self.generation
+        return decayed(self.config.sigma, self.config.sigma_decay, self.generation)
 
     @property
     def lr(self) -> float:
         """Learning rate of the current generation's update."""
-        return self.config.lr * self.config.lr_decay**self.generation
+        return decayed(self.config.lr, self.config.lr_decay, self.generation)
 
     def solution(self) -> torch.Tensor:
         """The parameter vector the search distribution stands for: its mean ``[D]``."""
@@ -147,25 +138,14 @@ class OpenAIES:
         Returns numbers worth logging: the sigma and lr used, and the gradient's norm."""
         if self._noise is None:
             raise RuntimeError("tell() needs the population of a preceding ask()")
-        fitness = torch.as_tensor(np.asarray(fitness, dtype=np.float64))
-        if fitness.shape != (self.config.population_size,):
-            raise ValueError(f"expected {self.config.population_size} fitness values, got shape {tuple(fitness.shape)}")
-        if not torch.isfinite(fitness).all():
-            raise ValueError("fitness contains NaN or infinite values")
+        fitness = checked_fitness(fitness, self.config.population_size)
         utilities = shape_fitness(fitness).to(torch.float32)
         sigma, lr = self.sigma, self.lr
         gradient = utilities @ self._noise / (len(utilities) * sigma)
         direction = gradient - self.config.weight_decay * self.mean if self.config.weight_decay else gradient
-        if self.config.optimizer == "sgd":
-            self.mean += lr * direction
-        else:
-            c = self.config
-            step = self.generation + 1
-            self.adam_m.mul_(c.adam_beta1).add_(direction, alpha=1 - c.adam_beta1)
-            self.adam_v.mul_(c.adam_beta2).addcmul_(direction, direction, value=1 - c.adam_beta2)
-            m_hat = self.adam_m / (1 - c.adam_beta1**step)
-            v_hat = self.adam_v / (1 - c.adam_beta2**step)
-            self.mean += lr * m_hat / (v_hat.sqrt() + c.adam_eps)
+        c = self.config
+        ascent_step(self.mean, direction, lr, optimizer=c.optimizer, moments=(self.adam_m, self.adam_v),
+                    step=self.generation + 1, betas=(c.adam_beta1, c.adam_beta2), eps=c.adam_eps)
         self.generation += 1
         self._noise = None
         return {"sigma": sigma, "lr": lr, "grad_norm": float(gradient.norm())}

@@ -1,4 +1,4 @@
-"""hebbbench.parallel: the same numbers on every backend, compact populations, real faults."""
+"""hebbbench.rollouts: the same numbers on every backend, compact populations, real faults."""
 
 from __future__ import annotations
 
@@ -14,12 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import outcomes
+from helpers import outcomes
 
 from hebbbench.agents import parameter_count
 from hebbbench.envs import get_variation
 from hebbbench.es import GaussianMixtureES, GaussianMixtureESConfig, OpenAIES, OpenAIESConfig
-from hebbbench.parallel import (
+from hebbbench.interrupts import sigint_deferred
+from hebbbench.rollouts import (
     MAX_LOCKSTEP,
     BatchError,
     EpisodeBatch,
@@ -30,7 +31,6 @@ from hebbbench.parallel import (
     make_backend,
     split_batches,
 )
-from hebbbench.protocol import sigint_deferred
 from hebbbench.train import TrainConfig, read_log, resume, train
 
 POPULATION = 8

@@ -49,7 +49,8 @@ import torch
 
 import hebbbench  # noqa: F401  (registers the env IDs, also in worker processes)
 from hebbbench.agents import make_policy
-from hebbbench.protocol import default_workers, sigint_ignored
+from hebbbench.interrupts import sigint_ignored
+from hebbbench.protocol import default_workers
 
 BACKENDS = ("inprocess", "local", "ray")
 #: Episodes a batch plays in lockstep at most (bounds a worker's envs: pybullet allows

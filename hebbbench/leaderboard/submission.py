@@ -17,9 +17,8 @@ from typing import Any, Sequence
 
 from hebbbench.envs import TASKS, env_settings, get_task, variations
 from hebbbench.protocol import EPISODES as PROTOCOL_EPISODES
-from hebbbench.protocol import PROTOCOL_VERSION, check_agent_options, protocol_seeds
-from hebbbench.results import SCHEMA as RESULTS_SCHEMA
-from hebbbench.results import integrity_hash, is_number, summary_problems
+from hebbbench.protocol import PROTOCOL_VERSION, protocol_seeds
+from hebbbench.results import format_problems, is_int
 
 SCHEMA = "hebbbench.submission/1"
 
@@ -50,68 +49,34 @@ def submission_id(task: str, name: str) -> str:
 def validate_results(results: Any, label: str = "results") -> list[str]:
     """Every problem with one results file, each a sentence starting with ``label``.
 
-    Checks the schema and protocol version, the task and held-out variation, that every
-    variation of the task is present in registry order with the right env ID and split,
-    the protocol's seeds and episode count, that each summary matches its per-episode
-    returns, and the integrity hash. An empty list means the file is valid.
+    The format's own checks (:func:`hebbbench.results.format_problems`: schema, types,
+    summaries, integrity hash), then the protocol's: its version, the agent file's sha256,
+    the task and held-out variation, every variation of the task present in registry order
+    with the right env ID, settings and split, the protocol's seeds and episode count, and
+    episode lengths within the task's limit. An empty list means the file is valid.
     """
+    problems = format_problems(results, label)
     if not isinstance(results, dict):
-        return [f"{label}: is {type(results).__name__}, not a JSON object"]
-    problems: list[str] = []
+        return problems
 
     def problem(text: str) -> None:
         problems.append(f"{label}: {text}")
 
-    if results.get("schema") != RESULTS_SCHEMA:
-        problem(f"schema is {results.get('schema')!r}; expected {RESULTS_SCHEMA!r}")
     if results.get("protocol_version") != PROTOCOL_VERSION:
         problem(f"protocol_version is {results.get('protocol_version')!r}; this leaderboard "
                 f"accepts {PROTOCOL_VERSION!r} (re-run `hebbbench evaluate` with this version)")
-    for key in ("package_version", "created"):
-        if not isinstance(results.get(key), str):
-            problem(f"{key} is missing or not a string")
-    for key in ("workers", "wall_time_s"):
-        if not is_number(results.get(key)):
-            problem(f"{key} is missing or not a number")
     agent = results.get("agent")
-    if not (isinstance(agent, dict) and isinstance(agent.get("path"), str)
-            and isinstance(agent.get("sha256"), str) and _SHA256.fullmatch(agent["sha256"])):
+    if not (isinstance(agent, dict) and isinstance(agent.get("sha256"), str) and _SHA256.fullmatch(agent["sha256"])):
         problem("agent must be an object with a path and the sha256 hex of the agent file (results "
                 "of an in-memory agent factory have none: evaluate an agent file)")
-    elif "options" in agent:
-        try:
-            check_agent_options(agent["options"] if isinstance(agent["options"], dict) else None)
-            if not isinstance(agent["options"], dict):
-                raise ValueError("agent.options must be an object")
-        except ValueError as error:
-            problem(str(error))
     episodes = results.get("episodes_per_variation")
-    if not (_is_int(episodes) and episodes >= 1):
-        problem(f"episodes_per_variation is {episodes!r}; expected a positive integer")
-        episodes = None
-    if not isinstance(results.get("full_protocol"), bool):
-        problem("full_protocol is missing or not true/false")
-
+    episodes = episodes if is_int(episodes) and episodes >= 1 else None
     task = results.get("task")
     if not _is_task(task):
         problem(f"task is {task!r}; expected one of {', '.join(TASKS)}")
     else:
         problems.extend(_variation_problems(results, task, episodes, label))
-
-    if not isinstance(results.get("integrity"), str):
-        problem("integrity hash is missing")
-    elif results["integrity"] != _safe_hash(results):
-        problem("integrity hash does not match the contents: the file was changed after "
-                "`hebbbench evaluate` wrote it (e.g. altered returns)")
     return problems
-
-
-def _safe_hash(results: dict) -> str | None:
-    """The integrity hash, or None where the object holds NaN or infinity (not valid JSON)."""
-    try:
-        return integrity_hash(results)
-    except ValueError:
-        return None
 
 
 def _variation_problems(results: dict, task: str, episodes: int | None, label: str) -> list[str]:
@@ -163,32 +128,18 @@ def _variation_problems(results: dict, task: str, episodes: int | None, label: s
 
 
 def _episode_problems(entry: dict, task: str, variation: str, episodes: int | None, where: str) -> list[str]:
-    """Problems with the per-episode lists and the summary of one variation."""
+    """The protocol's checks of one variation's episodes: its seeds and episode lengths
+    (the lists' format and summary are :func:`hebbbench.results.format_problems`')."""
     problems: list[str] = []
-    seeds, returns, lengths = entry.get("seeds"), entry.get("returns"), entry.get("lengths")
+    seeds, lengths = entry.get("seeds"), entry.get("lengths")
     max_steps = get_task(task).max_episode_steps
-    if not (isinstance(seeds, list) and all(_is_int(s) for s in seeds)):
-        problems.append(f"{where}: seeds must be a list of integers")
-        seeds = None
-    if not (isinstance(returns, list) and all(is_number(r) for r in returns)):
-        problems.append(f"{where}: returns must be a list of finite numbers")
-        returns = None
-    if not (isinstance(lengths, list) and all(_is_int(n) and 1 <= n <= max_steps for n in lengths)):
+    if isinstance(lengths, list) and not all(is_int(n) and 1 <= n <= max_steps for n in lengths):
         problems.append(f"{where}: lengths must be a list of integers in [1, {max_steps}]")
-        lengths = None
-    if episodes is not None:
-        for key, values in (("seeds", seeds), ("returns", returns), ("lengths", lengths)):
-            if values is not None and len(values) != episodes:
-                problems.append(f"{where}: {len(values)} {key} for episodes_per_variation={episodes}")
-        if seeds is not None and len(seeds) == episodes:
-            expected = protocol_seeds(task, variation, episodes)
-            if seeds != expected:
-                problems.append(f"{where}: seeds are not the protocol's seeds for this variation "
-                                f"(expected {_preview(expected)}, got {_preview(seeds)})")
-    if returns:
-        problems.extend(summary_problems(entry.get("summary"), returns, where))
-    elif not isinstance(entry.get("summary"), dict):
-        problems.append(f"{where}: summary is missing")
+    if episodes is not None and isinstance(seeds, list) and len(seeds) == episodes:
+        expected = protocol_seeds(task, variation, episodes)
+        if seeds != expected:
+            problems.append(f"{where}: seeds are not the protocol's seeds for this variation "
+                            f"(expected {_preview(expected)}, got {_preview(seeds)})")
     return problems
 
 
@@ -201,8 +152,6 @@ def _is_task(value: Any) -> bool:
     return isinstance(value, str) and value in TASKS
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def make_submission(results: Sequence[dict], *, name: str, authors: Sequence[str], link: str | None,
@@ -285,7 +234,7 @@ def validate_submission(submission: Any, labels: Sequence[str] | None = None) ->
         if submission.get("id") != expected_id:
             problems.append(f"id is {submission.get('id')!r}; expected {expected_id!r}")
     verification = submission.get("verification")
-    if verification is not None and not (isinstance(verification, dict) and _is_int(verification.get("episodes"))
+    if verification is not None and not (isinstance(verification, dict) and is_int(verification.get("episodes"))
                                          and verification["episodes"] >= 1):
         problems.append("verification must be null or an object with the number of episodes re-run")
     if not isinstance(submission.get("submitted"), str):
@@ -316,6 +265,6 @@ def _entry_problems(entry: Any) -> list[str]:
     if not isinstance(budget, dict):
         return problems + ["training budget (generations, population, env_steps) is missing"]
     for key in _BUDGET_KEYS:
-        if not (_is_int(budget.get(key)) and budget[key] >= 0):
+        if not (is_int(budget.get(key)) and budget[key] >= 0):
             problems.append(f"training budget {key} is {budget.get(key)!r}; expected an integer >= 0")
     return problems

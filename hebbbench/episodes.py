@@ -1,0 +1,329 @@
+"""Playing evaluation episodes: one agent on benchmark envs, in this process or spread over
+a pool of worker processes (each builds its own agent and envs), with a progress display.
+
+:func:`hebbbench.protocol.evaluate` decides which episodes to play and turns their
+returns into results; this module only plays them. Every episode is independent (the env
+and the agent are reset with the episode's seed), so the returns do not depend on the
+worker count or the order of play.
+"""
+
+from __future__ import annotations
+
+import collections
+import multiprocessing
+import os
+import queue
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import gymnasium as gym
+import numpy as np
+from tqdm import tqdm
+
+from hebbbench.agent_file import AgentError, AgentFactory, describe, load_agent_factory, make_checked_agent, where
+from hebbbench.envs import variations
+from hebbbench.envs.validation import checked_action
+from hebbbench.files import write_atomic
+from hebbbench.interrupts import sigint_ignored
+
+#: Recordings (``record_dir``) keep every RECORD_EVERY-th frame of one episode.
+RECORD_EVERY = 4
+#: GIF frame duration in ms: RECORD_EVERY steps of the car's 50 Hz, about real time.
+RECORD_FRAME_MS = 80
+#: Recorded frames wider than this are shrunk (the car renders 600x400).
+RECORD_MAX_WIDTH = 320
+
+
+class EvaluationError(Exception):
+    """Evaluation could not finish for a reason other than the agent (e.g. a worker died)."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One episode to run; ``record_path`` set means: render it to that GIF instead."""
+
+    index: int
+    variation: str
+    env_id: str
+    episode: int
+    episodes: int
+    seed: int
+    record_path: str | None = None
+
+
+class _EpisodeTimeout(BaseException):
+    """Raised by the SIGALRM handler; a BaseException so an agent's ``except Exception`` cannot swallow it."""
+
+
+class EpisodeRunner:
+    """Runs episodes of one agent, reusing one env per env ID (reset(seed) makes them independent)."""
+
+    def __init__(self, agent: Any, episode_timeout: float | None):
+        self.agent = agent
+        self.observe = agent_observes(agent) and agent.observe
+        self.episode_timeout = episode_timeout
+        self.envs: dict[tuple[str, bool], gym.Env] = {}
+
+    def _env(self, env_id: str, render: bool) -> gym.Env:
+        key = (env_id, render)
+        if key not in self.envs:
+            self.envs[key] = gym.make(env_id, render_mode="rgb_array" if render else None)
+        return self.envs[key]
+
+    def run(self, job: Job) -> tuple[float, int]:
+        """Run ``job``'s episode; return (summed reward, policy steps).
+
+        Raises :class:`AgentError` naming the variation, episode and seed if the agent
+        fails, returns an invalid action or exceeds the episode timeout.
+        """
+        label = (f"variation {job.variation!r} ({job.env_id}), episode {job.episode + 1} of {job.episodes}, "
+                 f"seed {job.seed}")
+        env = self._env(job.env_id, job.record_path is not None)
+        frames: list[np.ndarray] = []
+        step = 0
+        saved = self._start_timer()
+        try:
+            observation, _ = env.reset(seed=job.seed)
+            if job.record_path:
+                frames.append(env.render())
+            try:
+                self.agent.reset(job.seed)
+            except (Exception, SystemExit) as error:
+                raise AgentError(f"the agent's reset raised {describe(error)}{where(error)} in {label}.") from None
+            total, done = 0.0, False
+            while not done:
+                try:
+                    action = self.agent.act(observation)
+                except (Exception, SystemExit) as error:
+                    raise AgentError(
+                        f"the agent's act raised {describe(error)}{where(error)} in {label}, step {step}."
+                    ) from None
+                try:
+                    action = checked_action(action, env.action_space)
+                except ValueError as error:
+                    raise AgentError(
+                        f"the agent returned an invalid action in {label}, step {step}: {error}.") from None
+                observation, reward, terminated, truncated, _ = env.step(action)
+                total += float(reward)
+                step += 1
+                done = terminated or truncated
+                if self.observe:
+                    try:
+                        self.observe(float(reward), bool(terminated), bool(truncated))
+                    except (Exception, SystemExit) as error:
+                        raise AgentError(f"the agent's observe raised {describe(error)}{where(error)} in {label}, "
+                                         f"step {step - 1}.") from None
+                if job.record_path and step % RECORD_EVERY == 0:
+                    frames.append(env.render())
+        except AgentError:
+            raise
+        except _EpisodeTimeout:
+            raise AgentError(
+                f"{label} exceeded the episode timeout of {self.episode_timeout:g} s (at step {step}); "
+                "make act faster or raise the timeout (--episode-timeout)."
+            ) from None
+        except Exception as error:
+            raise EvaluationError(
+                f"the environment raised {describe(error)}{where(error)} in {label}, step {step}.") from None
+        finally:
+            self._stop_timer(saved)
+        if job.record_path:
+            _write_gif(frames, Path(job.record_path))
+        return total, step
+
+    def _start_timer(self) -> Any:
+        """Arm SIGALRM for the episode; return what :meth:`_stop_timer` needs to restore.
+
+        An alarm someone else had armed (e.g. pytest-timeout) is re-armed afterwards with
+        its remaining time.
+        """
+        if self.episode_timeout is None:
+            return None
+
+        def expire(signum: int, frame: Any) -> None:
+            raise _EpisodeTimeout()
+
+        handler = signal.signal(signal.SIGALRM, expire)
+        earlier_delay, _ = signal.setitimer(signal.ITIMER_REAL, self.episode_timeout)
+        return handler, earlier_delay, time.monotonic()
+
+    def _stop_timer(self, saved: Any) -> None:
+        if saved is None:
+            return
+        handler, earlier_delay, started = saved
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, handler)
+        if earlier_delay > 0:
+            signal.setitimer(signal.ITIMER_REAL, max(earlier_delay - (time.monotonic() - started), 1e-3))
+
+    def close(self) -> None:
+        for env in self.envs.values():
+            env.close()
+
+
+def _write_gif(frames: Sequence[np.ndarray], path: Path) -> None:
+    """Write RGB frames (``[height, width, 3]`` uint8) as a looping GIF, atomically."""
+    from PIL import Image
+
+    images = [Image.fromarray(np.asarray(frame, dtype=np.uint8)) for frame in frames]
+    if images[0].width > RECORD_MAX_WIDTH:
+        size = (RECORD_MAX_WIDTH, round(images[0].height * RECORD_MAX_WIDTH / images[0].width))
+        images = [image.resize(size, Image.Resampling.BILINEAR) for image in images]
+    write_atomic(path, lambda handle: images[0].save(handle, format="GIF", save_all=True, append_images=images[1:],
+                                                     duration=RECORD_FRAME_MS, loop=0))
+
+
+def task_spaces(task: str) -> tuple[gym.Space, gym.Space]:
+    """(observation_space, action_space) of ``task``, shared by all its variations."""
+    env = gym.make(variations(task)[0].env_id)
+    try:
+        return env.observation_space, env.action_space
+    finally:
+        env.close()
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """Everything a worker process needs to build the agent (picklable)."""
+
+    source: str | AgentFactory  # an agent file / directory path, or make_agent itself
+    task: str
+    holdout: str
+    observation_space: gym.Space
+    action_space: gym.Space
+    options: dict[str, Any]
+
+    def make(self) -> Any:
+        factory = load_agent_factory(self.source) if isinstance(self.source, str) else self.source
+        return make_checked_agent(factory, self.task, self.holdout, self.observation_space, self.action_space,
+                                  self.options)
+
+
+def _worker_main(spec: AgentSpec, episode_timeout: float | None, jobs: Sequence[Job], next_job: Any,
+                 results: Any) -> None:
+    """Worker process: take the next job index from the shared counter until none are left.
+
+    Sends ``(index, return, length)`` per finished job, or ``(error class name, None,
+    message)`` once on the first failure and stops.
+    """
+    # Ctrl-C reaches the whole process group; the parent alone handles it and stops us
+    # (workers started from the main thread already inherit this, see sigint_ignored).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # One core per worker: stop a torch/OpenMP agent from starting a thread per core in
+    # every worker (read when the agent first imports such a library).
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    try:
+        runner = EpisodeRunner(spec.make(), episode_timeout)
+    except AgentError as error:
+        results.put(("AgentError", None, str(error)))
+        return
+    while True:
+        with next_job.get_lock():
+            index = next_job.value
+            next_job.value += 1
+        if index >= len(jobs):
+            break
+        try:
+            total, length = runner.run(jobs[index])
+        except (AgentError, EvaluationError) as error:
+            results.put((type(error).__name__, None, str(error)))
+            return
+        results.put((index, total, length))
+    runner.close()
+
+
+class Progress:
+    """A tqdm bar on a terminal; elsewhere (a log file, CI) one line per finished variation."""
+
+    def __init__(self, jobs: Sequence[Job], description: str, show: bool) -> None:
+        self.lines = show and not sys.stderr.isatty()
+        self.bar = tqdm(total=len(jobs), desc=description, unit="episode", disable=None if show else True,
+                        leave=False)
+        self.left = collections.Counter(job.variation for job in jobs)
+        self.started = time.perf_counter()
+
+    def done(self, job: Job) -> None:
+        self.bar.update()
+        self.left[job.variation] -= 1
+        if self.lines and not self.left[job.variation]:
+            print(f"{job.variation}: done ({time.perf_counter() - self.started:.0f} s)", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def run_in_process(agent: Any, jobs: Sequence[Job], episode_timeout: float | None,
+                    bar: Progress) -> dict[int, tuple[float, int]]:
+    if episode_timeout is not None and threading.current_thread() is not threading.main_thread():
+        raise ValueError("episode_timeout needs the main thread (it uses SIGALRM); pass workers >= 2 or no timeout")
+    runner = EpisodeRunner(agent, episode_timeout)
+    outcomes = {}
+    try:
+        for job in jobs:
+            outcomes[job.index] = runner.run(job)
+            bar.done(job)
+    finally:
+        runner.close()
+    return outcomes
+
+
+def run_in_workers(spec: AgentSpec, jobs: Sequence[Job], workers: int, episode_timeout: float | None,
+                    bar: Progress) -> dict[int, tuple[float, int]]:
+    context = multiprocessing.get_context("spawn")
+    next_job = context.Value("q", 0)
+    results = context.Queue()
+    processes = [
+        context.Process(target=_worker_main, args=(spec, episode_timeout, jobs, next_job, results), daemon=True)
+        for _ in range(workers)
+    ]
+    outcomes: dict[int, tuple[float, int]] = {}
+    try:
+        with sigint_ignored():
+            for process in processes:
+                process.start()
+        while len(outcomes) < len(jobs):
+            try:
+                index, total, detail = results.get(timeout=0.5)
+            except queue.Empty:
+                _check_workers(processes, results)
+                continue
+            if total is None:
+                raise (AgentError if index == "AgentError" else EvaluationError)(detail)
+            outcomes[index] = (total, detail)
+            bar.done(jobs[index])
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        for process in processes:
+            if process.pid is not None:  # started (a failed start must not hide its own error)
+                process.join()
+    return outcomes
+
+
+def _check_workers(processes: Sequence[Any], results: Any) -> None:
+    """Raise if a worker died, or all exited while jobs remain (their results would never come)."""
+    crashed = [p.exitcode for p in processes if p.exitcode not in (None, 0)]
+    if crashed:
+        raise EvaluationError(
+            f"a worker process died with exit code {crashed[0]}: the agent exited or crashed the interpreter "
+            "(e.g. a segmentation fault), memory ran out, an in-memory agent factory could not be imported "
+            "in a new process (define it in a module, not a notebook), or the script that called evaluate() "
+            "has no `if __name__ == \"__main__\":` guard (worker processes import it again); its stderr "
+            "above may say more."
+        )
+    if all(p.exitcode == 0 for p in processes) and results.empty():
+        raise EvaluationError(
+            "every worker process exited before all episodes were run (did the agent call os._exit?).")
+
+
+def agent_observes(agent: Any) -> bool:
+    """Whether ``agent`` takes each step's outcome: a callable ``observe(reward, terminated,
+    truncated)``, called after every step with plain Python float and bools, before the
+    next ``act`` (for agents that adapt to rewards within an episode)."""
+    return callable(getattr(agent, "observe", None))

@@ -1,0 +1,103 @@
+"""What every strategy shares: the ask/tell protocol, the geometric schedule of sigma and
+learning rate, the fitness check, and one ascent step (SGD or Adam, in bounded memory).
+
+Each strategy (:mod:`hebbbench.es.openai_es`, :mod:`hebbbench.es.gmm`) writes only its own
+sampling and gradient; the rest is here, once.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+OPTIMIZERS = ("sgd", "adam")
+
+
+class Strategy(Protocol):
+    """An ask/tell evolution strategy over flat parameter vectors of length D."""
+
+    def ask(self) -> torch.Tensor:
+        """This generation's population ``[P, D]``."""
+
+    def tell(self, fitness: Any) -> dict[str, float]:
+        """Update the search distribution from the asked population's fitness ``[P]``;
+        return numbers worth logging (e.g. ``sigma``, ``lr``)."""
+
+    def compact_population(self) -> Any:
+        """The last asked population in the smallest form that rebuilds any of its rows on
+        a rollout worker (:mod:`hebbbench.es.population`)."""
+
+    def solution(self) -> torch.Tensor:
+        """The one parameter vector ``[D]`` the distribution stands for."""
+
+    def sample(self, seed: int, sigma: float | None = None) -> torch.Tensor:
+        """One individual ``[D]`` drawn from ``seed`` alone (std ``sigma``, default the
+        generation's): how a trained distribution is evaluated, one sample per episode."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue exactly."""
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a :meth:`state_dict`."""
+
+
+def check_settings(config: Any, positive: tuple[str, ...] = ()) -> None:
+    """The checks every strategy's config shares: a known ``optimizer``; ``sigma``, ``lr``
+    and their decays finite and positive (and the fields named in ``positive``); Adam's
+    betas in [0, 1) and eps positive. ``ValueError`` naming the field and its range."""
+    if config.optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {config.optimizer!r}; allowed: {', '.join(OPTIMIZERS)}")
+    bounds = {name: (0.0, math.inf, False) for name in ("sigma", "lr", "sigma_decay", "lr_decay", "adam_eps",
+                                                       *positive)}
+    bounds.update(adam_beta1=(0.0, 1.0, True), adam_beta2=(0.0, 1.0, True))
+    for name, (low, high, low_allowed) in bounds.items():
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite number, got {value!r}")
+        if not (low <= value if low_allowed else low < value) or not value < high:
+            interval = f"{'[' if low_allowed else '('}{low:g}, {high:g})"
+            raise ValueError(f"{name} must lie in {interval}, got {value!r}")
+
+
+def decayed(initial: float, decay: float, generation: int) -> float:
+    """``initial * decay ** generation``: sigma and learning rate of a generation."""
+    return initial * decay**generation
+
+
+def checked_fitness(fitness: Any, population: int) -> torch.Tensor:
+    """``fitness`` as a float64 tensor ``[population]``; ``ValueError`` if it has another
+    length or holds NaN or infinity (a broken episode must not move the distribution)."""
+    values = torch.as_tensor(np.asarray(fitness, dtype=np.float64)).reshape(-1)
+    if values.numel() != population:
+        raise ValueError(f"expected {population} fitness values, got {values.numel()}")
+    if not torch.isfinite(values).all():
+        raise ValueError(f"fitness contains NaN or infinite values: {values.tolist()[:8]}...")
+    return values
+
+
+def ascent_step(param: torch.Tensor, grad: torch.Tensor, lr: float, *, optimizer: str,
+                moments: tuple[torch.Tensor, torch.Tensor] | None = None, step: int = 1,
+                betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                chunk_elements: int | None = None) -> None:
+    """One ascent step on ``param`` in place: SGD (``param += lr * grad``) or Adam
+    (``moments`` = first and second moment tensors shaped like ``param``, updated in place;
+    ``step`` >= 1 is the bias correction's count). ``chunk_elements`` bounds the
+    temporaries (blocks of that many elements; ``None``: one block)."""
+    if optimizer == "sgd":
+        param += lr * grad
+        return
+    if moments is None:
+        raise ValueError("Adam needs its moment tensors")
+    beta1, beta2 = betas
+    bias1, bias2 = 1 - beta1**step, 1 - beta2**step
+    flat = [x.view(-1) for x in (param, grad, *moments)]
+    block = flat[0].numel() if chunk_elements is None else max(1, chunk_elements)
+    for start in range(0, flat[0].numel(), max(1, block)):
+        p, g, m, v = (x[start:start + block] for x in flat)
+        m.mul_(beta1).add_(g, alpha=1 - beta1)
+        v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+        denom = (v / bias2).sqrt_().add_(eps)
+        p.addcdiv_(m, denom, value=lr / bias1)

@@ -1,0 +1,266 @@
+"""The board folder: load, lock, submit, verify and re-render (see the package docstring)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from hebbbench.envs import TASKS
+from hebbbench.files import write_text_atomic
+from hebbbench.leaderboard.html import render_html
+from hebbbench.leaderboard.sections import sections
+from hebbbench.leaderboard.submission import SubmissionError, fold_index, make_submission, validate_submission
+from hebbbench.leaderboard.text import render_markdown, render_table
+from hebbbench.version import __version__
+
+DEFAULT_DIR = Path("leaderboard")
+FORMATS = ("table", "markdown", "html")
+
+
+def check_board(directory: Path | str) -> None:
+    """``ValueError`` unless ``directory`` is a board folder (it holds ``submissions/``)."""
+    if not (Path(directory) / "submissions").is_dir():
+        raise ValueError(f"{str(directory)!r} is not a leaderboard folder (it has no submissions/ folder): run "
+                         "hebbbench from the repository's root, pass --leaderboard-dir DIR, or start a new board "
+                         "with `hebbbench submit ... --new-board`")
+
+
+def load_board(directory: Path | str = DEFAULT_DIR) -> list[dict]:
+    """Every submission on the board, validated, in id order.
+
+    Raises ``ValueError`` if ``directory`` is not a board folder, :class:`SubmissionError`
+    listing every problem if a stored file is broken.
+    """
+    check_board(directory)
+    problems, submissions = [], []
+    for path in sorted((Path(directory) / "submissions").glob("*.json")):
+        try:
+            submission = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            problems.append(f"{path}: cannot be read as JSON ({error})")
+            continue
+        found = validate_submission(submission)
+        if not found and submission["id"] != path.stem:
+            found = [f"id {submission['id']!r} does not match the file name"]
+        problems.extend(f"{path}: {problem}" for problem in found)
+        submissions.append(submission)
+    if problems:
+        raise SubmissionError(problems)
+    return submissions
+
+
+def read_results(paths: Sequence[Path | str]) -> tuple[list[Any], list[str]]:
+    """Parse each results file; returns the parsed objects and a problem per unreadable file."""
+    parsed, problems = [], []
+    for path in paths:
+        try:
+            parsed.append(json.loads(Path(path).read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            problems.append(f"{path}: no such file")
+        except (OSError, UnicodeDecodeError) as error:
+            problems.append(f"{path}: cannot be read ({error})")
+        except ValueError as error:
+            problems.append(f"{path}: not valid JSON ({error})")
+    return parsed, problems
+
+
+@contextlib.contextmanager
+def board_lock(directory: Path) -> Iterator[None]:
+    """Hold ``directory``'s board for one change: read, check and write as one step.
+
+    Without it, two submits of the same entry name could both pass the duplicate check
+    and one submission file would replace the other, or a slower render would write a
+    board that misses the other's entry. An exclusive ``flock`` on ``directory/.lock``;
+    other processes wait for it. (Where ``fcntl`` does not exist, e.g. Windows, changes
+    are not serialised.)
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def submit(results_paths: Sequence[Path | str], metadata: Mapping[str, Any], *,
+           directory: Path | str = DEFAULT_DIR, submitted: str, new_board: bool = False) -> Path:
+    """Validate results files plus entry metadata, add them to the board and re-render it.
+
+    ``new_board``: start a board in ``directory`` if it is not one yet (otherwise refused).
+    ``metadata`` holds the keyword arguments of :func:`make_submission` other than the
+    results and ``submitted``. On any problem (invalid file, duplicate entry or results)
+    raises :class:`SubmissionError` listing all of them, and writes nothing. Returns the
+    path of the new submission file.
+    """
+    directory = Path(directory)
+    results, problems = read_results(results_paths)
+    if problems:
+        raise SubmissionError(problems)
+    pairs = sorted(zip([str(path) for path in results_paths], results), key=lambda p: fold_index(p[1]))
+    labels, results = [label for label, _ in pairs], [result for _, result in pairs]
+    submission = make_submission(results, submitted=submitted, **metadata)
+    problems = validate_submission(submission, labels)
+    if new_board:
+        (directory / "submissions").mkdir(parents=True, exist_ok=True)
+    check_board(directory)
+    with board_lock(directory):
+        board = load_board(directory)
+        problems.extend(_duplicate_problems(submission, board, labels, results))
+        if problems:
+            raise SubmissionError(problems)
+        return _store(directory, submission, board + [submission])
+
+
+def _duplicate_problems(submission: dict, board: Sequence[dict], labels: Sequence[str],
+                        results: Sequence[Any]) -> list[str]:
+    """Problems where a submission repeats an entry name or a results file already on the board."""
+    problems = []
+    for other in board:
+        if other["id"] == submission["id"]:
+            problems.append(f"an entry named {other['entry']['name']!r} for task {other['task']!r} is "
+                            f"already on the board ({other['id']}); choose another --name")
+    on_board = {r["integrity"]: other["id"] for other in board for r in other["results"]}
+    for label, result in zip(labels, results):
+        if isinstance(result, dict) and isinstance(result.get("integrity"), str) and result["integrity"] in on_board:
+            problems.append(f"{label}: these results are already on the board in entry "
+                            f"{on_board[result['integrity']]!r}")
+    return problems
+
+
+#: Re-run returns must match the submitted ones to this relative (and absolute) tolerance.
+VERIFY_TOLERANCE = 1e-6
+
+
+def verify(entry_id: str, agents: Sequence[Path | str], *, episodes: int = 5,
+           directory: Path | str = DEFAULT_DIR, workers: int | None = None,
+           seed: int | None = None, verified_at: str) -> dict:
+    """Re-run submitted episodes of a board entry and mark it verified if the returns match.
+
+    For each fold, the agent file (among ``agents``) whose sha256 is the one its results
+    record is evaluated with :func:`hebbbench.evaluate` on ``episodes`` consecutive
+    protocol seeds of the submitted ones (a window placed at random, ``seed`` fixes it),
+    on every variation; returns and lengths must equal the submitted ones (returns to
+    :data:`VERIFY_TOLERANCE`). On success writes the entry's ``verification`` record,
+    re-renders the board and returns the record; otherwise raises
+    :class:`SubmissionError` listing every mismatch and changes nothing.
+    """
+    from hebbbench.agent_file import AgentError, agent_sha256
+    from hebbbench.episodes import EvaluationError
+    from hebbbench.protocol import evaluate
+
+    if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
+        raise ValueError(f"episodes must be a positive integer, got {episodes!r}")
+    directory = Path(directory)
+    board = load_board(directory)
+    matches = [s for s in board if s["id"] == entry_id]
+    if not matches:
+        known = ", ".join(s["id"] for s in board) or "none"
+        raise ValueError(f"no entry {entry_id!r} on the board in {directory}; entries: {known}")
+    submission = matches[0]
+    by_sha = {}
+    for path in agents:
+        if not Path(path).exists():
+            raise ValueError(f"agent {str(path)!r} does not exist")
+        by_sha[agent_sha256(path)] = str(path)
+    rng = np.random.default_rng(seed)
+    problems, checked, largest = [], [], 0.0
+    for results in submission["results"]:
+        fold = results["holdout"]
+        agent = by_sha.get(results["agent"]["sha256"])
+        if agent is None:
+            problems.append(f"fold {fold!r}: no --agent file has the sha256 its results record "
+                            f"({results['agent']['sha256'][:12]}..., evaluated as {results['agent']['path']!r}): "
+                            "the agent's files changed since it was evaluated (for a directory, any file in it "
+                            "counts: more training, a plot or results file written there); pass the files as "
+                            "they were evaluated, or evaluate and submit again")
+            continue
+        count = min(episodes, results["episodes_per_variation"])
+        start = int(rng.integers(0, results["episodes_per_variation"] - count + 1))
+        first_seed = results["variations"][0]["seeds"][start]
+        try:
+            rerun = evaluate(agent, task=results["task"], holdout=fold, episodes=count,
+                             seed=first_seed, workers=workers, agent_options=results["agent"].get("options"))
+        except (AgentError, EvaluationError) as error:
+            problems.append(f"fold {fold!r}: re-running the agent failed: {error}")
+            continue
+        for variation in results["variations"]:
+            again = rerun.variation(variation["name"])
+            for i, seed_ in enumerate(again.seeds):
+                submitted = variation["returns"][start + i], variation["lengths"][start + i]
+                largest = max(largest, abs(again.returns[i] - submitted[0]))
+                if again.lengths[i] != submitted[1] or not np.isclose(
+                        again.returns[i], submitted[0], rtol=VERIFY_TOLERANCE, atol=VERIFY_TOLERANCE):
+                    problems.append(f"fold {fold!r}, variation {variation['name']!r}, seed {seed_}: submitted "
+                                    f"return {submitted[0]!r} in {submitted[1]} steps, re-run gives "
+                                    f"{again.returns[i]!r} in {again.lengths[i]} steps")
+        checked.append({"fold": fold, "seeds": list(again.seeds)})
+    if problems:
+        raise SubmissionError(problems, "the entry was not marked verified:")
+    record = {"episodes": min(episodes, min(r["episodes_per_variation"] for r in submission["results"])),
+              "checked": checked, "max_abs_difference": largest, "package_version": __version__,
+              "verified": verified_at}
+    with board_lock(directory):  # the board as it is now: others may have changed it meanwhile
+        board = load_board(directory)
+        if submission not in board:
+            raise ValueError(f"entry {entry_id!r} changed or left the board in {directory} while it was being "
+                             "verified; run verify again")
+        updated = dict(submission, verification=record)
+        _store(directory, updated, [updated if s == submission else s for s in board])
+    return record
+
+
+def write_board(directory: Path | str = DEFAULT_DIR) -> None:
+    """Re-render README.md and index.html of the board from its submissions."""
+    directory = Path(directory)
+    check_board(directory)
+    with board_lock(directory):
+        _write_rendered(directory, render_files(load_board(directory)))
+
+
+def _store(directory: Path, submission: dict, board: Sequence[dict]) -> Path:
+    """Write ``submission``'s file, then re-render the board (``board``: every submission,
+    this one included). Rendering comes first, so a failure there writes nothing."""
+    rendered = render_files(board)
+    path = directory / "submissions" / f"{submission['id']}.json"
+    _write_atomic(path, json.dumps(submission, indent=1) + "\n")
+    _write_rendered(directory, rendered)
+    return path
+
+
+def _write_rendered(directory: Path, rendered: Mapping[str, str]) -> None:
+    """Write the board's rendered files (README.md, index.html) into ``directory``."""
+    for name, text in rendered.items():
+        _write_atomic(directory / name, text)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically, creating its folder if needed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, text)
+
+
+
+def render_files(submissions: Sequence[dict]) -> dict[str, str]:
+    """The rendered files of a board holding ``submissions``: README.md and index.html."""
+    board = sections(submissions)
+    return {"README.md": render_markdown(board, list(TASKS)), "index.html": render_html(board, list(TASKS))}
+
+
+def render(submissions: Sequence[dict], fmt: str, task: str | None = None) -> str:
+    """The board in format ``fmt`` (one of :data:`FORMATS`), optionally one task only."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; allowed: {', '.join(FORMATS)}")
+    if task is not None and task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; allowed tasks: {', '.join(TASKS)}")
+    renderer = {"table": render_table, "markdown": render_markdown, "html": render_html}[fmt]
+    return renderer(sections(submissions, task), list(TASKS) if task is None else [task])

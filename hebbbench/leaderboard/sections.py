@@ -1,0 +1,101 @@
+"""How the board is arranged: sections of rows per task, and the cells every renderer shows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from hebbbench.envs import PAPER_HOLDOUT, TASKS, variations
+from hebbbench.leaderboard.scores import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, Row, row
+
+
+@dataclass(frozen=True)
+class Section:
+    """Rows of one task shown together: ``ranked`` rows share their folds and are full runs."""
+
+    task: str
+    title: str
+    ranked: bool
+    rows: list[Row]
+
+
+def sections(submissions: Sequence[dict], task: str | None = None) -> list[Section]:
+    """The board's tables, task by task: ranked groups (same folds, full protocol), then the rest."""
+    rows = [row(s) for s in submissions]
+    result = []
+    for name in TASKS if task is None else [task]:
+        order = [v.name for v in variations(name)]
+        mine = sorted((r for r in rows if r.submission["task"] == name), key=lambda r: -r.heldout.mean)
+        groups: dict[tuple[str, ...], list[Row]] = {}
+        for r in mine:
+            if r.submission["full_protocol"]:
+                groups.setdefault(tuple(r.submission["folds"]), []).append(r)
+        for folds in sorted(groups, key=lambda f: (-len(f), [order.index(x) for x in f])):
+            result.append(Section(name, f"Ranked: held out {folds_label(name, folds)}", True, groups[folds]))
+        apart = [r for r in mine if not r.submission["full_protocol"]]
+        if apart:
+            result.append(Section(name, "Not full protocol runs (shown apart, not ranked)", False, apart))
+    return result
+
+
+def folds_label(task: str, folds: Sequence[str]) -> str:
+    """Human name of a set of held-out variations, e.g. ``long-front (the paper's fold)``."""
+    if len(folds) == len(variations(task)):
+        return f"all {len(folds)} folds"
+    if list(folds) == [PAPER_HOLDOUT[task]]:
+        return f"{folds[0]} (the paper's fold)"
+    return ", ".join(folds)
+
+
+def budget_label(entry: Mapping[str, Any]) -> str:
+    budget = entry["budget"]
+    return f"{budget['generations']} gen x {budget['population']} pop, {budget['env_steps']:,} env steps"
+
+
+def verified_label(submission: Mapping[str, Any]) -> str:
+    verification = submission.get("verification")
+    if not verification:
+        return "no"
+    count = verification["episodes"]
+    return f"yes ({count} seed{'s' if count != 1 else ''})"
+
+
+def number(value: float) -> str:
+    text = f"{value:.1f}"
+    return "0.0" if text == "-0.0" else text
+
+
+def with_ci(value: float, ci: tuple[float, float]) -> str:
+    return f"{number(value)} [{number(ci[0])}, {number(ci[1])}]"
+
+
+COLUMNS = ("#", "entry", "family", "held out", "held-out mean [95% CI]", "held-out IQM [95% CI]",
+            "train mean [95% CI]", "train IQM [95% CI]", "episodes/variation", "budget", "verified")
+
+
+def row_cells(section: Section, index: int, r: Row) -> list[str]:
+    episodes = sorted({res["episodes_per_variation"] for res in r.submission["results"]})
+    folds = r.submission["folds"]
+    return [str(index + 1) if section.ranked else "-", r.entry["name"], r.entry["agent_family"],
+            f"all {len(folds)} folds" if len(folds) == len(variations(section.task)) else ", ".join(folds),
+            with_ci(r.heldout.mean, r.heldout.mean_ci), with_ci(r.heldout.iqm, r.heldout.iqm_ci),
+            with_ci(r.train.mean, r.train.mean_ci), with_ci(r.train.iqm, r.train.iqm_ci),
+            "/".join(str(e) for e in episodes), budget_label(r.entry), verified_label(r.submission)]
+
+
+EMPTY = ("No entries yet. The board holds only entries produced by real runs of this package "
+          "(`hebbbench evaluate`, then `hebbbench submit`), each labelled with its training budget.")
+
+
+METHOD = ("Each entry covers one task and one or more folds (a fold holds out one variation "
+           "for testing and trains on the other four). Held-out pools the test-variation "
+           "episodes of every fold the entry covers; train pools the training variations' "
+           "episodes. Mean and IQM (interquartile mean) come with 95% percentile bootstrap "
+           f"confidence intervals ({BOOTSTRAP_RESAMPLES} resamples, seed {BOOTSTRAP_SEED}), "
+           "stratified so that each fold's episodes on each variation are resampled within "
+           "themselves (rliable, Agarwal et al. 2021). Entries are ranked by held-out mean, "
+           "only against entries with full protocol runs (100 episodes per variation on the "
+           "protocol's seeds) of the same folds; other entries are listed apart, unranked. "
+           "Results are reported by their submitters: the integrity hash catches a file changed "
+           "after `hebbbench evaluate` wrote it, not a forged one. An entry marked verified had "
+           "episodes re-run by `hebbbench verify` from its agent files, with matching returns.")

@@ -1,0 +1,42 @@
+"""Learning curves of training runs (``hebbbench plot``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hebbbench.run_dir import CONFIG_FILE, TrainConfig, read_log
+
+
+def plot_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
+    """Write the learning curve of ``run_dir`` (population mean and best fitness per
+    generation, against env steps on a second axis label) to ``out`` (default
+    ``RUN_DIR/learning_curve.png``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    run_dir = Path(run_dir)
+    rows = read_log(run_dir)
+    if not rows:
+        raise ValueError(f"{str(run_dir)!r} has no logged generations to plot")
+    config = TrainConfig.from_file(run_dir / CONFIG_FILE)
+    generations = [r["generation"] for r in rows]
+    from matplotlib.ticker import MaxNLocator
+
+    figure, axis = plt.subplots(figsize=(8, 4.5))
+    axis.plot(generations, [r["fitness_mean"] for r in rows], label="population mean")
+    axis.plot(generations, [r["fitness_max"] for r in rows], label="population best", alpha=0.7)
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.set_xlabel("generation")
+    axis.set_ylabel("fitness\n(mean return over training variations)")
+    axis.set_title(f"{config.agent} on {config.task}: {', '.join(config.variations)}\n"
+                   f"P={config.population}, {len(rows)} generations, {rows[-1]['env_steps']:,} env steps",
+                   fontsize=10)
+    axis.grid(alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    out = Path(out) if out is not None else run_dir / "learning_curve.png"
+    figure.savefig(out, dpi=120)
+    plt.close(figure)
+    return out

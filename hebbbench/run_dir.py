@@ -1,0 +1,259 @@
+"""A training run's directory: its files, its config (:class:`TrainConfig`), its strategy
+and its log. The loop that fills it is :mod:`hebbbench.train`.
+
+Run directory::
+
+    config.json      the TrainConfig (JSON)
+    checkpoint.pt    strategy state + counters after the last finished generation
+    log.jsonl        one JSON row per generation (see :func:`hebbbench.train.run_generations`)
+    parameters.npy   the strategy's solution (its mean) after the last finished generation
+    best.pt          the strategy at the generation with the best population-mean fitness
+    agent.py         an agent file: ``hebbbench evaluate RUN_DIR --task ...`` evaluates it
+                     (by default as the paper did: samples of the best generation's
+                     distribution; :mod:`hebbbench.run_agent`)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tomllib
+import torch
+
+from hebbbench.agents import AGENTS, hebbian_slice, parameter_count
+from hebbbench.envs import get_task, get_variation
+from hebbbench.envs.validation import int_at_least
+from hebbbench.es import (
+    GaussianMixtureES,
+    GaussianMixtureESConfig,
+    OpenAIES,
+    OpenAIESConfig,
+    Strategy,
+    rules_for_rho,
+)
+from hebbbench.files import write_atomic
+from hebbbench.protocol import get_fold
+from hebbbench.rollouts import check_backend
+
+CONFIG_FILE = "config.json"
+CHECKPOINT_FILE = "checkpoint.pt"
+#: The strategy as it was at the generation with the best population-mean fitness so far
+#: (the paper's ``best.t``): ``{"generation", "fitness_mean", "strategy"}``.
+BEST_FILE = "best.pt"
+LOG_FILE = "log.jsonl"
+PARAMETERS_FILE = "parameters.npy"
+AGENT_FILE = "agent.py"
+#: Log keys that say how a generation ran, not what it found (they may differ between runs
+#: with the same numbers: timings, and what depends on the backend and its workers).
+EXECUTION_KEYS = ("seconds", "rollout_seconds", "worker_seconds", "bytes_sent", "workers", "worker_restarts")
+STRATEGIES = ("openai-es", "gaussian-mixture")
+#: The paper's shared rules: the Hebbian network, each synapse's rule drawn from M = N / rho
+#: learned rules by the Gaussian-mixture ES (:mod:`hebbbench.es.gmm`, docs/shared-rules.md).
+SHARED_AGENT = "shared"
+TRAIN_AGENTS = (*AGENTS, SHARED_AGENT)
+#: The paper's budget per task: (population, generations).
+PAPER_BUDGET = {"car": (200, 300), "ant": (500, 500)}
+#: Episode-seed schemes: how many distinct episodes a population of P meets per variation
+#: (0: one, shared by all; see :class:`hebbbench.rollouts.EpisodeBatch`).
+SEED_PERIOD = {"shared": lambda p: 0, "per-pair": lambda p: p // 2, "per-individual": lambda p: p}
+EPISODE_SEEDS = tuple(SEED_PERIOD)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What to train, on what, for how long. ``None`` fields take the defaults that
+    :meth:`_resolved` gives them (the paper's budget and fold), all in one place."""
+
+    agent: str
+    """The network to evolve: ``"static"``, ``"lstm"``, ``"hebbian"``, or ``"shared"`` (the
+    Hebbian network whose rules are shared by ``rho`` synapses each)."""
+    task: str
+    """``"ant"`` or ``"car"``."""
+    population: int | None = None
+    """Individuals per generation (even for OpenAI-ES; default: the paper's, car 200, ant 500)."""
+    generations: int | None = None
+    """Generations to run (default: the paper's, car 300, ant 500)."""
+    seed: int = 0
+    """Seeds every random number of the run (noise, episode seeds, initial mean)."""
+    holdout: str | None = None
+    """The variation left out of training (default: the paper's fold)."""
+    variations: tuple[str, ...] | None = None
+    """The training variations (default: the fold's four, the paper's meta-task)."""
+    max_episode_steps: int | None = None
+    """Cut every training episode to this many policy steps (``None``: the task's full length)."""
+    workers: int | None = None
+    """Worker processes (default: one per core); speed only, never the numbers."""
+    backend: str = "local"
+    """Where episodes run: ``"local"`` pool, ``"ray"`` or ``"inprocess"`` (:mod:`hebbbench.rollouts`)."""
+    ray_address: str | None = None
+    """Join this Ray cluster (``backend="ray"``; default: start a local Ray)."""
+    strategy: str = "openai-es"
+    """``"openai-es"``, or ``"gaussian-mixture"`` (always, and only, for ``agent="shared"``)."""
+    es: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments of the strategy's config other than the population size:
+    :class:`~hebbbench.es.OpenAIESConfig` (e.g. ``{"optimizer": "adam", "lr": 0.01}``), or
+    :class:`~hebbbench.es.GaussianMixtureESConfig` for ``agent="shared"``."""
+    rho: int | str | None = None
+    """Synapses per shared rule for ``agent="shared"``: an int in [1, N] or ``"N"`` (default 128)."""
+    episode_seeds: str = "shared"
+    """Who meets which episode in a generation, on each variation: ``"shared"`` one episode
+    for the whole population (common random numbers), ``"per-pair"`` one per mirrored pair
+    (OpenAI-ES only), ``"per-individual"`` one each, as the paper's code (which reset each
+    individual's env unseeded)."""
+    init_std: float = 1.0
+    """The ES mean starts at N(0, init_std^2) for every parameter (the paper: 1.0)."""
+
+    def __post_init__(self) -> None:
+        if self.agent not in TRAIN_AGENTS:
+            raise ValueError(f"unknown agent {self.agent!r}; allowed agents: {', '.join(TRAIN_AGENTS)}")
+        get_task(self.task)
+        for name, value in self._resolved().items():
+            object.__setattr__(self, name, value)
+        self._check()
+
+    def _resolved(self) -> dict[str, Any]:
+        """Every defaulted field's value: the paper's budget and fold, the fold's training
+        variations, the shared-rule agent's strategy and rho."""
+        paper_population, paper_generations = PAPER_BUDGET[self.task]
+        holdout = get_fold(self.task, self.holdout).holdout
+        if self.variations is not None and (isinstance(self.variations, str) or not self.variations):
+            raise ValueError(f"variations must list at least one training variation, got {self.variations!r}; "
+                             "leave it out to train on all but the holdout")
+        shared = self.agent == SHARED_AGENT
+        return {
+            "population": paper_population if self.population is None else self.population,
+            "generations": paper_generations if self.generations is None else self.generations,
+            "holdout": holdout,
+            "variations": get_fold(self.task, holdout).train if self.variations is None else tuple(self.variations),
+            "strategy": "gaussian-mixture" if shared else self.strategy,
+            "rho": (128 if self.rho is None else self.rho) if shared else self.rho,
+            "es": dict(self.es),
+        }
+
+    def _check(self) -> None:
+        """``ValueError`` naming the first bad value and what is allowed."""
+        if self.agent != SHARED_AGENT and self.rho is not None:
+            raise ValueError(f"rho applies only to agent {SHARED_AGENT!r}, not {self.agent!r}")
+        if self.agent != SHARED_AGENT and self.strategy == "gaussian-mixture":
+            raise ValueError(f"the gaussian-mixture strategy samples shared rules: use agent {SHARED_AGENT!r}")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {self.strategy!r}; allowed: {', '.join(STRATEGIES)}")
+        for name in ("population", "generations"):
+            int_at_least(name, getattr(self, name), 1)
+        int_at_least("seed", self.seed, 0)
+        if self.max_episode_steps is not None:
+            int_at_least("max_episode_steps", self.max_episode_steps, 1)
+        for name in self.variations:
+            get_variation(self.task, name)
+        repeated = sorted({name for name in self.variations if self.variations.count(name) > 1})
+        if repeated:
+            raise ValueError(f"training variations must differ; {', '.join(repeated)} given more than once")
+        if self.holdout in self.variations:
+            raise ValueError(f"the holdout variation {self.holdout!r} cannot also be a training variation")
+        check_backend(self.backend, self.workers, self.ray_address)
+        if self.episode_seeds not in EPISODE_SEEDS:
+            raise ValueError(f"unknown episode_seeds {self.episode_seeds!r}; allowed: {', '.join(EPISODE_SEEDS)}")
+        if self.episode_seeds == "per-pair" and self.strategy != "openai-es":
+            raise ValueError("episode_seeds 'per-pair' needs mirrored pairs (OpenAI-ES); the gaussian-mixture "
+                             "strategy samples unpaired individuals: use 'per-individual'")
+        if isinstance(self.init_std, bool) or not isinstance(self.init_std, (int, float)) or not self.init_std > 0:
+            raise ValueError(f"init_std must be a positive number, got {self.init_std!r}")
+        if self.agent == SHARED_AGENT and self.init_std != 1.0:
+            raise ValueError(f"init_std applies to the openai-es agents; the shared-rule mixture starts its means "
+                             f"at N(0, 1) as the paper, got init_std={self.init_std!r}")
+        es_config = GaussianMixtureESConfig if self.agent == SHARED_AGENT else OpenAIESConfig
+        allowed = sorted(f.name for f in dataclasses.fields(es_config) if f.name != "population_size")
+        unknown = sorted(set(self.es) - set(allowed))
+        if unknown:
+            raise ValueError(f"unknown es settings {unknown} for the {self.strategy} strategy; allowed: "
+                             f"{', '.join(allowed)}")
+        if self.agent == SHARED_AGENT:  # validates rho
+            rules_for_rho(hebbian_synapses(self.task), self.rho)
+        es_config(population_size=self.population, **self.es)
+
+    @property
+    def network(self) -> str:
+        """The reference network that acts: the agent's own, the Hebbian one for ``shared``."""
+        return "hebbian" if self.agent == SHARED_AGENT else self.agent
+
+    @classmethod
+    def from_file(cls, path: str | Path, **overrides: Any) -> "TrainConfig":
+        """A preset from a TOML file (``configs/``) or a run's ``config.json``, with overrides."""
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"config file {str(path)!r} does not exist")
+        text = path.read_text()
+        values = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+        values.pop("budget", None)  # presets describe their cost in words
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        allowed = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - allowed)
+        if unknown:
+            raise ValueError(f"unknown config keys {unknown} in {str(path)!r}; allowed: {', '.join(sorted(allowed))}")
+        if values.get("variations") is not None:
+            values["variations"] = tuple(values["variations"])
+        return cls(**values)
+
+
+def hebbian_synapses(task: str) -> int:
+    """N, the plastic synapses of the Hebbian network (its rules are the vector's tail, [N, 5])."""
+    where = hebbian_slice("hebbian", task)
+    return (where.stop - where.start) // 5
+
+
+def make_strategy(config: TrainConfig) -> Strategy:
+    """The config's strategy, its means drawn from N(0, init_std^2) with the run's seed (the
+    paper: N(0, 1)).
+
+    ``shared``: lambda [N, M] and mu [M, 5]; the car's conv weights (the vector's head, before
+    the rules) are the mixture ES's plain Gaussian block."""
+    if config.agent == SHARED_AGENT:
+        synapses = hebbian_synapses(config.task)
+        return GaussianMixtureES(synapses, rules_for_rho(synapses, config.rho),
+                                 GaussianMixtureESConfig(population_size=config.population, **config.es),
+                                 num_dense=hebbian_slice("hebbian", config.task).start, seed=config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+    mean = config.init_std * torch.randn(parameter_count(config.agent, config.task), generator=generator)
+    return OpenAIES(mean, OpenAIESConfig(population_size=config.population, **config.es), seed=config.seed)
+
+
+def save_checkpoint(run_dir: Path, strategy: Strategy, generation: int, env_steps: int, seconds: float,
+                     best: dict[str, Any] | None) -> None:
+    state = {"generation": generation, "env_steps": env_steps, "seconds": seconds, "best": best,
+             "strategy": strategy.state_dict()}
+    write_atomic(run_dir / CHECKPOINT_FILE, lambda handle: torch.save(state, handle))
+    parameters = strategy.solution().numpy()
+    write_atomic(run_dir / PARAMETERS_FILE, lambda handle: np.save(handle, parameters))
+
+
+def write_config(run_dir: Path, config: TrainConfig) -> None:
+    text = json.dumps(dataclasses.asdict(config), indent=2)
+    write_atomic(run_dir / CONFIG_FILE, lambda handle: handle.write(text.encode()))
+
+
+def read_log(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The log rows of a run; a half-written last line (a killed run) is skipped.
+
+    Any other line that is not a JSON object is damage nothing here wrote: ``ValueError``
+    naming it, so that no row after it is silently dropped (by a resume, say)."""
+    path = Path(run_dir) / LOG_FILE
+    rows: list[dict[str, Any]] = []
+    if not path.exists():
+        return rows
+    lines = path.read_text().split("\n")
+    for number, line in enumerate(lines, 1):
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            row = None
+        if isinstance(row, dict) and isinstance(row.get("generation"), int):
+            rows.append(row)
+        elif number < len(lines):  # the last piece may be half-written, or empty after the final newline
+            raise ValueError(f"{path} line {number} is not a log row ({line[:60]!r}): the log was changed by "
+                             "hand or damaged; restore it (e.g. from git) or delete that line, then resume")
+    return rows
