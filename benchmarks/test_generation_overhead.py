@@ -9,7 +9,7 @@ Hebbian agents at the paper's budgets (ant: population 500, D = 61,440; car: pop
 * ``rebuild``: a worker rebuilding one individual from the mean and its seed, seconds;
 * ``bytes``: what a worker receives per generation (the pickled compact population);
 * ``reset``, ``step``, ``policy``: an episode's parts: one env reset, one env step, and
-  the batched policy's step per individual at :data:`~hebbbench.parallel.MAX_LOCKSTEP`;
+  the batched policy's step per individual at :data:`~hebbbench.lockstep.MAX_LOCKSTEP`;
 * ``latency``: a local-pool batch round trip beyond the worker's own time (1-step
   episodes, 2 workers), seconds per batch.
 
@@ -31,7 +31,8 @@ import torch
 from hebbbench.agents import hebbian_slice, make_policy, parameter_count
 from hebbbench.envs import get_variation
 from hebbbench.es import OpenAIES, OpenAIESConfig, coefficient_penalty
-from hebbbench.parallel import MAX_LOCKSTEP, EpisodeBatch, LocalPoolBackend, split_batches
+from hebbbench.lockstep import MAX_LOCKSTEP, EpisodeBatch, split_batches
+from hebbbench.rollouts import LocalPoolBackend
 
 PAPER = {"ant": 500, "car": 200}  # population
 VARIATIONS = 4

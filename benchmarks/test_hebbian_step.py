@@ -27,7 +27,7 @@ from hebbbench.agents import AGENTS, ReferenceAgent, make_policy, parameter_coun
 from hebbbench.agents.networks import conv_features
 
 POPULATION = 200
-CAR_BATCH = 64  # the largest lockstep batch (hebbbench.parallel.MAX_LOCKSTEP)
+CAR_BATCH = 64  # the largest lockstep batch (hebbbench.lockstep.MAX_LOCKSTEP)
 ENV_STEPS = 300
 #: Mean and fastest round, seconds, per measurement: on a shared machine the fastest round
 #: is the better estimate of the intrinsic cost, so both are printed.

@@ -26,6 +26,7 @@ from hebbbench.agent_file import (
     agent_sha256,
     describe,
 )
+from hebbbench.checks import int_at_least
 from hebbbench.envs import PAPER_HOLDOUT, env_settings, get_task, get_variation, variations
 from hebbbench.episodes import (
     AgentSpec,
@@ -129,11 +130,8 @@ def evaluate(
     :class:`~hebbbench.episodes.EvaluationError` if a worker dies, ``ValueError`` for bad arguments.
     """
     fold = get_fold(task, holdout)
-    if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
-        raise ValueError(f"episodes must be a positive integer, got {episodes!r}")
-    workers = default_workers() if workers is None else workers
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    int_at_least("episodes", episodes, 1)
+    workers = int_at_least("workers", default_workers() if workers is None else workers, 1)
     if episode_timeout is not None and not (isinstance(episode_timeout, (int, float))
                                             and MIN_EPISODE_TIMEOUT <= episode_timeout <= MAX_EPISODE_TIMEOUT):
         raise ValueError(f"episode_timeout must be a number of seconds in [{MIN_EPISODE_TIMEOUT:g}, "

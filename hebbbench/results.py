@@ -170,6 +170,8 @@ def load_results(path: str | Path) -> Results:
         obj = json.loads(Path(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise ValueError(f"{path}: not valid JSON ({error})") from None
+    except RecursionError:
+        raise ValueError(f"{path}: not a results file (its JSON is nested far too deeply)") from None
     validate(obj, source=str(path))
     return Results.from_dict(obj)
 

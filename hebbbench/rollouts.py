@@ -4,7 +4,7 @@ Every backend answers one call, :meth:`Backend.run`: "play these batches of epis
 this population; give me each episode's return and length". A batch
 (:class:`EpisodeBatch`) is a contiguous range of individuals on one variation, all reset
 with the same env seed and Hebbian weight seed; its K episodes run in lockstep, one
-batched policy call per step (:func:`play_lockstep`).
+batched policy call per step (:mod:`hebbbench.lockstep`).
 
 What travels to a worker is the population's compact form (``strategy.compact_population()``,
 :mod:`hebbbench.es.population`): for OpenAI-ES the mean and the seeds, sent once per worker
@@ -30,9 +30,7 @@ not retried but raised as :class:`BatchError` with the worker's traceback.
 from __future__ import annotations
 
 import collections
-import dataclasses
 import importlib.util
-import math
 import multiprocessing
 import os
 import pickle
@@ -43,142 +41,17 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait as wait_for_ready
 from typing import Any, Iterable, Sequence
 
-import gymnasium as gym
-import numpy as np
 import torch
 
 import hebbbench  # noqa: F401  (registers the env IDs, also in worker processes)
-from hebbbench.agents import make_policy
+from hebbbench.checks import int_at_least
 from hebbbench.interrupts import sigint_ignored
+from hebbbench.lockstep import BatchResult, EpisodeBatch, EpisodeWorker
 from hebbbench.protocol import default_workers
 
 BACKENDS = ("inprocess", "local", "ray")
-#: Episodes a batch plays in lockstep at most (bounds a worker's envs: pybullet allows
-#: about a thousand physics clients per process).
-MAX_LOCKSTEP = 64
-#: Envs a worker keeps between batches; the least recently used env IDs are closed beyond it.
-MAX_CACHED_ENVS = 384
 #: Workers a single batch may take down before the run stops.
 MAX_FAILURES = 3
-
-
-@dataclass(frozen=True)
-class EpisodeBatch:
-    """Individuals ``start .. stop - 1`` each play one episode of ``env_id``, in lockstep.
-
-    ``seed_period`` 0: every env is reset with ``env_seed`` and every policy with
-    ``weight_seed`` (common random numbers); ``n`` > 0: individual ``i`` meets episode
-    ``i mod n``, its seeds derived from (``env_seed``, ``i mod n``) and (``weight_seed``,
-    ``i mod n``), so ``n = P/2`` gives each mirrored pair (i, i + P/2) its own episode and
-    ``n = P`` each individual. ``max_episode_steps`` shortens the episode (``None``: the
-    env's own limit). ``network``/``task`` name the reference policy that acts.
-    """
-
-    network: str
-    task: str
-    env_id: str
-    env_seed: int
-    weight_seed: int
-    start: int
-    stop: int
-    max_episode_steps: int | None = None
-    seed_period: int = 0
-
-    @property
-    def size(self) -> int:
-        return self.stop - self.start
-
-    def seeds(self) -> tuple[list[int], list[int]]:
-        """The env seeds and the policy (Hebbian weight) seeds of individuals ``start .. stop - 1``."""
-        if self.seed_period == 0:
-            return [self.env_seed] * self.size, [self.weight_seed] * self.size
-        episodes = [i % self.seed_period for i in range(self.start, self.stop)]
-        return ([derived_seed(self.env_seed, e) for e in episodes],
-                [derived_seed(self.weight_seed, e) for e in episodes])
-
-
-def derived_seed(base: int, index: int) -> int:
-    """A 32-bit seed for episode ``index`` of a batch seeded ``base`` (independent streams)."""
-    return int(np.random.SeedSequence((base, index)).generate_state(1)[0])
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    """A batch's outcome: ``returns`` ``[K]`` float64, ``lengths`` ``[K]`` policy steps
-    (int64), and ``seconds`` the worker spent on it (wall clock)."""
-
-    returns: np.ndarray
-    lengths: np.ndarray
-    seconds: float
-
-
-def split_batches(template: EpisodeBatch, population_size: int, workers: int) -> list[EpisodeBatch]:
-    """Cut ``population_size`` individuals on ``template``'s variation into near-equal
-    batches of at most :data:`MAX_LOCKSTEP`, at least one per worker (so every worker has work)."""
-    count = min(population_size, max(workers, math.ceil(population_size / MAX_LOCKSTEP)))
-    bounds = [i * population_size // count for i in range(count + 1)]
-    return [dataclasses.replace(template, start=start, stop=stop) for start, stop in zip(bounds, bounds[1:])]
-
-
-def play_lockstep(envs: Sequence[gym.Env], policy: Any, env_seeds: Sequence[int],
-                  weight_seeds: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-    """One episode in each of the K ``envs`` for the K individuals of ``policy``.
-
-    Env k is reset with ``env_seeds[k]`` and the policy with ``weight_seeds``; each step is
-    one batched policy call, and only the envs whose episode is still running are stepped.
-    Returns the returns ``[K]`` (float64) and the episode lengths ``[K]`` (int64)."""
-    observations = np.stack([env.reset(seed=seed)[0] for env, seed in zip(envs, env_seeds)])
-    policy.reset(list(weight_seeds))
-    returns = np.zeros(len(envs))
-    lengths = np.zeros(len(envs), dtype=np.int64)
-    running = np.ones(len(envs), dtype=bool)
-    while running.any():
-        actions = policy.act(observations)
-        for k in np.flatnonzero(running):
-            observation, reward, terminated, truncated, _ = envs[k].step(actions[k])
-            observations[k] = observation
-            returns[k] += reward
-            lengths[k] += 1
-            running[k] = not (terminated or truncated)
-    return returns, lengths
-
-
-class EpisodeWorker:
-    """What a worker holds between batches: its envs and the population it last received."""
-
-    def __init__(self, max_cached_envs: int = MAX_CACHED_ENVS) -> None:
-        self.max_cached_envs = max_cached_envs
-        self._envs: collections.OrderedDict[tuple[str, int | None], list[gym.Env]] = collections.OrderedDict()
-        self._population: Any = None
-
-    def run(self, batch: EpisodeBatch, population: Any = None) -> BatchResult:
-        """Play ``batch``; ``population`` (a compact population) replaces the one held, if given."""
-        start = time.perf_counter()
-        if population is not None:
-            self._population = population
-        if self._population is None:
-            raise RuntimeError("this worker has not been sent a population yet")
-        policy = make_policy(batch.network, batch.task, self._population.rows(batch.start, batch.stop))
-        envs = self._envs_for(batch.env_id, batch.max_episode_steps, batch.size)
-        returns, lengths = play_lockstep(envs, policy, *batch.seeds())
-        return BatchResult(returns, lengths, time.perf_counter() - start)
-
-    def _envs_for(self, env_id: str, max_episode_steps: int | None, count: int) -> list[gym.Env]:
-        key = (env_id, max_episode_steps)
-        envs = self._envs.pop(key, [])
-        extra = {} if max_episode_steps is None else {"max_episode_steps": max_episode_steps}
-        envs.extend(gym.make(env_id, **extra) for _ in range(count - len(envs)))
-        self._envs[key] = envs  # most recently used last
-        while len(self._envs) > 1 and sum(map(len, self._envs.values())) > self.max_cached_envs:
-            for env in self._envs.popitem(last=False)[1]:
-                env.close()
-        return envs[:count]
-
-    def close(self) -> None:
-        for envs in self._envs.values():
-            for env in envs:
-                env.close()
-        self._envs.clear()
 
 
 class BatchError(RuntimeError):
@@ -219,9 +92,7 @@ class Backend:
     name = ""
 
     def __init__(self, workers: int, max_failures: int = MAX_FAILURES) -> None:
-        if not isinstance(workers, int) or workers < 1:
-            raise ValueError(f"workers must be a positive integer, got {workers!r}")
-        self.workers = workers
+        self.workers = int_at_least("workers", workers, 1)
         self.max_failures = max_failures
         self.stats = {"bytes_sent": 0, "bytes_received": 0, "batches": 0, "worker_seconds": 0.0,
                       "worker_restarts": 0}
@@ -523,8 +394,8 @@ def check_backend(name: str, workers: int | None = None, address: str | None = N
     """Raise ``ValueError`` unless ``name``, ``workers`` and ``address`` make a backend."""
     if name not in BACKENDS:
         raise ValueError(f"unknown backend {name!r}; allowed: {', '.join(BACKENDS)}")
-    if workers is not None and (not isinstance(workers, int) or workers < 1):
-        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    if workers is not None:
+        int_at_least("workers", workers, 1)
     if address is not None and name != "ray":
         raise ValueError(f"a Ray address applies only to the ray backend, not {name!r}")
     if name == "ray" and importlib.util.find_spec("ray") is None:

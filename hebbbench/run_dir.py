@@ -26,8 +26,8 @@ import tomllib
 import torch
 
 from hebbbench.agents import AGENTS, hebbian_slice, parameter_count
+from hebbbench.checks import int_at_least
 from hebbbench.envs import get_task, get_variation
-from hebbbench.envs.validation import int_at_least
 from hebbbench.es import (
     GaussianMixtureES,
     GaussianMixtureESConfig,
@@ -59,7 +59,7 @@ TRAIN_AGENTS = (*AGENTS, SHARED_AGENT)
 #: The paper's budget per task: (population, generations).
 PAPER_BUDGET = {"car": (200, 300), "ant": (500, 500)}
 #: Episode-seed schemes: how many distinct episodes a population of P meets per variation
-#: (0: one, shared by all; see :class:`hebbbench.rollouts.EpisodeBatch`).
+#: (0: one, shared by all; see :class:`hebbbench.lockstep.EpisodeBatch`).
 SEED_PERIOD = {"shared": lambda p: 0, "per-pair": lambda p: p // 2, "per-individual": lambda p: p}
 EPISODE_SEEDS = tuple(SEED_PERIOD)
 

@@ -47,7 +47,8 @@ from hebbbench.es import (
 from hebbbench.es.openai_es import NOISE_SCHEME
 from hebbbench.files import write_atomic
 from hebbbench.interrupts import sigint_deferred
-from hebbbench.rollouts import Backend, EpisodeBatch, make_backend, split_batches
+from hebbbench.lockstep import EpisodeBatch, split_batches
+from hebbbench.rollouts import Backend, make_backend
 from hebbbench.run_agent import AGENT_TEMPLATE, load_run_agent
 from hebbbench.run_dir import (
     AGENT_FILE,

@@ -245,7 +245,7 @@ def test_bad_options_fail_before_running(tmp_path, capsys):
     assert cli.main(["evaluate", str(agent), "--task", "ant", "--output", str(tmp_path / "no" / "r.json")]) == 2
     assert_one_paragraph_error(capsys.readouterr().err, "folder does not exist")
     assert cli.main(["evaluate", str(agent), "--task", "ant", "--episodes", "0"]) == 2
-    assert_one_paragraph_error(capsys.readouterr().err, "episodes must be a positive integer")
+    assert_one_paragraph_error(capsys.readouterr().err, "episodes must be an integer >= 1")
     for timeout in ("1e-6", "1e300", "nan"):
         assert cli.main(["evaluate", str(agent), "--task", "ant", "--episode-timeout", timeout]) == 2
         assert_one_paragraph_error(capsys.readouterr().err, "episode_timeout must be a number of seconds in [0.1,")

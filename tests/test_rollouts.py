@@ -20,16 +20,14 @@ from hebbbench.agents import parameter_count
 from hebbbench.envs import get_variation
 from hebbbench.es import GaussianMixtureES, GaussianMixtureESConfig, OpenAIES, OpenAIESConfig
 from hebbbench.interrupts import sigint_deferred
+from hebbbench.lockstep import MAX_LOCKSTEP, EpisodeBatch, split_batches
 from hebbbench.rollouts import (
-    MAX_LOCKSTEP,
     BatchError,
-    EpisodeBatch,
     InProcessBackend,
     LocalPoolBackend,
     RayBackend,
     WorkerCrashError,
     make_backend,
-    split_batches,
 )
 from hebbbench.train import TrainConfig, read_log, resume, train
 

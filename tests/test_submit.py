@@ -245,3 +245,45 @@ def test_entry_text_cannot_inject_markdown_or_html_into_the_board(board, tmp_pat
     assert "evil.example" in name and "onerror" in name and "A" in authors  # the text is kept, escaped
     html = (board / "index.html").read_text()
     assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def _many_episodes(r):
+    for v in r["variations"]:
+        v["seeds"] = list(range(1_000_000, 1_000_000 + 5000))
+        v["returns"], v["lengths"] = [1.0] * 5000, [100] * 5000
+        v["summary"] = {"mean": 1.0, "std": 0.0, "ci95": [1.0, 1.0]}
+    r["episodes_per_variation"] = 5000
+    r["full_protocol"] = False
+    return rehashed(r)
+
+
+def _extra_field(r):
+    r["notes"] = "x" * 1000
+    return rehashed(r)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (_many_episodes, "the board takes at most the protocol's 100"),
+    (_extra_field, "unknown fields ['notes']"),
+])
+def test_the_board_stores_only_protocol_sized_results_of_the_known_format(board, tmp_path, edit, message):
+    path = write_json(tmp_path / "r.json", edit(results_dict("ant", "long-front", seed=4)))
+    before = snapshot(board)
+    with pytest.raises(SubmissionError) as refused:
+        leaderboard.submit([path], dict(META, name="capped"), directory=board, submitted=NOW)
+    assert any(message in problem for problem in refused.value.problems), refused.value.problems
+    assert snapshot(board) == before
+
+
+def test_huge_deeply_nested_and_look_alike_inputs_are_refused_cleanly(board, tmp_path):
+    huge = tmp_path / "huge.json"
+    huge.write_text('{"notes": "' + "x" * 3_000_000 + '"}')
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(SubmissionError) as refused:
+        leaderboard.submit([huge, deep], dict(META, name="big"), directory=board, submitted=NOW)
+    assert any("far more than a results file" in p for p in refused.value.problems)
+    assert any("nested far too deeply" in p for p in refused.value.problems)
+    good = write_json(tmp_path / "good.json", results_dict("ant", "long-front", seed=6))
+    with pytest.raises(SubmissionError, match="printable ASCII"):
+        leaderboard.submit([good], dict(META, name="fir\u0455t"), directory=board, submitted=NOW)  # Cyrillic s

@@ -5,28 +5,20 @@
 (K=1) case with the ``reset(seed)`` / ``act(observation)`` interface of any agent.
 """
 
-from hebbbench.agents.layout import ParamLayout
 from hebbbench.agents.networks import (
     AGENTS,
-    BatchedPolicy,
-    architecture,
     car_observation,
     hebbian_slice,
     make_policy,
-    param_layout,
     parameter_count,
 )
 from hebbbench.agents.reference import ReferenceAgent
 
 __all__ = [
     "AGENTS",
-    "BatchedPolicy",
-    "ParamLayout",
     "ReferenceAgent",
-    "architecture",
     "car_observation",
     "hebbian_slice",
     "make_policy",
-    "param_layout",
     "parameter_count",
 ]

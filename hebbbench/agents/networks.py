@@ -147,8 +147,8 @@ def _max_pool_2x2(x: torch.Tensor) -> torch.Tensor:
     """2x2 max pooling with stride 2 over the last two dims (an odd last row/column is dropped).
 
     The same values as ``F.max_pool2d(x, 2)`` (a max is exact), from two element-wise
-    maxima of strided views: about 10x faster here on ``[1, 6K, 82, 82]``, where torch's
-    CPU pooling kernel took ~200 us per individual (one core, K = 64).
+    maxima of strided views, which avoids torch's slow CPU pooling kernel on these shapes
+    (``benchmarks/test_hebbian_step.py`` times the front end against the textbook one).
     """
     x = x[..., : x.shape[-2] // 2 * 2, : x.shape[-1] // 2 * 2]
     rows = torch.maximum(x[..., 0::2, :], x[..., 1::2, :])
@@ -166,7 +166,7 @@ def conv_features(x: torch.Tensor, conv1: torch.Tensor, conv2: torch.Tensor) -> 
     different convolution kernel than K > 1 and an individual's features would depend on
     how many others share its batch (~6e-6 apart, enough to change a Hebbian car's
     actions), so results would change with the worker count. Without it every K gives the
-    same numbers, and on one core it is also faster here (K = 1: 590 -> 460 us).
+    same numbers.
     """
     k = x.shape[0]
     mkldnn = torch.backends.mkldnn.enabled

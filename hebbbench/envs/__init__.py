@@ -4,13 +4,10 @@ from hebbbench.envs.registry import (
     PAPER_HOLDOUT,
     TASKS,
     VARIATIONS,
-    Task,
-    Variation,
     env_settings,
     get_task,
     get_variation,
     register_all,
-    task_names,
     variations,
 )
 
@@ -18,12 +15,9 @@ __all__ = [
     "PAPER_HOLDOUT",
     "TASKS",
     "VARIATIONS",
-    "Task",
-    "Variation",
     "env_settings",
     "get_task",
     "get_variation",
     "register_all",
-    "task_names",
     "variations",
 ]

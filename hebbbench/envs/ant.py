@@ -15,9 +15,11 @@ from hebbbench.envs.quiet import c_output_silenced  # first: imports pybullet qu
 from pybullet_envs_gymnasium.gym_locomotion_envs import AntBulletEnv
 # isort: on
 
-from hebbbench.envs.ant_mjcf import ANKLE_GEOMS, DEFAULT_ANKLE_LENGTH, ant_mjcf_path, validate_ankle_lengths
+from hebbbench.checks import int_at_least
+from hebbbench.envs.ant_mjcf import ANKLE_GEOMS, ant_mjcf_path, validate_ankle_lengths
 from hebbbench.envs.ant_step import BatchedAntStep
-from hebbbench.envs.validation import ActionCheck, check_render_mode, int_at_least
+from hebbbench.envs.knobs import ANKLE_LENGTH
+from hebbbench.envs.validation import ActionCheck, check_render_mode
 
 
 class AntMorphologyEnv(AntBulletEnv):
@@ -66,6 +68,12 @@ class AntMorphologyEnv(AntBulletEnv):
     * ``burn_in_steps`` (int, 40), ``no_progress_grace`` (int, 200) and
       ``no_progress_patience`` (int, 30).
 
+    ```python
+    import gymnasium as gym
+    import hebbbench  # registers the IDs
+    env = gym.make("AntMorphology-v0", ankle_lengths=(0.6, 0.6, 0.4, 0.4))  # as AntLongFront-v0
+    ```
+
     ## Version History
     * v0: first release; pybullet 3.2.7, pybullet_envs_gymnasium 0.6. Steps go through
       :class:`~hebbbench.envs.ant_step.BatchedAntStep` (batched pybullet reads), whose
@@ -75,7 +83,7 @@ class AntMorphologyEnv(AntBulletEnv):
 
     def __init__(
         self,
-        ankle_lengths: Sequence[float] = (DEFAULT_ANKLE_LENGTH,) * len(ANKLE_GEOMS),
+        ankle_lengths: Sequence[float] = (ANKLE_LENGTH.default,) * len(ANKLE_GEOMS),
         render_mode: str | None = None,
         burn_in_steps: int = 40,
         no_progress_grace: int = 200,

@@ -19,7 +19,7 @@ from typing import Sequence
 
 import pybullet_data
 
-from hebbbench.envs.validation import as_number
+from hebbbench.envs.knobs import ANKLE_LENGTH
 from hebbbench.files import write_text_atomic
 
 #: Leg order used by every ``ankle_lengths`` tuple, with the ankle geom of each leg.
@@ -29,10 +29,6 @@ ANKLE_GEOMS = {
     "back_left": "third_ankle_geom",
     "back_right": "fourth_ankle_geom",
 }
-DEFAULT_ANKLE_LENGTH = 0.4
-#: Longest allowed ankle extent: 4x the default. Longer legs make the ant a stilt walker
-#: whose torso starts far above the ground, outside anything the paper studies.
-MAX_ANKLE_LENGTH = 1.6
 
 
 def validate_ankle_lengths(ankle_lengths: Sequence[float]) -> tuple[float, ...]:
@@ -45,16 +41,7 @@ def validate_ankle_lengths(ankle_lengths: Sequence[float]) -> tuple[float, ...]:
         raise ValueError(
             f"ankle_lengths must have 4 entries ({', '.join(ANKLE_GEOMS)}), got {len(values)}: {values!r}"
         )
-    checked = []
-    for leg, value in zip(ANKLE_GEOMS, values):
-        number = as_number(f"ankle length of {leg}", value)
-        if not math.isfinite(number) or number <= 0 or number > MAX_ANKLE_LENGTH:
-            raise ValueError(
-                f"ankle length of {leg} must be in (0, {MAX_ANKLE_LENGTH}] (default {DEFAULT_ANKLE_LENGTH}), "
-                f"got {value!r}"
-            )
-        checked.append(number)
-    return tuple(checked)
+    return tuple(ANKLE_LENGTH.check(value, f"ankle length of {leg}") for leg, value in zip(ANKLE_GEOMS, values))
 
 
 def ant_mjcf_text(ankle_lengths: Sequence[float]) -> str:

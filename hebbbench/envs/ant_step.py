@@ -11,13 +11,10 @@ floats instead of many tiny numpy calls. The physics is untouched; observations 
 equal to upstream's and progress within about 1e-11 (sums and norms round differently in
 the last bit), checked against ``AntBulletEnv-v0`` in ``tests/test_fast_ant.py``.
 
-Where a step's time goes (one core of a shared 2-core x86-64 machine, pybullet 3.2.7,
-1000-step rollouts through ``gym.make``, CPU time): ``stepSimulation`` about 170-185 µs
-(the same physics as upstream), the other pybullet calls above about 16 µs, Python (the
-formulas here, the action check, gym.make's wrappers) about 20-28 µs; upstream takes
-about 390-420 µs a step. Just after the physics has evicted the caches, numpy calls cost
-far more than in a warm micro-benchmark, so the per-step code keeps to Python floats and
-C-level ``map``/``sum``.
+The physics call is the same as upstream's; the rest of a step is kept small (its cost
+is measured in ``benchmarks/test_env_throughput.py`` and README). Just after the physics
+has evicted the caches, numpy calls cost far more than in a warm micro-benchmark, so the
+per-step code keeps to Python floats and C-level ``map``/``sum``.
 """
 
 from __future__ import annotations

@@ -8,21 +8,14 @@ from typing import Any
 from gymnasium.envs.box2d.car_racing import CarRacing
 from gymnasium.utils import EzPickle
 
+from hebbbench.checks import int_at_least
 from hebbbench.envs.car_dynamics import VariedCar
 from hebbbench.envs.car_render import StatePixelRenderer
-from hebbbench.envs.validation import check_render_mode, checked_action, finite, int_at_least, positive_finite
+from hebbbench.envs.knobs import CAMERA, FRICTION, SIDE_FORCE
+from hebbbench.envs.validation import check_render_mode, checked_action
 
-#: The largest allowed |side_force|; the paper uses 10. Beyond this the push overwhelms
-#: any tyre grip and the task stops being a driving task.
-MAX_SIDE_FORCE = 100.0
-#: The largest allowed friction multiplier (the paper uses 0.5 and 2).
-MAX_FRICTION = 10.0
 #: Observation renderers: hebbbench's fast one (default) and upstream's pygame one.
 RENDER_BACKENDS = ("fast", "reference")
-#: How the view turns with the car: ``"velocity"`` (gym 0.17's CarRacing, which the paper
-#: ran: the view follows the direction of travel above speed 0.5) or ``"hull"``
-#: (Gymnasium's ``CarRacing-v3``: the view follows the hull's heading).
-CAMERAS = ("velocity", "hull")
 #: Above this speed (world units per second) gym 0.17's camera follows the velocity.
 VELOCITY_CAMERA_MIN_SPEED = 0.5
 
@@ -64,8 +57,8 @@ class CarRacingVariationEnv(CarRacing):
 
     ## Observation Space
     ``Box(0, 255, (96, 96, 3), uint8)``: Gymnasium's native top-down RGB frame. By default
-    it is drawn by :class:`~hebbbench.envs.car_render.StatePixelRenderer` (the env steps
-    about 24x faster; pixels on average within 0.6 intensity levels of upstream's);
+    it is drawn by :class:`~hebbbench.envs.car_render.StatePixelRenderer` (much faster;
+    pixels on average within about half an intensity level of the reference renderer's);
     ``render_backend="reference"`` draws it with upstream's pygame code, pixel for pixel.
 
     ## Action Space
@@ -77,6 +70,10 @@ class CarRacingVariationEnv(CarRacing):
     Upstream's: -0.1 every step and +1000/N for each of the N track tiles visited for the
     first time; -100 on the step the car leaves the playfield.
 
+    ## Starting State
+    The car stands still on the first tile of a closed track generated from the reset
+    seed, pointing along the track; the view zooms in over the first second.
+
     ## Episode End
     * Termination: the lap is complete, or the car leaves the playfield (reward -100).
     * Truncation: ``max_negative_steps`` (20) consecutive steps with negative reward
@@ -85,9 +82,10 @@ class CarRacingVariationEnv(CarRacing):
       (``gym.make(ID, max_episode_steps=K)`` changes it).
 
     ## Arguments
-    * ``friction`` (float, default 1.0): multiplier of the tyre friction limit, in (0, 10].
-    * ``side_force`` (float, default 0.0): added to each wheel's lateral slip force;
-      +10 pushes right, -10 left; |side_force| <= 100.
+    * ``friction``, ``side_force``, ``camera``: the variation knobs, declared with their
+      defaults, bounds and meanings in :mod:`hebbbench.envs.knobs` (``hebbbench envs``
+      lists them): ``friction`` (1.0, in (0, 10]) scales the tyre friction limit;
+      ``side_force`` (0.0, in [-100, 100]) is added to each wheel's lateral slip force.
     * ``render_mode``: ``None``, ``"rgb_array"`` (600x400 frame) or ``"human"``; these
       always use upstream's renderer.
     * ``render_backend`` (``"fast"`` or ``"reference"``, default ``"fast"``): who draws
@@ -96,6 +94,12 @@ class CarRacingVariationEnv(CarRacing):
       for RL training, where it ends almost every early episode after ~21 steps).
     * ``camera`` (``"velocity"`` or ``"hull"``, default ``"velocity"``): what the view
       follows, for the observation and every render mode (see Description).
+
+    ```python
+    import gymnasium as gym
+    import hebbbench  # registers the IDs
+    env = gym.make("CarRacingFriction-v0", friction=0.5, side_force=10.0, camera="velocity")
+    ```
 
     ## Version History
     * v0: first release; dynamics of Gymnasium 1.4 ``CarRacing-v3``; fast observation
@@ -112,19 +116,15 @@ class CarRacingVariationEnv(CarRacing):
         render_backend: str = "fast",
         camera: str = "velocity",
     ) -> None:
-        self.friction = positive_finite("friction", friction, upper=MAX_FRICTION)
-        self.side_force = finite("side_force", side_force)
-        if abs(self.side_force) > MAX_SIDE_FORCE:
-            raise ValueError(f"side_force must be within [-{MAX_SIDE_FORCE:g}, {MAX_SIDE_FORCE:g}], got {side_force!r}")
+        self.friction = FRICTION.check(friction)
+        self.side_force = SIDE_FORCE.check(side_force)
         self.max_negative_steps = (None if max_negative_steps is None
                                    else int_at_least("max_negative_steps", max_negative_steps, 1))
         check_render_mode(render_mode, self.metadata["render_modes"])
         if render_backend not in RENDER_BACKENDS:
             raise ValueError(f"render_backend must be one of {RENDER_BACKENDS}, got {render_backend!r}")
         self.render_backend = render_backend
-        if camera not in CAMERAS:
-            raise ValueError(f"camera must be one of {CAMERAS}, got {camera!r}")
-        self.camera = camera
+        self.camera = CAMERA.check(camera)
         self._renderer = StatePixelRenderer() if render_backend == "fast" else None
         super().__init__(render_mode=render_mode, continuous=True, domain_randomize=False)
         EzPickle.__init__(self, friction, side_force, render_mode, max_negative_steps, render_backend, camera)

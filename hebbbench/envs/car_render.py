@@ -3,7 +3,7 @@
 Upstream (``CarRacing._render("state_pixels")``) transforms about 800 polygons in Python,
 draws those on screen onto a 1000x800 pygame surface, flips it, draws the indicator bar
 and the score, then box-filters it down to 96x96 with ``pygame.transform.smoothscale``;
-that is about 97% of a ``CarRacing-v3`` step. This module draws the same scene straight
+that is nearly all of a ``CarRacing-v3`` step. This module draws the same scene straight
 onto a small supersampled canvas (``96 * supersample`` pixels square, 192 by default)
 with OpenCV's polygon filler, after a visibility cull and one world-to-canvas transform
 (both ``cv2.transform``), then box-filters the canvas to 96x96 (``cv2.resize``,
@@ -24,7 +24,7 @@ intensity levels on average over seeded 1000-step episodes; ``tests/test_fast_ca
   as upstream's do, and are drawn with the tiles that always had it, after the lighter
   shades.
 * The wheels' grey tread stripe is left out: at 96x96 it is a sub-pixel band (about
-  0.02 levels of the mean difference), and drawing it cost about 5% of a step.
+  0.02 levels of the mean difference), not worth a polygon pass per step.
 * Indicator bars are cut at canvas rows and columns instead of being box-filtered from
   full-size pixels: up to about 25 levels on the bars' edge pixels.
 * The score text is drawn by pygame as upstream and shrunk by ``smoothscale`` itself on
@@ -40,6 +40,8 @@ import cv2
 import numpy as np
 import pygame
 from gymnasium.envs.box2d import car_dynamics, car_racing
+
+from hebbbench.checks import int_at_least
 
 # Upstream's frame geometry, read from Gymnasium so a change there stays visible here.
 _W, _H = car_racing.WINDOW_W, car_racing.WINDOW_H  # the full-size surface, pixels
@@ -157,9 +159,7 @@ class StatePixelRenderer:
     """
 
     def __init__(self, supersample: int = 2) -> None:
-        if not isinstance(supersample, int) or isinstance(supersample, bool) or supersample < 1:
-            raise ValueError(f"supersample must be a positive integer, got {supersample!r}")
-        self.supersample = supersample
+        self.supersample = int_at_least("supersample", supersample, 1)
         self.size = _OUT * supersample
         self._canvas = np.zeros((self.size, self.size, 3), dtype=np.uint8)
         self._bg_canvas = np.zeros_like(self._canvas)

@@ -32,6 +32,11 @@ class FoldTrainingEnv(gym.Env):
     * ``render_mode`` and any other keyword argument are passed to every variation's env,
       e.g. ``max_negative_steps=None`` to switch off the car's 20-step rule for training.
 
+    ```python
+    import gymnasium as gym
+    env = gym.make("hebbbench:CarRacingTrain-v0", holdout="pushed-right", max_negative_steps=None)
+    ```
+
     ## Version History
     * v0: first release (hebbbench 0.2).
     """

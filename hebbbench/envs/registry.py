@@ -18,6 +18,8 @@ from typing import Any, Mapping
 
 import gymnasium as gym
 
+from hebbbench.envs.knobs import ANKLE_LENGTH, KNOBS
+
 CAR_ENTRY_POINT = "hebbbench.envs.car_racing:CarRacingVariationEnv"
 ANT_ENTRY_POINT = "hebbbench.envs.ant:AntMorphologyEnv"
 FOLD_ENTRY_POINT = "hebbbench.envs.fold_env:FoldTrainingEnv"
@@ -38,7 +40,11 @@ class Task:
     entry_point: str
     max_episode_steps: int
     description: str
-    parametric_kwargs: str
+
+    @property
+    def parametric_kwargs(self) -> str:
+        """The parametric ID's kwargs in words, from the knobs' declarations."""
+        return "; ".join(knob.describe() for knob in KNOBS[self.name])
 
 
 @dataclass(frozen=True)
@@ -63,7 +69,6 @@ TASKS: dict[str, Task] = {
         entry_point=CAR_ENTRY_POINT,
         max_episode_steps=1000,
         description="Box2D CarRacing with a tyre-friction multiplier and a sideways push",
-        parametric_kwargs="friction=1.0 in (0, 10], side_force=0.0 in [-100, 100]",
     ),
     "ant": Task(
         name="ant",
@@ -73,15 +78,13 @@ TASKS: dict[str, Task] = {
         # 1000 simulation steps, of which 40 are the zero-action burn-in inside reset().
         max_episode_steps=960,
         description="pybullet Ant with one lower-leg (ankle) capsule length per leg",
-        parametric_kwargs="ankle_lengths=(front_left, front_right, back_left, back_right), "
-                          "each in (0, 1.6], default 0.4",
     ),
 }
 
 # Ankle extents, in the units of the `fromto` end point of pybullet_data's mjcf/ant.xml
 # (default 0.4 along each horizontal axis). Order: front_left, front_right, back_left,
 # back_right, as named in ant.xml.
-_ANKLE_DEFAULT = (0.4, 0.4, 0.4, 0.4)
+_ANKLE_DEFAULT = (ANKLE_LENGTH.default,) * 4
 
 VARIATIONS: tuple[Variation, ...] = (
     Variation("car", "default", "CarRacingDefault-v0", {}, "unchanged CarRacing physics"),
@@ -107,11 +110,6 @@ VARIATIONS: tuple[Variation, ...] = (
 
 #: The held-out variation of the paper's own fold, per task.
 PAPER_HOLDOUT = {"car": "pushed-right", "ant": "long-front"}
-
-
-def task_names() -> list[str]:
-    """Names of all tasks, in registry order."""
-    return list(TASKS)
 
 
 def get_task(task: str) -> Task:

@@ -12,45 +12,6 @@ import numpy as np
 from gymnasium import spaces
 
 
-def as_number(name: str, value: object) -> float:
-    """``value`` as a float if it is a real number (not a bool or a string); ``ValueError`` otherwise."""
-    if isinstance(value, (bool, np.bool_, str, bytes)):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    try:
-        return float(value)  # type: ignore[arg-type]
-    except OverflowError:  # an int too large for a float
-        raise ValueError(f"{name} must be a finite number, got an integer of {len(str(value))} digits") from None
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-
-
-def positive_finite(name: str, value: object, *, upper: float = math.inf) -> float:
-    """``value`` as a float if it is finite and in (0, upper]; ``ValueError`` otherwise."""
-    number = as_number(name, value)
-    if not math.isfinite(number) or number <= 0 or number > upper:
-        bound = f"(0, {upper:g}]" if math.isfinite(upper) else "> 0"
-        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
-    return number
-
-
-def finite(name: str, value: object) -> float:
-    """``value`` as a float if it is finite; ``ValueError`` otherwise."""
-    number = as_number(name, value)
-    if not math.isfinite(number):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return number
-
-
-def int_at_least(name: str, value: object, least: int = 0, most: int | None = None) -> int:
-    """``value`` if it is an integer (not a bool) in [``least``, ``most``]; ``ValueError``
-    otherwise (never rounded)."""
-    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < least
-            or (most is not None and value > most)):
-        bounds = f">= {least}" if most is None else f"in [{least}, {most}]"
-        raise ValueError(f"{name} must be an integer {bounds}, got {value!r}")
-    return int(value)
-
-
 def check_render_mode(render_mode: object, allowed: list[str]) -> None:
     """``ValueError`` unless ``render_mode`` is None or one of ``allowed``."""
     if render_mode is not None and render_mode not in allowed:
@@ -88,9 +49,8 @@ def checked_action(action: object, space: spaces.Box) -> np.ndarray:
 class ActionCheck:
     """:func:`checked_action` for one 1-D ``Box`` with a single (low, high) pair, as floats.
 
-    Called once per env step, so the usual case (a float32 or float64 array) costs about
-    0.7 µs instead of about 2.3 µs (measured on an 8-dim float32 action, one core): the
-    bounds are read once, and the action is checked as a list of Python floats. Anything
+    Called once per env step, so the usual case (a float32 or float64 array) takes a quick
+    path: the bounds are read once, and the action is checked as a list of Python floats. Anything
     the quick test does not pass goes to :func:`checked_action`, which raises the same
     ``ValueError`` as always (or returns its floats, e.g. for an int array).
     """

@@ -16,21 +16,18 @@ The trainer (:mod:`hebbbench.train`) uses only these seven (:class:`~hebbbench.e
 so any strategy with them plugs in; :mod:`hebbbench.es.base` holds what strategies share.
 """
 
-from hebbbench.es.base import OPTIMIZERS, Strategy
+from hebbbench.es.base import Strategy
 from hebbbench.es.gmm import GaussianMixtureES, GaussianMixtureESConfig, rules_for_rho
 from hebbbench.es.openai_es import OpenAIES, OpenAIESConfig, centered_ranks, shape_fitness
-from hebbbench.es.penalty import PENALTY_SCALE, coefficient_penalty
-from hebbbench.es.population import ExplicitPopulation, MirroredPopulation
+from hebbbench.es.penalty import coefficient_penalty
+from hebbbench.es.population import ExplicitPopulation
 
 __all__ = [
     "ExplicitPopulation",
     "GaussianMixtureES",
     "GaussianMixtureESConfig",
-    "MirroredPopulation",
-    "OPTIMIZERS",
     "OpenAIES",
     "OpenAIESConfig",
-    "PENALTY_SCALE",
     "Strategy",
     "centered_ranks",
     "coefficient_penalty",

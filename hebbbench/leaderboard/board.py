@@ -9,6 +9,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from hebbbench.checks import int_at_least
 from hebbbench.envs import TASKS
 from hebbbench.files import write_text_atomic
 from hebbbench.leaderboard.html import render_html
@@ -18,6 +19,8 @@ from hebbbench.leaderboard.text import render_markdown, render_table
 from hebbbench.version import __version__
 
 DEFAULT_DIR = Path("leaderboard")
+#: A protocol run's results file is about 60 kB; anything past this is refused unread.
+MAX_RESULTS_BYTES = 2_000_000
 FORMATS = ("table", "markdown", "html")
 
 
@@ -40,8 +43,8 @@ def load_board(directory: Path | str = DEFAULT_DIR) -> list[dict]:
     for path in sorted((Path(directory) / "submissions").glob("*.json")):
         try:
             submission = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            problems.append(f"{path}: cannot be read as JSON ({error})")
+        except (OSError, ValueError, RecursionError) as error:
+            problems.append(f"{path}: cannot be read as JSON ({type(error).__name__}: {str(error)[:200]})")
             continue
         found = validate_submission(submission)
         if not found and submission["id"] != path.stem:
@@ -58,6 +61,11 @@ def read_results(paths: Sequence[Path | str]) -> tuple[list[Any], list[str]]:
     parsed, problems = [], []
     for path in paths:
         try:
+            size = Path(path).stat().st_size
+            if size > MAX_RESULTS_BYTES:
+                problems.append(f"{path}: {size:,} bytes is far more than a results file of the protocol holds "
+                                f"(at most {MAX_RESULTS_BYTES:,})")
+                continue
             parsed.append(json.loads(Path(path).read_text(encoding="utf-8")))
         except FileNotFoundError:
             problems.append(f"{path}: no such file")
@@ -65,6 +73,8 @@ def read_results(paths: Sequence[Path | str]) -> tuple[list[Any], list[str]]:
             problems.append(f"{path}: cannot be read ({error})")
         except ValueError as error:
             problems.append(f"{path}: not valid JSON ({error})")
+        except RecursionError:
+            problems.append(f"{path}: not a results file (its JSON is nested far too deeply)")
     return parsed, problems
 
 
@@ -158,8 +168,7 @@ def verify(entry_id: str, agents: Sequence[Path | str], *, episodes: int = 5,
     from hebbbench.episodes import EvaluationError
     from hebbbench.protocol import evaluate
 
-    if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
-        raise ValueError(f"episodes must be a positive integer, got {episodes!r}")
+    int_at_least("episodes", episodes, 1)
     directory = Path(directory)
     board = load_board(directory)
     matches = [s for s in board if s["id"] == entry_id]

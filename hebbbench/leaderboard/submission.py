@@ -24,6 +24,12 @@ SCHEMA = "hebbbench.submission/1"
 
 _BUDGET_KEYS = ("generations", "population", "env_steps")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_PRINTABLE_ASCII = re.compile(r"[ -~]+")
+_SUBMISSION_KEYS = {"schema", "id", "submitted", "task", "folds", "full_protocol", "entry", "results", "verification"}
+#: Fields a results file may hold (``hebbbench.results``): nothing else is stored on the board.
+_RESULTS_KEYS = {"schema", "protocol_version", "package_version", "created", "task", "holdout", "agent",
+                 "episodes_per_variation", "full_protocol", "workers", "wall_time_s", "variations", "integrity"}
+MAX_AUTHORS = 50
 
 
 class SubmissionError(ValueError):
@@ -69,8 +75,14 @@ def validate_results(results: Any, label: str = "results") -> list[str]:
     if not (isinstance(agent, dict) and isinstance(agent.get("sha256"), str) and _SHA256.fullmatch(agent["sha256"])):
         problem("agent must be an object with a path and the sha256 hex of the agent file (results "
                 "of an in-memory agent factory have none: evaluate an agent file)")
+    unknown = sorted(set(results) - _RESULTS_KEYS)
+    if unknown:
+        problem(f"unknown fields {unknown} (the board stores only the results format's own)")
     episodes = results.get("episodes_per_variation")
     episodes = episodes if is_int(episodes) and episodes >= 1 else None
+    if episodes is not None and episodes > PROTOCOL_EPISODES:
+        problem(f"episodes_per_variation is {episodes}; the board takes at most the protocol's {PROTOCOL_EPISODES}")
+        episodes = None
     task = results.get("task")
     if not _is_task(task):
         problem(f"task is {task!r}; expected one of {', '.join(TASKS)}")
@@ -203,6 +215,9 @@ def validate_submission(submission: Any, labels: Sequence[str] | None = None) ->
     problems: list[str] = []
     if submission.get("schema") != SCHEMA:
         problems.append(f"submission schema is {submission.get('schema')!r}; expected {SCHEMA!r}")
+    unknown = sorted(set(submission) - _SUBMISSION_KEYS)
+    if unknown:
+        problems.append(f"submission has unknown fields {unknown} (the board stores only its own)")
     problems.extend(_entry_problems(submission.get("entry")))
     results = submission.get("results")
     if not isinstance(results, list) or not results:
@@ -248,13 +263,18 @@ def _entry_problems(entry: Any) -> list[str]:
         return ["entry metadata is missing"]
     problems = []
     name = entry.get("name")
-    if not (isinstance(name, str) and name.strip() and len(name) <= 80
+    if not (isinstance(name, str) and name.strip() and len(name) <= 80 and _PRINTABLE_ASCII.fullmatch(name)
             and re.search(r"[A-Za-z0-9]", name)):
-        problems.append(f"entry name {name!r} must be 1 to 80 characters, at least one an ASCII letter "
-                        "or digit (the entry's file name is made from them)")
+        problems.append(f"entry name {name!r} must be 1 to 80 printable ASCII characters, at least one a letter "
+                        "or digit (names that only look alike, in other alphabets, would become separate, "
+                        "identical-looking rows; authors may use any script)")
     authors = entry.get("authors")
-    if not (isinstance(authors, list) and authors and all(isinstance(a, str) and a.strip() for a in authors)):
-        problems.append("authors must be a non-empty list of names")
+    if not (isinstance(authors, list) and 0 < len(authors) <= MAX_AUTHORS
+            and all(isinstance(a, str) and a.strip() and len(a) <= 200 for a in authors)):
+        problems.append(f"authors must be a non-empty list of at most {MAX_AUTHORS} names, each at most 200 characters")
+    unknown = sorted(set(entry) - {"name", "authors", "link", "agent_family", "budget"})
+    if unknown:
+        problems.append(f"entry has unknown fields {unknown}")
     link = entry.get("link")
     if link is not None and not (isinstance(link, str) and re.fullmatch(r"https?://[^\s()<>|\[\]\"'`\\]+", link)):
         problems.append(f"link {link!r} must be an http:// or https:// address (or left out)")
