@@ -66,6 +66,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
         run_dir = args.resume or args.out
         raise UserError(f"{error}\n{run_dir} keeps the checkpoint of the last finished generation; once the cause "
                         f"is fixed, continue with: hebbbench train --resume {run_dir}") from None
+    except OSError as error:  # a full disk or a folder that cannot be written: writes are atomic
+        run_dir = args.resume or args.out
+        raise UserError(f"cannot write the run's files in {run_dir}: {error.strerror or error}. Every file there is "
+                        "written atomically, so the last finished generation is kept; once there is room, continue "
+                        f"with: hebbbench train --resume {run_dir}") from None
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -167,7 +172,19 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                            agent_options=_agent_options(args.agent_option))
     except (AgentError, EvaluationError) as error:
         raise UserError(f"{error} No results file was written.") from None
-    write_results(results, output)
+    try:
+        write_results(results, output)
+    except OSError as error:  # e.g. the disk filled up during the evaluation: keep its numbers
+        import json
+
+        rescue = Path(tempfile.gettempdir()) / f"hebbbench-{output.name}"
+        try:
+            write_results(results, rescue)
+            kept = f"the results were saved to {rescue} instead"
+        except OSError:
+            print(json.dumps(results.to_dict()))
+            kept = "the results JSON is printed above"
+        raise UserError(f"cannot write the results file {shown!r}: {error.strerror or error}; {kept}.") from None
     print(f"{args.agent} on {fold.task}, held out {fold.holdout}: {results.episodes_per_variation} episodes "
           f"per variation, {results.workers} worker{'s' if results.workers != 1 else ''}, "
           f"{results.wall_time_s:.1f} s")
@@ -222,12 +239,18 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     directory, entry = args.leaderboard_dir, args.submission
     if entry.endswith(".json"):
         directory, entry = Path(entry).resolve().parent.parent, Path(entry).stem
-    record = leaderboard.verify(entry, args.agent, episodes=args.episodes, directory=directory,
-                                workers=args.workers, verified_at=_now())
+    record = leaderboard.verify(entry, args.agent, episodes=args.episodes, fresh_episodes=args.fresh_episodes,
+                                directory=directory, workers=args.workers, verified_at=_now())
     seeds = ", ".join(f"{c['fold']}: seeds {c['seeds'][0]}-{c['seeds'][-1]}" for c in record["checked"])
-    count = record["episodes"]
-    print(f"verified {entry}: {count} seed{'s' if count != 1 else ''} x every variation per fold match ({seeds}; "
-          f"largest return difference {record['max_abs_difference']:.3g}); board re-rendered in {directory}")
+    print(f"{entry}: {record['level']} (exact replay of {record['episodes']} submitted seeds per variation "
+          f"and fold, {seeds}: largest return difference {record['max_abs_difference']:.3g}; "
+          f"{record['fresh_episodes']} fresh seeds per variation: smallest KS p-value {record['min_p_value']:.3g}, "
+          f"threshold {record['p_threshold']:.3g}); recorded, board re-rendered in {directory}")
+    for problem in record["problems"]:
+        print(f"  - {problem}")
+    if record["level"] == "failed":
+        raise UserError("the entry's submitted returns are unlikely under its agent (see above); it is marked "
+                        "FAILED on the board")
     return 0
 
 
@@ -336,13 +359,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     verifier = sub.add_parser(
         "verify", help="re-run episodes of a leaderboard entry and mark it verified if the returns match",
-        description="Evaluate the entry's agent files again on K of its submitted seeds (every variation, every "
-                    "fold) and compare returns and lengths with the submitted ones.")
+        description="Evaluate the entry's agent files again: K submitted seeds replayed exactly (the window fixed "
+                    "by the results' hash) and M fresh seeds compared with the submitted returns by KS tests "
+                    "(every variation, every fold); records the level reached: exact, statistical or failed.")
     verifier.add_argument("submission", metavar="SUBMISSION",
                           help="DIR/submissions/<id>.json, or an entry id on the board in --leaderboard-dir")
     verifier.add_argument("--agent", action="append", required=True, metavar="AGENT",
                           help="agent file or directory (repeat for one per fold); matched to folds by sha256")
-    verifier.add_argument("--episodes", type=int, default=5, metavar="K", help="seeds re-run per fold (default 5)")
+    verifier.add_argument("--episodes", type=int, default=5, metavar="K",
+                          help="submitted seeds replayed exactly per variation and fold (default 5)")
+    verifier.add_argument("--fresh-episodes", type=int, default=20, metavar="M",
+                          help="fresh seeds per variation and fold for the statistical check (default 20)")
     verifier.add_argument("--workers", type=int, help="worker processes (default: one per core)")
     verifier.add_argument("--leaderboard-dir", **board_dir)
     verifier.set_defaults(handler=_cmd_verify)

@@ -12,6 +12,7 @@ A *statistic* maps bootstrap samples ``[resamples, n]`` to one value per row
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Sequence
 
 import numpy as np
@@ -83,6 +84,25 @@ def stratified_bootstrap_ci(
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(statistic(samples), [tail, 100 - tail])
     return float(low), float(high)
+
+
+def ks_two_sample(first: Sequence[float], second: Sequence[float]) -> tuple[float, float]:
+    """Two-sample Kolmogorov-Smirnov test: ``(D, p)``, D the largest distance between the
+    two empirical CDFs and p its asymptotic two-sided p-value (Stephens' correction, as in
+    Numerical Recipes' ``kstwo``; conservative when values tie). Both samples non-empty."""
+    a = np.sort(np.asarray(first, dtype=np.float64).ravel())
+    b = np.sort(np.asarray(second, dtype=np.float64).ravel())
+    if a.size == 0 or b.size == 0:
+        raise ValueError("both samples need at least one value")
+    points = np.concatenate([a, b])
+    distance = float(np.max(np.abs(np.searchsorted(a, points, side="right") / a.size
+                                   - np.searchsorted(b, points, side="right") / b.size)))
+    effective = math.sqrt(a.size * b.size / (a.size + b.size))
+    lam = (effective + 0.12 + 0.11 / effective) * distance
+    if lam < 1e-3:
+        return distance, 1.0
+    terms = [2 * (-1) ** (j - 1) * math.exp(-2 * j * j * lam * lam) for j in range(1, 101)]
+    return distance, float(min(1.0, max(0.0, sum(terms))))
 
 
 def bootstrap_ci(values: Sequence[float], statistic: Statistic = row_mean, *, confidence: float = 0.95,

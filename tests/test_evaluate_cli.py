@@ -269,3 +269,30 @@ def test_bad_options_fail_before_running(tmp_path, capsys):
                      "--output", str(tmp_path / "r.json")]) == 2
     assert_one_paragraph_error(capsys.readouterr().err, "lies inside the agent's directory")
     assert sorted(p.name for p in folder.iterdir()) == ["agent.py"]
+
+
+def test_results_that_cannot_be_written_are_kept_elsewhere(tmp_path, capsys, monkeypatch):
+    """The disk fills up during an evaluation: the numbers are not lost."""
+    import hebbbench.results as results_module
+
+    agent = write_agent(tmp_path, "return np.zeros(8)")
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "rescue"))
+    (tmp_path / "rescue").mkdir()
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    real = results_module.write_results
+    calls = []
+
+    def first_write_fails(results, path):
+        calls.append(path)
+        if len(calls) == 1:
+            raise OSError(28, "No space left on device")
+        return real(results, path)
+
+    monkeypatch.setattr("hebbbench.results.write_results", first_write_fails)
+    code = cli.main(["evaluate", str(agent), "--task", "ant", "--episodes", "1", "--workers", "1",
+                     "--output", str(tmp_path / "r.json")])
+    assert code == 2
+    assert_one_paragraph_error(capsys.readouterr().err, "No space left on device", "saved to")
+    assert load_results(tmp_path / "rescue" / "hebbbench-r.json").episodes_per_variation == 1

@@ -287,3 +287,22 @@ def test_huge_deeply_nested_and_look_alike_inputs_are_refused_cleanly(board, tmp
     good = write_json(tmp_path / "good.json", results_dict("ant", "long-front", seed=6))
     with pytest.raises(SubmissionError, match="printable ASCII"):
         leaderboard.submit([good], dict(META, name="fir\u0455t"), directory=board, submitted=NOW)  # Cyrillic s
+
+
+def test_a_page_that_cannot_be_written_leaves_no_entry_behind(board, tmp_path, monkeypatch):
+    """A full disk while re-rendering: the new entry's file is taken back, so a re-run works."""
+    from hebbbench.leaderboard import board as board_module
+
+    good = write_json(tmp_path / "good.json", results_dict("ant", "long-front", seed=8))
+    before = snapshot(board)
+
+    def full_disk(directory, rendered):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(board_module, "_write_rendered", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        leaderboard.submit([good], dict(META, name="later"), directory=board, submitted=NOW)
+    assert snapshot(board) == before
+    monkeypatch.undo()
+    leaderboard.submit([good], dict(META, name="later"), directory=board, submitted=NOW)
+    assert (board / "submissions" / "ant-later.json").is_file()

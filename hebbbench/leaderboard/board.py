@@ -9,9 +9,10 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from hebbbench import stats
 from hebbbench.checks import int_at_least
 from hebbbench.envs import TASKS
-from hebbbench.files import write_text_atomic
+from hebbbench.files import write_atomic, write_text_atomic
 from hebbbench.leaderboard.html import render_html
 from hebbbench.leaderboard.sections import sections
 from hebbbench.leaderboard.submission import SubmissionError, fold_index, make_submission, validate_submission
@@ -149,75 +150,100 @@ def _duplicate_problems(submission: dict, board: Sequence[dict], labels: Sequenc
 
 #: Re-run returns must match the submitted ones to this relative (and absolute) tolerance.
 VERIFY_TOLERANCE = 1e-6
+#: Statistical verification: the chance that an honest entry fails it (all its tests together).
+FALSE_ALARM_RATE = 0.01
+#: Fresh episodes for the statistical check start at this seed: outside the protocol's
+#: seeds (1,000,000 + episode) and the training seeds below them.
+FRESH_FIRST_SEED = 2_000_000
+#: Verification levels, strongest first (``failed``: neither held; the record keeps why).
+LEVELS = ("exact", "statistical", "failed")
 
 
-def verify(entry_id: str, agents: Sequence[Path | str], *, episodes: int = 5,
-           directory: Path | str = DEFAULT_DIR, workers: int | None = None,
-           seed: int | None = None, verified_at: str) -> dict:
-    """Re-run submitted episodes of a board entry and mark it verified if the returns match.
+def verify(entry_id: str, agents: Sequence[Path | str], *, episodes: int = 5, fresh_episodes: int = 20,
+           directory: Path | str = DEFAULT_DIR, workers: int | None = None, verified_at: str) -> dict:
+    """Re-run a board entry's agent and record how far its submitted numbers hold.
 
-    For each fold, the agent file (among ``agents``) whose sha256 is the one its results
-    record is evaluated with :func:`hebbbench.evaluate` on ``episodes`` consecutive
-    protocol seeds of the submitted ones (a window placed at random, ``seed`` fixes it),
-    on every variation; returns and lengths must equal the submitted ones (returns to
-    :data:`VERIFY_TOLERANCE`). On success writes the entry's ``verification`` record,
-    re-renders the board and returns the record; otherwise raises
-    :class:`SubmissionError` listing every mismatch and changes nothing.
+    For each fold, the agent file (among ``agents``) whose sha256 its results record is
+    evaluated twice with :func:`hebbbench.evaluate`, on every variation:
+
+    * **exact replay**: ``episodes`` consecutive submitted seeds, the window fixed by the
+      results' integrity hash (not re-rollable); returns and lengths must equal the
+      submitted ones (returns to :data:`VERIFY_TOLERANCE`). Float arithmetic differs
+      between CPU instruction sets and the physics amplifies it, so a correct entry may
+      miss this level on another machine;
+    * **statistical agreement**: ``fresh_episodes`` new seeds from :data:`FRESH_FIRST_SEED`;
+      on each variation a two-sample Kolmogorov-Smirnov test compares them with all the
+      submitted returns, Bonferroni-corrected over every variation and fold so that an
+      honest entry fails with probability at most :data:`FALSE_ALARM_RATE`.
+
+    The entry's ``verification`` record says which level held (``exact`` when both did,
+    ``statistical`` when only the second, else ``failed`` with the reasons) and is written,
+    failures included, and the board re-rendered. Agent files that cannot be matched or run
+    raise :class:`SubmissionError` and change nothing.
     """
     from hebbbench.agent_file import AgentError, agent_sha256
     from hebbbench.episodes import EvaluationError
     from hebbbench.protocol import evaluate
 
     int_at_least("episodes", episodes, 1)
+    int_at_least("fresh_episodes", fresh_episodes, 2)
     directory = Path(directory)
-    board = load_board(directory)
-    matches = [s for s in board if s["id"] == entry_id]
-    if not matches:
-        known = ", ".join(s["id"] for s in board) or "none"
-        raise ValueError(f"no entry {entry_id!r} on the board in {directory}; entries: {known}")
-    submission = matches[0]
+    submission = _entry(load_board(directory), entry_id, directory)
     by_sha = {}
     for path in agents:
         if not Path(path).exists():
             raise ValueError(f"agent {str(path)!r} does not exist")
         by_sha[agent_sha256(path)] = str(path)
-    rng = np.random.default_rng(seed)
-    problems, checked, largest = [], [], 0.0
+    tests = sum(len(r["variations"]) for r in submission["results"])
+    threshold = FALSE_ALARM_RATE / tests
+    refused, mismatches, unlikely, checked, largest, smallest_p = [], [], [], [], 0.0, 1.0
     for results in submission["results"]:
         fold = results["holdout"]
         agent = by_sha.get(results["agent"]["sha256"])
         if agent is None:
-            problems.append(f"fold {fold!r}: no --agent file has the sha256 its results record "
-                            f"({results['agent']['sha256'][:12]}..., evaluated as {results['agent']['path']!r}): "
-                            "the agent's files changed since it was evaluated (for a directory, any file in it "
-                            "counts: more training, a plot or results file written there); pass the files as "
-                            "they were evaluated, or evaluate and submit again")
+            refused.append(f"fold {fold!r}: no --agent file has the sha256 its results record "
+                           f"({results['agent']['sha256'][:12]}..., evaluated as {results['agent']['path']!r}): "
+                           "the agent's files changed since it was evaluated (for a directory, any file in it "
+                           "counts: more training, a plot or results file written there); pass the files as "
+                           "they were evaluated, or evaluate and submit again")
             continue
         count = min(episodes, results["episodes_per_variation"])
-        start = int(rng.integers(0, results["episodes_per_variation"] - count + 1))
-        first_seed = results["variations"][0]["seeds"][start]
+        start = int(results["integrity"][:16], 16) % (results["episodes_per_variation"] - count + 1)
+        options = results["agent"].get("options")
         try:
-            rerun = evaluate(agent, task=results["task"], holdout=fold, episodes=count,
-                             seed=first_seed, workers=workers, agent_options=results["agent"].get("options"))
+            replay = evaluate(agent, task=results["task"], holdout=fold, episodes=count, workers=workers,
+                              seed=results["variations"][0]["seeds"][start], agent_options=options)
+            fresh = evaluate(agent, task=results["task"], holdout=fold, episodes=fresh_episodes, workers=workers,
+                             seed=FRESH_FIRST_SEED, agent_options=options)
         except (AgentError, EvaluationError) as error:
-            problems.append(f"fold {fold!r}: re-running the agent failed: {error}")
+            refused.append(f"fold {fold!r}: re-running the agent failed: {error}")
             continue
         for variation in results["variations"]:
-            again = rerun.variation(variation["name"])
+            again = replay.variation(variation["name"])
             for i, seed_ in enumerate(again.seeds):
                 submitted = variation["returns"][start + i], variation["lengths"][start + i]
                 largest = max(largest, abs(again.returns[i] - submitted[0]))
                 if again.lengths[i] != submitted[1] or not np.isclose(
                         again.returns[i], submitted[0], rtol=VERIFY_TOLERANCE, atol=VERIFY_TOLERANCE):
-                    problems.append(f"fold {fold!r}, variation {variation['name']!r}, seed {seed_}: submitted "
-                                    f"return {submitted[0]!r} in {submitted[1]} steps, re-run gives "
-                                    f"{again.returns[i]!r} in {again.lengths[i]} steps")
-        checked.append({"fold": fold, "seeds": list(again.seeds)})
-    if problems:
-        raise SubmissionError(problems, "the entry was not marked verified:")
-    record = {"episodes": min(episodes, min(r["episodes_per_variation"] for r in submission["results"])),
-              "checked": checked, "max_abs_difference": largest, "package_version": __version__,
-              "verified": verified_at}
+                    mismatches.append(f"fold {fold!r}, variation {variation['name']!r}, seed {seed_}: submitted "
+                                      f"return {submitted[0]!r} in {submitted[1]} steps, re-run gives "
+                                      f"{again.returns[i]!r} in {again.lengths[i]} steps")
+            distance, p_value = stats.ks_two_sample(variation["returns"], fresh.variation(variation["name"]).returns)
+            smallest_p = min(smallest_p, p_value)
+            if p_value < threshold:
+                unlikely.append(f"fold {fold!r}, variation {variation['name']!r}: the submitted returns and "
+                                f"{fresh_episodes} fresh episodes differ (KS distance {distance:.3f}, p = "
+                                f"{p_value:.2g} < {threshold:.2g})")
+        checked.append({"fold": fold, "seeds": list(replay.variations[0].seeds)})
+    if refused:
+        raise SubmissionError(refused, "nothing was recorded:")
+    level = "failed" if unlikely else "statistical" if mismatches else "exact"
+    replayed = min(episodes, min(r["episodes_per_variation"] for r in submission["results"]))
+    record = {"level": level, "episodes": replayed,
+              "checked": checked, "max_abs_difference": largest, "fresh_episodes": fresh_episodes,
+              "fresh_first_seed": FRESH_FIRST_SEED, "min_p_value": smallest_p, "p_threshold": threshold,
+              "problems": (mismatches + unlikely)[:20] if level != "exact" else [],
+              "package_version": __version__, "verified": verified_at}
     with board_lock(directory):  # the board as it is now: others may have changed it meanwhile
         board = load_board(directory)
         if submission not in board:
@@ -226,6 +252,14 @@ def verify(entry_id: str, agents: Sequence[Path | str], *, episodes: int = 5,
         updated = dict(submission, verification=record)
         _store(directory, updated, [updated if s == submission else s for s in board])
     return record
+
+
+def _entry(board: Sequence[dict], entry_id: str, directory: Path) -> dict:
+    matches = [s for s in board if s["id"] == entry_id]
+    if not matches:
+        known = ", ".join(s["id"] for s in board) or "none"
+        raise ValueError(f"no entry {entry_id!r} on the board in {directory}; entries: {known}")
+    return matches[0]
 
 
 def write_board(directory: Path | str = DEFAULT_DIR) -> None:
@@ -238,11 +272,21 @@ def write_board(directory: Path | str = DEFAULT_DIR) -> None:
 
 def _store(directory: Path, submission: dict, board: Sequence[dict]) -> Path:
     """Write ``submission``'s file, then re-render the board (``board``: every submission,
-    this one included). Rendering comes first, so a failure there writes nothing."""
+    this one included). Rendering comes first, so a failure there writes nothing; if the
+    pages cannot be written (a full disk), the submission file is put back as it was, so
+    the board never holds an entry its pages do not show and the command can be re-run."""
     rendered = render_files(board)
     path = directory / "submissions" / f"{submission['id']}.json"
+    before = path.read_bytes() if path.exists() else None
     _write_atomic(path, json.dumps(submission, indent=1) + "\n")
-    _write_rendered(directory, rendered)
+    try:
+        _write_rendered(directory, rendered)
+    except OSError:
+        if before is None:
+            path.unlink()
+        else:
+            write_atomic(path, lambda handle: handle.write(before))
+        raise
     return path
 
 

@@ -53,11 +53,15 @@ def budget_label(entry: Mapping[str, Any]) -> str:
 
 
 def verified_label(submission: Mapping[str, Any]) -> str:
-    verification = submission.get("verification")
-    if not verification:
+    """``exact (5 seeds)``, ``statistical (20 fresh seeds)``, ``FAILED`` or ``no``."""
+    record = submission.get("verification")
+    if not record:
         return "no"
-    count = verification["episodes"]
-    return f"yes ({count} seed{'s' if count != 1 else ''})"
+    if record["level"] == "exact":
+        return f"exact ({record['episodes']} seed{'s' if record['episodes'] != 1 else ''})"
+    if record["level"] == "statistical":
+        return f"statistical ({record['fresh_episodes']} fresh seeds)"
+    return "FAILED"
 
 
 def number(value: float) -> str:
@@ -97,5 +101,8 @@ METHOD = ("Each entry covers one task and one or more folds (a fold holds out on
            "only against entries with full protocol runs (100 episodes per variation on the "
            "protocol's seeds) of the same folds; other entries are listed apart, unranked. "
            "Results are reported by their submitters: the integrity hash catches a file changed "
-           "after `hebbbench evaluate` wrote it, not a forged one. An entry marked verified had "
-           "episodes re-run by `hebbbench verify` from its agent files, with matching returns.")
+           "after `hebbbench evaluate` wrote it, not a forged one. `hebbbench verify` re-runs an entry "
+           "from its agent files: *exact* means replayed submitted seeds gave the same returns; "
+           "*statistical* means fresh episodes agree with the submitted returns (two-sample "
+           "Kolmogorov-Smirnov tests, at most a 1% chance of failing an honest entry) though an exact "
+           "replay did not hold (float arithmetic differs between CPUs); FAILED means they did not agree.")

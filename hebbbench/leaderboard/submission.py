@@ -18,7 +18,7 @@ from typing import Any, Sequence
 from hebbbench.envs import TASKS, env_settings, get_task, variations
 from hebbbench.protocol import EPISODES as PROTOCOL_EPISODES
 from hebbbench.protocol import PROTOCOL_VERSION, protocol_seeds
-from hebbbench.results import format_problems, is_int
+from hebbbench.results import format_problems, is_int, is_number
 
 SCHEMA = "hebbbench.submission/1"
 
@@ -248,13 +248,28 @@ def validate_submission(submission: Any, labels: Sequence[str] | None = None) ->
         expected_id = submission_id(task, entry["name"])
         if submission.get("id") != expected_id:
             problems.append(f"id is {submission.get('id')!r}; expected {expected_id!r}")
-    verification = submission.get("verification")
-    if verification is not None and not (isinstance(verification, dict) and is_int(verification.get("episodes"))
-                                         and verification["episodes"] >= 1):
-        problems.append("verification must be null or an object with the number of episodes re-run")
+    problems.extend(_verification_problems(submission.get("verification")))
     if not isinstance(submission.get("submitted"), str):
         problems.append("submitted time stamp is missing")
     return problems
+
+
+def _verification_problems(record: Any) -> list[str]:
+    """A verification record must be null or one whose own numbers support its level."""
+    if record is None:
+        return []
+    if not (isinstance(record, dict) and is_int(record.get("episodes")) and record["episodes"] >= 1
+            and record.get("level") in ("exact", "statistical", "failed")):
+        return ["verification must be null or an object with its level (exact, statistical, failed) and the "
+                "number of episodes re-run (run `hebbbench verify` again)"]
+    largest, p_value, threshold = (record.get(k) for k in ("max_abs_difference", "min_p_value", "p_threshold"))
+    if not all(is_number(x) for x in (largest, p_value, threshold)):
+        return ["verification must record max_abs_difference, min_p_value and p_threshold as numbers"]
+    if record["level"] == "exact" and largest > 1e-6:
+        return [f"verification says exact but records a return difference of {largest!r}"]
+    if record["level"] != "failed" and p_value < threshold:
+        return [f"verification says {record['level']} but records p = {p_value!r} below its threshold {threshold!r}"]
+    return []
 
 
 def _entry_problems(entry: Any) -> list[str]:

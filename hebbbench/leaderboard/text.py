@@ -71,5 +71,5 @@ def render_markdown(board: Sequence[Section], tasks: Sequence[str]) -> str:
             "`hebbbench submit` checks the schema, protocol version, every variation, the "
             "protocol's seeds and episode count, each summary against its per-episode returns "
             "and the integrity hash, and refuses duplicates. `hebbbench verify` re-runs "
-            "episodes of an entry and marks it verified when the returns match.", ""]
+            "an entry and records the level its numbers reached (exact, statistical or FAILED).", ""]
     return "\n".join(out)
