@@ -204,12 +204,15 @@ class AgentSpec:
                                   self.options)
 
 
-def _worker_main(spec: AgentSpec, episode_timeout: float | None, jobs: Sequence[Job], next_job: Any,
+def _worker_main(worker: int, spec: AgentSpec, episode_timeout: float | None, jobs: Sequence[Job], next_job: Any,
                  results: Any) -> None:
-    """Worker process: take the next job index from the shared counter until none are left.
+    """Worker process: build the agent, then take the next job index from the shared
+    counter until none are left.
 
-    Sends ``(index, return, length)`` per finished job, or ``(error class name, None,
-    message)`` once on the first failure and stops.
+    Sends ``("ready", worker, observes)`` once the agent is built, ``("start", worker,
+    index)`` before each job and ``(index, return, length)`` after it, or ``(error class
+    name, None, message)`` once on the first failure and stops. The parent watches these
+    against its own clock (:func:`run_in_workers`).
     """
     # Ctrl-C reaches the whole process group; the parent alone handles it and stops us
     # (workers started from the main thread already inherit this, see sigint_ignored).
@@ -218,16 +221,19 @@ def _worker_main(spec: AgentSpec, episode_timeout: float | None, jobs: Sequence[
     # every worker (read when the agent first imports such a library).
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
-        runner = EpisodeRunner(spec.make(), episode_timeout)
+        agent = spec.make()
     except AgentError as error:
         results.put(("AgentError", None, str(error)))
         return
+    runner = EpisodeRunner(agent, episode_timeout)
+    results.put(("ready", worker, agent_observes(agent)))
     while True:
         with next_job.get_lock():
             index = next_job.value
             next_job.value += 1
         if index >= len(jobs):
             break
+        results.put(("start", worker, index))
         try:
             total, length = runner.run(jobs[index])
         except (AgentError, EvaluationError) as error:
@@ -272,16 +278,35 @@ def run_in_process(agent: Any, jobs: Sequence[Job], episode_timeout: float | Non
     return outcomes
 
 
+#: Seconds a worker may take to import the agent file and run ``make_agent``.
+AGENT_LOAD_TIMEOUT = 600.0
+#: Seconds past the episode timeout before the parent stops a worker whose agent ignored
+#: the in-worker alarm (stuck in C code, or catching it).
+TIMEOUT_GRACE = 5.0
+
+
 def run_in_workers(spec: AgentSpec, jobs: Sequence[Job], workers: int, episode_timeout: float | None,
-                    bar: Progress) -> dict[int, tuple[float, int]]:
+                   bar: Progress) -> tuple[dict[int, tuple[float, int]], bool]:
+    """Play ``jobs`` on ``workers`` processes, each with its own agent and envs.
+
+    This process owns the clock: a worker that has not built its agent within
+    :data:`AGENT_LOAD_TIMEOUT`, or whose episode runs :data:`TIMEOUT_GRACE` seconds past
+    ``episode_timeout``, is stopped and the evaluation fails with :class:`AgentError`; a
+    worker that exits early (``os._exit`` in the agent) fails it with
+    :class:`EvaluationError`. Returns the outcomes ``{index: (return, length)}`` and
+    whether the agent takes rewards through ``observe``."""
     context = multiprocessing.get_context("spawn")
     next_job = context.Value("q", 0)
     results = context.Queue()
     processes = [
-        context.Process(target=_worker_main, args=(spec, episode_timeout, jobs, next_job, results), daemon=True)
-        for _ in range(workers)
+        context.Process(target=_worker_main, args=(w, spec, episode_timeout, jobs, next_job, results), daemon=True)
+        for w in range(workers)
     ]
     outcomes: dict[int, tuple[float, int]] = {}
+    observes = False
+    started = time.monotonic()
+    ready: set[int] = set()
+    running: dict[int, tuple[int, float]] = {}  # worker -> (job index, start time)
     try:
         with sigint_ignored():
             for process in processes:
@@ -291,19 +316,47 @@ def run_in_workers(spec: AgentSpec, jobs: Sequence[Job], workers: int, episode_t
                 index, total, detail = results.get(timeout=0.5)
             except queue.Empty:
                 _check_workers(processes, results)
+                _check_clock(jobs, ready, running, started, workers, episode_timeout)
                 continue
-            if total is None:
+            if index == "ready":
+                ready.add(total)
+                observes = bool(detail)
+            elif index == "start":
+                running[total] = (detail, time.monotonic())
+            elif total is None:
                 raise (AgentError if index == "AgentError" else EvaluationError)(detail)
-            outcomes[index] = (total, detail)
-            bar.done(jobs[index])
+            else:
+                outcomes[index] = (total, detail)
+                running = {w: job for w, job in running.items() if job[0] != index}
+                bar.done(jobs[index])
+            _check_clock(jobs, ready, running, started, workers, episode_timeout)
     finally:
         for process in processes:
             if process.is_alive():
-                process.terminate()
+                process.kill()
         for process in processes:
             if process.pid is not None:  # started (a failed start must not hide its own error)
                 process.join()
-    return outcomes
+    return outcomes, observes
+
+
+def _check_clock(jobs: Sequence[Job], ready: set[int], running: dict[int, tuple[int, float]], started: float,
+                 workers: int, episode_timeout: float | None) -> None:
+    """Raise :class:`AgentError` when a worker overran its deadline (the caller stops it)."""
+    now = time.monotonic()
+    if len(ready) < workers and now - started > AGENT_LOAD_TIMEOUT:
+        raise AgentError(f"loading the agent (importing its file and calling make_agent) took longer than "
+                         f"{AGENT_LOAD_TIMEOUT:g} s in a worker process; it was stopped. Make the agent load faster.")
+    if episode_timeout is None:
+        return
+    for index, start in running.values():
+        if now - start > episode_timeout + TIMEOUT_GRACE:
+            job = jobs[index]
+            raise AgentError(
+                f"variation {job.variation!r} ({job.env_id}), episode {job.episode + 1} of {job.episodes}, seed "
+                f"{job.seed} exceeded the episode timeout of {episode_timeout:g} s and the agent did not give "
+                "control back (stuck in C code, or it caught the alarm); its worker was stopped. Make act "
+                "faster or raise the timeout (--episode-timeout).")
 
 
 def _check_workers(processes: Sequence[Any], results: Any) -> None:

@@ -119,8 +119,10 @@ def evaluate(
     ``holdout`` defaults to the paper's fold. ``episodes`` per variation run on seeds
     ``seed, seed + 1, ...`` (default: the protocol's seeds); only ``episodes ==
     EPISODES`` on the protocol's seeds is a full protocol run. ``workers`` processes
-    (default one per core; 1 runs in this process) share the episodes; the numbers do
-    not depend on it. ``episode_timeout`` (seconds) limits each episode's wall time.
+    (default one per core) share the episodes; the numbers do not depend on it. An agent
+    file always runs in worker processes, this one keeping the clock (an in-memory factory
+    with ``workers=1`` runs here). ``episode_timeout`` (seconds) limits each episode's wall
+    time, enforced inside the worker and, if the agent ignores that, from here.
     ``record_dir`` receives one GIF per variation (``<variation>.gif``, the first seed's
     episode, run again with rendering on). ``progress`` shows a tqdm bar on stderr.
     ``agent_options``: keyword arguments passed to ``make_agent`` (JSON values, e.g. a run
@@ -153,7 +155,10 @@ def evaluate(
     started = time.perf_counter()
     agent_options = check_agent_options(agent_options)
     spec = AgentSpec(source, fold.task, fold.holdout, *task_spaces(fold.task), agent_options)
-    agent = spec.make()  # fail early, before any worker starts
+    # An agent file runs in worker processes only, whatever ``workers`` is: this process
+    # keeps the clock and survives an agent that exits, hangs or leaves threads behind.
+    # An in-memory factory with one worker runs here (fail early: build it now).
+    agent = None if isinstance(source, str) else spec.make()
     task_variations = variations(fold.task)
     seeds = list(range(first_seed, first_seed + episodes))
     jobs = [Job(v * episodes + e, variation.name, variation.env_id, e, episodes, s)
@@ -172,10 +177,10 @@ def evaluate(
     description = f"{fold.task}, held out {fold.holdout}"
     bar = Progress(jobs, description, progress)
     try:
-        if workers_used == 1:
-            outcomes = run_in_process(agent, jobs, episode_timeout, bar)
+        if agent is not None and workers_used == 1:
+            outcomes, observes = run_in_process(agent, jobs, episode_timeout, bar), agent_observes(agent)
         else:
-            outcomes = run_in_workers(spec, jobs, workers_used, episode_timeout, bar)
+            outcomes, observes = run_in_workers(spec, jobs, workers_used, episode_timeout, bar)
     finally:
         bar.close()
     wall_time = time.perf_counter() - started
@@ -202,7 +207,7 @@ def evaluate(
         agent_path=agent_path,
         agent_sha256=agent_sha256(agent_path) if Path(agent_path).exists() else "",
         agent_options=agent_options,
-        agent_observes=agent_observes(agent),
+        agent_observes=observes,
         episodes_per_variation=episodes,
         full_protocol=episodes == EPISODES and first_seed == FIRST_SEED,
         workers=workers_used,
