@@ -296,9 +296,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     plot = sub.add_parser("plot", help="write a training run's learning-curve PNG",
                           description="Plot a training run's population mean and best fitness per generation "
-                                      "from its log.jsonl (default: RUN_DIR/learning_curve.png).")
+                                      "from its log.jsonl (default: RUN_DIR-learning-curve.png beside the run "
+                                      "directory, so the run's files and sha256 stay as they are).")
     plot.add_argument("run_dir", metavar="RUN_DIR")
-    plot.add_argument("--out", help="PNG path (default: RUN_DIR/learning_curve.png)")
+    plot.add_argument("--out", help="PNG path (default: RUN_DIR-learning-curve.png)")
     plot.set_defaults(handler=_cmd_plot)
     evaluator = sub.add_parser(
         "evaluate", help="evaluate an agent file on every variation of a task (leave-one-out protocol)",

@@ -10,7 +10,8 @@ from hebbbench.run_dir import CONFIG_FILE, TrainConfig, read_log
 def plot_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """Write the learning curve of ``run_dir`` (population mean and best fitness per
     generation, against env steps on a second axis label) to ``out`` (default
-    ``RUN_DIR/learning_curve.png``)."""
+    ``RUN_DIR-learning-curve.png`` beside the run directory: a file inside it would change
+    the sha256 that results and ``verify`` match the run by)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -36,7 +37,7 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
     axis.grid(alpha=0.3)
     axis.legend()
     figure.tight_layout()
-    out = Path(out) if out is not None else run_dir / "learning_curve.png"
+    out = Path(out) if out is not None else run_dir.parent / f"{run_dir.resolve().name}-learning-curve.png"
     figure.savefig(out, dpi=120)
     plt.close(figure)
     return out

@@ -118,10 +118,14 @@ def test_resume_drops_a_logged_but_uncheckpointed_generation(tmp_path):
     assert [row["generation"] for row in rows] == [0, 1] and rows[1]["fitness_mean"] != 0.0
 
 
-def test_plot_writes_a_png(tmp_path):
+def test_plot_writes_a_png_beside_the_run_so_its_hash_does_not_change(tmp_path):
+    from hebbbench.agent_file import agent_sha256
+
     run_dir = train(_config("static", "ant", generations=2), tmp_path / "run", progress=False)
+    before = agent_sha256(run_dir)
     assert main(["plot", str(run_dir)]) == 0
-    assert (run_dir / "learning_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "run-learning-curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert agent_sha256(run_dir) == before
 
 
 def test_config_presets_load_with_overrides():
