@@ -102,7 +102,7 @@ METHOD = ("Each entry covers one task and one or more folds (a fold holds out on
            "protocol's seeds) of the same folds; other entries are listed apart, unranked. "
            "Results are reported by their submitters: the integrity hash catches a file changed "
            "after `hebbbench evaluate` wrote it, not a forged one. `hebbbench verify` re-runs an entry "
-           "from its agent files: *exact* means replayed submitted seeds gave the same returns; "
-           "*statistical* means fresh episodes agree with the submitted returns (two-sample "
+           "from its agent files: exact means replayed submitted seeds gave the same returns; "
+           "statistical means fresh episodes agree with the submitted returns (two-sample "
            "Kolmogorov-Smirnov tests, at most a 1% chance of failing an honest entry) though an exact "
            "replay did not hold (float arithmetic differs between CPUs); FAILED means they did not agree.")
