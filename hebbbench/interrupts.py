@@ -6,13 +6,25 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from typing import Iterator
+from typing import Any, Iterator
 
 
 def terminate_as_interrupt() -> None:
     """Handle SIGTERM (``kill PID``) as a Ctrl-C, so the same clean-up runs: workers shut
-    down, and writes under :func:`sigint_deferred` finish first. Main thread only."""
-    signal.signal(signal.SIGTERM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
+    down, and writes under :func:`sigint_deferred` finish first. Main thread only.
+
+    It also works where SIGINT is ignored, as in a job a non-interactive shell started in
+    the background (``nohup hebbbench train ... &``): there Ctrl-C cannot reach the run, so
+    ``kill PID`` is the way to stop it cleanly."""
+
+    def stop(signum: int, frame: Any) -> None:
+        handler = signal.getsignal(signal.SIGINT)
+        if callable(handler):  # Python's KeyboardInterrupt, or sigint_deferred's collector
+            handler(signal.SIGINT, frame)
+        else:
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 @contextlib.contextmanager

@@ -269,16 +269,23 @@ def test_train_cli_runs_on_a_chosen_backend_and_refuses_bad_choices(tmp_path, ca
         (0, 1, False), (1, 2, True), (2, 1, False)]
 
 
-@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
-def test_ctrl_c_or_kill_stops_training_cleanly_keeps_the_checkpoint_and_leaves_no_worker(tmp_path, stop):
+@pytest.mark.parametrize("stop, background", [(signal.SIGINT, False), (signal.SIGTERM, False),
+                                              (signal.SIGTERM, True)])
+def test_ctrl_c_or_kill_stops_training_cleanly_keeps_the_checkpoint_and_leaves_no_worker(tmp_path, stop,
+                                                                                          background):
+    """``background``: started as `nohup ... &` from a script, with SIGINT ignored."""
     import subprocess
     import sys
+
+    def ignore_sigint() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     run_dir = tmp_path / "run"
     process = subprocess.Popen([sys.executable, "-m", "hebbbench.cli", "train", "--agent", "static", "--task", "ant",
                                 "--variations", "default", "--population", "4", "--generations", "50",
                                 "--max-episode-steps", "60", "--workers", "2", "--out", str(run_dir)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=ignore_sigint if background else None)
     deadline = time.monotonic() + 120
     while not read_log(run_dir) and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.05)
