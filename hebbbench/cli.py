@@ -325,8 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
                            help="fail if one episode takes longer than SEC seconds of wall time (default 600)")
     evaluator.add_argument("--agent-option", action="append", metavar="KEY=VALUE",
                            help="keyword argument for the agent's make_agent, recorded in the results (repeatable); "
-                                "a training run directory takes checkpoint=best|final and sigma=S|best|final "
-                                "(default: best, the paper's evaluation)")
+                                "a training run directory takes checkpoint=best|final and sigma=checkpoint|S, 0 for "
+                                "the mean (default: best with its own sigma, the paper's evaluation)")
     evaluator.set_defaults(handler=_cmd_evaluate)
 
     board_dir = {"type": Path, "default": Path("leaderboard"), "metavar": "DIR",

@@ -23,6 +23,9 @@ SCHEMA = "hebbbench.results/1"
 CI_RESAMPLES = 2000
 CI_SEED = 0
 SPLITS = ("train", "test")
+#: The top-level fields of a results file (what :meth:`Results.to_dict` writes).
+FIELDS = frozenset({"schema", "protocol_version", "package_version", "created", "task", "holdout", "agent",
+                    "episodes_per_variation", "full_protocol", "workers", "wall_time_s", "variations", "integrity"})
 #: Largest difference tolerated between a stored summary number and its recomputation.
 SUMMARY_TOLERANCE = 1e-6
 

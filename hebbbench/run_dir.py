@@ -120,7 +120,7 @@ class TrainConfig:
         """Every defaulted field's value: the paper's budget and fold, the fold's training
         variations, the shared-rule agent's strategy and rho."""
         paper_population, paper_generations = PAPER_BUDGET[self.task]
-        holdout = get_fold(self.task, self.holdout).holdout
+        fold = get_fold(self.task, self.holdout)
         if self.variations is not None and (isinstance(self.variations, str) or not self.variations):
             raise ValueError(f"variations must list at least one training variation, got {self.variations!r}; "
                              "leave it out to train on all but the holdout")
@@ -128,8 +128,8 @@ class TrainConfig:
         return {
             "population": paper_population if self.population is None else self.population,
             "generations": paper_generations if self.generations is None else self.generations,
-            "holdout": holdout,
-            "variations": get_fold(self.task, holdout).train if self.variations is None else tuple(self.variations),
+            "holdout": fold.holdout,
+            "variations": fold.train if self.variations is None else tuple(self.variations),
             "strategy": "gaussian-mixture" if shared else self.strategy,
             "rho": (128 if self.rho is None else self.rho) if shared else self.rho,
             "es": dict(self.es),

@@ -18,6 +18,7 @@ from typing import Any, Sequence
 from hebbbench.envs import TASKS, env_settings, get_task, variations
 from hebbbench.protocol import EPISODES as PROTOCOL_EPISODES
 from hebbbench.protocol import PROTOCOL_VERSION, protocol_seeds
+from hebbbench.results import FIELDS as RESULTS_FIELDS
 from hebbbench.results import format_problems, is_int, is_number
 
 SCHEMA = "hebbbench.submission/1"
@@ -26,9 +27,6 @@ _BUDGET_KEYS = ("generations", "population", "env_steps")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _PRINTABLE_ASCII = re.compile(r"[ -~]+")
 _SUBMISSION_KEYS = {"schema", "id", "submitted", "task", "folds", "full_protocol", "entry", "results", "verification"}
-#: Fields a results file may hold (``hebbbench.results``): nothing else is stored on the board.
-_RESULTS_KEYS = {"schema", "protocol_version", "package_version", "created", "task", "holdout", "agent",
-                 "episodes_per_variation", "full_protocol", "workers", "wall_time_s", "variations", "integrity"}
 MAX_AUTHORS = 50
 
 
@@ -75,7 +73,7 @@ def validate_results(results: Any, label: str = "results") -> list[str]:
     if not (isinstance(agent, dict) and isinstance(agent.get("sha256"), str) and _SHA256.fullmatch(agent["sha256"])):
         problem("agent must be an object with a path and the sha256 hex of the agent file (results "
                 "of an in-memory agent factory have none: evaluate an agent file)")
-    unknown = sorted(set(results) - _RESULTS_KEYS)
+    unknown = sorted(set(results) - RESULTS_FIELDS)
     if unknown:
         problem(f"unknown fields {unknown} (the board stores only the results format's own)")
     episodes = results.get("episodes_per_variation")
