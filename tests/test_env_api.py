@@ -213,6 +213,17 @@ def test_a_fold_training_env_plays_only_training_variations_seeded(task):
         gym.make(TASKS[task].training_id, holdout="upside-down")
 
 
+@pytest.mark.parametrize("task", list(TASKS))
+def test_a_fold_training_env_takes_its_tasks_render_modes_without_a_warning(task, recwarn):
+    """gym.make checks render_mode against the entry point's metadata: the fold env's is its
+    task's (SB3's make_vec_env asks for rgb_array)."""
+    env = gym.make(f"hebbbench:{TASKS[task].training_id}", render_mode="rgb_array")
+    assert not [w for w in recwarn if "render_mode" in str(w.message)]
+    assert env.unwrapped.metadata == gym.make(variations(task)[0].env_id).unwrapped.metadata
+    with pytest.raises(ValueError, match="render_mode"):
+        gym.make(f"hebbbench:{TASKS[task].training_id}", render_mode="ascii")
+
+
 def test_module_prefixed_ids_work_in_async_vector_envs():
     """Subprocess workers import hebbbench through the "hebbbench:" prefix (SB3's
     make_vec_env with SubprocVecEnv needs the same)."""

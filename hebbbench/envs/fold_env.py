@@ -54,7 +54,6 @@ class FoldTrainingEnv(gym.Env):
         }
         first = self._envs[self.training[0]]
         self.observation_space, self.action_space = first.observation_space, first.action_space
-        self.metadata = first.metadata
         self.render_mode = render_mode
         self.variation = self.training[0]
 
@@ -68,6 +67,12 @@ class FoldTrainingEnv(gym.Env):
     def step(self, action: Any):
         observation, reward, terminated, truncated, info = self._envs[self.variation].step(action)
         return observation, reward, terminated, truncated, {**info, "variation": self.variation}
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The variations' metadata (render modes and fps depend on the task). A property, so
+        that ``gym.make`` checks ``render_mode`` against the task's env, not this class."""
+        return self._envs[self.training[0]].metadata
 
     def render(self):
         return self._envs[self.variation].render()
