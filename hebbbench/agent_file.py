@@ -40,6 +40,11 @@ class AgentError(Exception):
     """
 
 
+class ReportedError(Exception):
+    """An error the agent raised in its own process, already described there
+    (``TypeName: message (at FILE:LINE)``): :func:`describe` gives that text as is."""
+
+
 def resolve_agent_file(path: str | Path) -> Path:
     """The agent file for ``path``: the file itself, or ``path/agent.py`` for a directory."""
     path = Path(path)
@@ -150,13 +155,15 @@ def make_checked_agent(factory: AgentFactory, task: str, holdout: str, observati
 def describe(error: BaseException) -> str:
     """``TypeName: message`` of an exception, for one-line error reports."""
     message = str(error)
+    if isinstance(error, ReportedError):
+        return message
     return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
 def where(error: BaseException) -> str:
     """`` (at FILE:LINE)`` of the innermost frame of ``error``'s traceback, or ``""``."""
     frames = traceback.extract_tb(error.__traceback__)
-    if not frames:
+    if not frames or isinstance(error, ReportedError):
         return ""
     frame = frames[-1]
     return f" (at {frame.filename}:{frame.lineno})"

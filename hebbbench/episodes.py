@@ -26,8 +26,9 @@ import numpy as np
 from tqdm import tqdm
 
 from hebbbench.agent_file import AgentError, AgentFactory, describe, load_agent_factory, make_checked_agent, where
+from hebbbench.agent_process import AgentProcess
 from hebbbench.envs import variations
-from hebbbench.envs.validation import checked_action
+from hebbbench.envs.validation import InvalidAction, checked_action
 from hebbbench.files import write_atomic
 from hebbbench.interrupts import sigint_ignored
 
@@ -98,16 +99,14 @@ class EpisodeRunner:
             total, done = 0.0, False
             while not done:
                 try:
-                    action = self.agent.act(observation)
+                    action = checked_action(self.agent.act(observation), env.action_space)
+                except InvalidAction as error:  # (also from an agent process: it checks there first)
+                    raise AgentError(
+                        f"the agent returned an invalid action in {label}, step {step}: {error}.") from None
                 except (Exception, SystemExit) as error:
                     raise AgentError(
                         f"the agent's act raised {describe(error)}{where(error)} in {label}, step {step}."
                     ) from None
-                try:
-                    action = checked_action(action, env.action_space)
-                except ValueError as error:
-                    raise AgentError(
-                        f"the agent returned an invalid action in {label}, step {step}: {error}.") from None
                 observation, reward, terminated, truncated, _ = env.step(action)
                 total += float(reward)
                 step += 1
@@ -220,27 +219,31 @@ def _worker_main(worker: int, spec: AgentSpec, episode_timeout: float | None, jo
     # One core per worker: stop a torch/OpenMP agent from starting a thread per core in
     # every worker (read when the agent first imports such a library).
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    try:
-        agent = spec.make()
+    try:  # an agent file runs in its own process, apart from the env and the returns
+        agent = AgentProcess(spec) if isinstance(spec.source, str) else spec.make()
     except AgentError as error:
         results.put(("AgentError", None, str(error)))
         return
     runner = EpisodeRunner(agent, episode_timeout)
-    results.put(("ready", worker, agent_observes(agent)))
-    while True:
-        with next_job.get_lock():
-            index = next_job.value
-            next_job.value += 1
-        if index >= len(jobs):
-            break
-        results.put(("start", worker, index))
-        try:
-            total, length = runner.run(jobs[index])
-        except (AgentError, EvaluationError) as error:
-            results.put((type(error).__name__, None, str(error)))
-            return
-        results.put((index, total, length))
-    runner.close()
+    try:
+        results.put(("ready", worker, agent_observes(agent)))
+        while True:
+            with next_job.get_lock():
+                index = next_job.value
+                next_job.value += 1
+            if index >= len(jobs):
+                break
+            results.put(("start", worker, index))
+            try:
+                total, length = runner.run(jobs[index])
+            except (AgentError, EvaluationError) as error:
+                results.put((type(error).__name__, None, str(error)))
+                return
+            results.put((index, total, length))
+    finally:
+        runner.close()
+        if isinstance(agent, AgentProcess):
+            agent.close()
 
 
 class Progress:

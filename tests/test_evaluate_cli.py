@@ -208,12 +208,13 @@ def test_an_episode_over_the_timeout_is_stopped(tmp_path, capsys):
                                "exceeded the episode timeout of 0.3 s", "--episode-timeout")
 
 
-def test_a_crashing_worker_is_reported(tmp_path):
+def test_a_crashing_agent_is_reported_with_its_exit_code_and_episode(tmp_path):
     agent = write_agent(tmp_path, "import os\nos._exit(3)", header="import numpy as np")
     result = run_cli([str(agent), "--task", "ant", "--episodes", "1", "--workers", "2", "--output", "r.json"],
                      cwd=tmp_path)
     assert result.returncode == 2
-    assert_one_paragraph_error(result.stderr, "worker process died with exit code 3")
+    assert_one_paragraph_error(result.stderr, "the agent's process ended with exit code 3")
+    assert "episode 1 of 1, seed 1000000, step 0" in result.stderr
     assert not (tmp_path / "r.json").exists()
 
 

@@ -1,8 +1,9 @@
 """Hostile agents: the evaluation owns the clock and outlives the agent.
 
-An agent file runs in worker processes; the evaluating process watches them. Each case
-here is an agent that would once have hung ``hebbbench evaluate`` or ended it with exit
-status 0 and no results. Add a new hostile agent as one more case below.
+An agent file runs in its own process, apart from the worker that plays the env and sums
+the rewards; the evaluating process watches the workers. Each case here is an agent that
+would once have hung ``hebbbench evaluate``, ended it with exit status 0 and no results, or
+changed its own scores. Add a new hostile agent as one more case below.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import pytest
 
 from hebbbench import evaluate
 from hebbbench.agent_file import AgentError
-from hebbbench.episodes import EvaluationError
 
 AGENT = '''
 import os
@@ -58,25 +58,52 @@ def test_an_agent_that_hangs_while_loading_is_stopped(tmp_path, monkeypatch):
     assert time.monotonic() - start < 60
 
 
-def test_an_agent_that_swallows_the_episode_alarm_is_stopped_from_outside(tmp_path, monkeypatch):
+SWALLOW_ALARM = "while True:\n    try:\n        time.sleep(100)\n    except BaseException:\n        pass"
+
+
+def test_an_agent_that_swallows_every_signal_is_stopped_by_the_clock_outside_its_process(tmp_path):
+    agent = agent_file(tmp_path, act=SWALLOW_ALARM)
+    start = time.monotonic()
+    with pytest.raises(AgentError, match=r"exceeded the episode timeout of 1 s \(at step 0\)"):
+        evaluate(str(agent), task="ant", episodes=1, workers=1, episode_timeout=1.0)
+    assert time.monotonic() - start < 60
+
+
+class SwallowingAgent:
+    """An in-memory agent (it runs inside the worker, as a notebook user's own code does)."""
+
+    def reset(self, seed):
+        pass
+
+    def act(self, observation):
+        while True:
+            try:
+                time.sleep(100)
+            except BaseException:
+                pass
+
+
+def make_swallowing_agent(task, holdout, observation_space, action_space):
+    return SwallowingAgent()
+
+
+def test_a_worker_whose_in_memory_agent_swallows_the_alarm_is_stopped_from_outside(monkeypatch):
     monkeypatch.setattr("hebbbench.episodes.TIMEOUT_GRACE", 1.0)
-    act = "while True:\n    try:\n        time.sleep(100)\n    except BaseException:\n        pass"
-    agent = agent_file(tmp_path, act=act)
     start = time.monotonic()
     with pytest.raises(AgentError, match="exceeded the episode timeout of 1 s and the agent did not give control"):
-        evaluate(str(agent), task="ant", episodes=1, workers=1, episode_timeout=1.0)
+        evaluate(make_swallowing_agent, task="ant", episodes=1, workers=2, episode_timeout=1.0)
     assert time.monotonic() - start < 60
 
 
 @pytest.mark.parametrize("where", ["module", "act"])
 def test_an_agent_that_exits_the_process_is_an_error_not_a_silent_success(tmp_path, where):
     agent = agent_file(tmp_path, **{where: "os._exit(0)"})
-    with pytest.raises(EvaluationError, match="exited before all episodes were run"):
+    with pytest.raises(AgentError, match="process ended with exit code 0"):
         evaluate(str(agent), task="ant", episodes=1, workers=1)
     done = subprocess.run([sys.executable, "-m", "hebbbench.cli", "evaluate", str(agent), "--task", "ant",
                            "--episodes", "1", "--workers", "1", "--output", str(tmp_path / "r.json")],
                           capture_output=True, text=True, timeout=120)
-    assert done.returncode != 0 and "exited before all episodes were run" in done.stderr
+    assert done.returncode != 0 and "process ended with exit code 0" in done.stderr
     assert not (tmp_path / "r.json").exists()
 
 
@@ -88,3 +115,30 @@ def test_an_agent_that_leaves_a_thread_running_does_not_keep_evaluate_alive(tmp_
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "r.json").is_file()
+
+
+FORGER = """
+import hebbbench.episodes
+import hebbbench.envs.ant
+
+_step = hebbbench.envs.ant.AntMorphologyEnv.step
+
+
+def _forged_step(self, action):
+    observation, reward, terminated, truncated, info = _step(self, action)
+    return observation, 1000.0, terminated, truncated, info
+
+
+hebbbench.envs.ant.AntMorphologyEnv.step = _forged_step
+hebbbench.episodes.EpisodeRunner.run = lambda self, job: (4321.0, 960)
+"""
+
+
+def test_an_agent_that_patches_the_env_and_the_episode_loop_at_import_cannot_change_its_returns(tmp_path):
+    honest = evaluate(str(agent_file(tmp_path)), task="ant", episodes=1, workers=1)
+    forger = tmp_path / "forger"
+    forger.mkdir()
+    forged = evaluate(str(agent_file(forger, module=FORGER)), task="ant", episodes=1, workers=1)
+    assert [v.returns for v in forged.variations] == [v.returns for v in honest.variations]
+    assert [v.lengths for v in forged.variations] == [v.lengths for v in honest.variations]
+    assert max(v.returns[0] for v in honest.variations) < 1000

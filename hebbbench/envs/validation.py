@@ -12,6 +12,10 @@ import numpy as np
 from gymnasium import spaces
 
 
+class InvalidAction(ValueError):
+    """An action outside its space (wrong type or shape, not finite, out of bounds)."""
+
+
 def check_render_mode(render_mode: object, allowed: list[str]) -> None:
     """``ValueError`` unless ``render_mode`` is None or one of ``allowed``."""
     if render_mode is not None and render_mode not in allowed:
@@ -21,24 +25,24 @@ def check_render_mode(render_mode: object, allowed: list[str]) -> None:
 def checked_action(action: object, space: spaces.Box) -> np.ndarray:
     """``action`` as a float64 array if it has the space's shape, is finite and in bounds.
 
-    Raises ``ValueError`` that names the problem and the allowed range: an out-of-range
-    action is an agent bug that silent clipping would hide.
+    Raises :class:`InvalidAction` (a ``ValueError``) that names the problem and the allowed
+    range: an out-of-range action is an agent bug that silent clipping would hide.
     """
     raw = np.asarray(action)
     if raw.dtype.kind not in "iuf":  # bools, complex numbers, strings, objects
-        raise ValueError(f"action must be an array of real numbers (floats or ints), got {action!r} "
+        raise InvalidAction(f"action must be an array of real numbers (floats or ints), got {action!r} "
                          f"(dtype {raw.dtype})")
     array = raw.astype(np.float64)
     # Fast path, once per env step: NaN fails both comparisons, so in-bounds implies finite.
     if array.shape == space.shape and ((array >= space.low) & (array <= space.high)).all():
         return array
     if array.shape != space.shape:
-        raise ValueError(f"action must have shape {space.shape}, got shape {array.shape}: {action!r}")
+        raise InvalidAction(f"action must have shape {space.shape}, got shape {array.shape}: {action!r}")
     if not np.all(np.isfinite(array)):
-        raise ValueError(f"action must be finite, got {array.tolist()}")
+        raise InvalidAction(f"action must be finite, got {array.tolist()}")
     low, high = space.low.astype(np.float64), space.high.astype(np.float64)
     if np.any(array < low) or np.any(array > high):
-        raise ValueError(
+        raise InvalidAction(
             f"action {array.tolist()} is outside the action space: "
             f"low {low.tolist()}, high {high.tolist()} (hebbbench never clips actions: clip in your agent's "
             "act(), or use your library's deterministic predict, which clips)"
