@@ -39,6 +39,12 @@ from hebbbench.envs.validation import InvalidAction, checked_action
 MAX_REPLY_BYTES = 1 << 16
 #: Seconds an agent process gets to exit after ``close`` before it is killed.
 CLOSE_GRACE = 5.0
+#: Environment of an agent process with ``arithmetic="portable"``: torch's baseline
+#: kernels instead of the CPU's widest vector ones, MKL's conditional numerical
+#: reproducibility mode and oneDNN's SSE4.1 kernels, so that a torch agent computes the
+#: same bits on any x86-64 CPU (measured: benchmarks/test_isa_drift.py). NumPy's own
+#: vector loops and OpenBLAS are not covered.
+PORTABLE_ARITHMETIC = {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE", "ONEDNN_MAX_CPU_ISA": "SSE41"}
 
 
 class AgentProcess:
@@ -57,7 +63,8 @@ class AgentProcess:
         self._conn = ours
         self._process = subprocess.Popen(
             [sys.executable, "-m", "hebbbench.agent_host", str(theirs.fileno()), str(os.getpid())],
-            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, start_new_session=True)
+            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, start_new_session=True,
+            env=os.environ | PORTABLE_ARITHMETIC if spec.arithmetic == "portable" else None)
         theirs.close()
         self._conn.send_bytes(pickle.dumps(spec))
         try:

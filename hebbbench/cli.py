@@ -169,7 +169,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         results = evaluate(args.agent, task=fold.task, holdout=fold.holdout, episodes=args.episodes,
                            workers=args.workers, seed=args.seed, episode_timeout=args.episode_timeout,
                            record_dir=args.record, progress=True,
-                           agent_options=_agent_options(args.agent_option))
+                           agent_options=_agent_options(args.agent_option), arithmetic=args.arithmetic)
     except (AgentError, EvaluationError) as error:
         raise UserError(f"{error} No results file was written.") from None
     try:
@@ -327,6 +327,10 @@ def build_parser() -> argparse.ArgumentParser:
                            help="keyword argument for the agent's make_agent, recorded in the results (repeatable); "
                                 "a training run directory takes checkpoint=best|final and sigma=checkpoint|S, 0 for "
                                 "the mean (default: best with its own sigma, the paper's evaluation)")
+    evaluator.add_argument("--arithmetic", choices=["portable", "native"], default="portable",
+                           help="portable (default): the agent's torch arithmetic gives the same bits on any "
+                                "x86-64 CPU, so others can replay the results exactly; native: the CPU's fastest "
+                                "kernels, whose last bits differ between CPUs (recorded in the results)")
     evaluator.set_defaults(handler=_cmd_evaluate)
 
     board_dir = {"type": Path, "default": Path("leaderboard"), "metavar": "DIR",

@@ -196,6 +196,9 @@ class AgentSpec:
     observation_space: gym.Space
     action_space: gym.Space
     options: dict[str, Any]
+    #: ``"portable"``: the agent's process uses CPU-independent torch arithmetic
+    #: (:data:`~hebbbench.agent_process.PORTABLE_ARITHMETIC`); ``"native"``: the CPU's fastest.
+    arithmetic: str = "native"
 
     def make(self) -> Any:
         factory = load_agent_factory(self.source) if isinstance(self.source, str) else self.source

@@ -37,7 +37,7 @@ from hebbbench.episodes import (
     run_in_workers,
     task_spaces,
 )
-from hebbbench.results import Results, VariationResult, option_problems
+from hebbbench.results import ARITHMETIC, Results, VariationResult, option_problems
 from hebbbench.version import __version__
 
 #: 2: the car's view follows its velocity, as the paper's gym 0.17 (``camera="velocity"``);
@@ -110,6 +110,7 @@ def evaluate(
     record_dir: str | Path | None = None,
     progress: bool = False,
     agent_options: dict[str, Any] | None = None,
+    arithmetic: str | None = None,
 ) -> Results:
     """Evaluate an agent on every variation of ``task``, holding out ``holdout``.
 
@@ -127,6 +128,10 @@ def evaluate(
     episode, run again with rendering on). ``progress`` shows a tqdm bar on stderr.
     ``agent_options``: keyword arguments passed to ``make_agent`` (JSON values, e.g. a run
     directory's ``{"checkpoint": "final", "sigma": 0}``); the results record them.
+    ``arithmetic``: ``"portable"`` (default for an agent file) runs its process with
+    torch arithmetic that gives the same bits on any x86-64 CPU, at some speed;
+    ``"native"`` (the only choice for an in-memory factory) uses the CPU's fastest kernels,
+    whose last bits differ between instruction sets. The results record it.
 
     Raises :class:`AgentError` if the agent fails (naming variation, episode and seed),
     :class:`~hebbbench.episodes.EvaluationError` if a worker dies, ``ValueError`` for bad arguments.
@@ -151,10 +156,11 @@ def evaluate(
                 f"but pickling it failed: {describe(error)}; pass workers=1 or an agent file path."
             ) from None
 
+    arithmetic = check_arithmetic(arithmetic, agent_file=isinstance(source, str))
     agent_path = source if isinstance(source, str) else _source_file(source)
     started = time.perf_counter()
     agent_options = check_agent_options(agent_options)
-    spec = AgentSpec(source, fold.task, fold.holdout, *task_spaces(fold.task), agent_options)
+    spec = AgentSpec(source, fold.task, fold.holdout, *task_spaces(fold.task), agent_options, arithmetic)
     # An agent file runs in worker processes only, whatever ``workers`` is: this process
     # keeps the clock and survives an agent that exits, hangs or leaves threads behind.
     # An in-memory factory with one worker runs here (fail early: build it now).
@@ -208,12 +214,26 @@ def evaluate(
         agent_sha256=agent_sha256(agent_path) if Path(agent_path).exists() else "",
         agent_options=agent_options,
         agent_observes=observes,
+        agent_arithmetic=arithmetic,
         episodes_per_variation=episodes,
         full_protocol=episodes == EPISODES and first_seed == FIRST_SEED,
         workers=workers_used,
         wall_time_s=round(wall_time, 3),
         variations=tuple(per_variation),
     )
+
+
+def check_arithmetic(arithmetic: str | None, *, agent_file: bool) -> str:
+    """``arithmetic`` checked (``ValueError`` naming the choices); ``None`` means
+    ``"portable"`` for an agent file and ``"native"`` for an in-memory factory."""
+    if arithmetic is None:
+        return "portable" if agent_file else "native"
+    if arithmetic not in ARITHMETIC:
+        raise ValueError(f"arithmetic must be one of {list(ARITHMETIC)}, got {arithmetic!r}")
+    if arithmetic == "portable" and not agent_file:
+        raise ValueError("arithmetic='portable' needs an agent file (it is set when the agent's own process "
+                         "starts); pass the agent's path, or arithmetic='native'")
+    return arithmetic
 
 
 def check_agent_options(options: dict[str, Any] | None) -> dict[str, Any]:

@@ -23,9 +23,14 @@ SCHEMA = "hebbbench.results/1"
 CI_RESAMPLES = 2000
 CI_SEED = 0
 SPLITS = ("train", "test")
+#: How an agent file's process computed (``evaluate(arithmetic=...)``): CPU-independent
+#: torch arithmetic, or the CPU's fastest.
+ARITHMETIC = ("portable", "native")
 #: The top-level fields of a results file (what :meth:`Results.to_dict` writes).
 FIELDS = frozenset({"schema", "protocol_version", "package_version", "created", "task", "holdout", "agent",
                     "episodes_per_variation", "full_protocol", "workers", "wall_time_s", "variations", "integrity"})
+#: The fields of a results file's ``agent`` object.
+AGENT_FIELDS = frozenset({"path", "sha256", "options", "observes", "arithmetic"})
 #: Largest difference tolerated between a stored summary number and its recomputation.
 SUMMARY_TOLERANCE = 1e-6
 
@@ -74,6 +79,8 @@ class Results:
     agent_options: dict[str, Any] = field(default_factory=dict)
     #: Whether the agent took each step's reward through ``observe`` (recorded only if so).
     agent_observes: bool = False
+    #: The agent process's arithmetic, one of :data:`ARITHMETIC` (recorded unless "native").
+    agent_arithmetic: str = "native"
 
     @property
     def test(self) -> VariationResult:
@@ -98,7 +105,8 @@ class Results:
             "holdout": self.holdout,
             "agent": {"path": self.agent_path, "sha256": self.agent_sha256,
                       **({"options": self.agent_options} if self.agent_options else {}),
-                      **({"observes": True} if self.agent_observes else {})},
+                      **({"observes": True} if self.agent_observes else {}),
+                      **({"arithmetic": self.agent_arithmetic} if self.agent_arithmetic != "native" else {})},
             "episodes_per_variation": self.episodes_per_variation,
             "full_protocol": self.full_protocol,
             "workers": self.workers,
@@ -133,6 +141,7 @@ class Results:
             agent_sha256=obj["agent"]["sha256"],
             agent_options=dict(obj["agent"].get("options", {})),
             agent_observes=obj["agent"].get("observes", False) is True,
+            agent_arithmetic=obj["agent"].get("arithmetic", "native"),
             episodes_per_variation=obj["episodes_per_variation"],
             full_protocol=obj["full_protocol"],
             workers=obj["workers"],
@@ -239,11 +248,16 @@ def format_problems(obj: Any, label: str = "results") -> list[str]:
 def _agent_problems(agent: Any) -> list[str]:
     if not (isinstance(agent, dict) and isinstance(agent.get("path"), str) and isinstance(agent.get("sha256"), str)):
         return ["agent must be an object holding strings 'path' and 'sha256'"]
+    unknown = sorted(set(agent) - AGENT_FIELDS)
+    if unknown:
+        return [f"agent has unknown fields {unknown} (it holds {sorted(AGENT_FIELDS)})"]
     found = option_problems(agent.get("options", {}))
     if found:
         return found
     if agent.get("observes", True) is not True:
         return ["agent.observes is written only as true (the agent defined observe)"]
+    if agent.get("arithmetic", "portable") not in ARITHMETIC:
+        return [f"agent.arithmetic must be one of {list(ARITHMETIC)}, got {agent['arithmetic']!r}"]
     return []
 
 

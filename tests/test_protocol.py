@@ -76,6 +76,30 @@ def test_bad_arguments_are_refused_before_anything_runs():
             hebbbench.evaluate(make_zero_agent, task="ant", holdout="damage-left", **kwargs)
     with pytest.raises(ValueError, match="picklable"):
         hebbbench.evaluate(lambda *args: ZeroAgent(), task="ant", workers=2, episodes=1)
+    with pytest.raises(ValueError, match=r"arithmetic must be one of \['portable', 'native'\], got 'fast'"):
+        hebbbench.evaluate(EXAMPLES / "random_agent.py", task="ant", arithmetic="fast")
+    with pytest.raises(ValueError, match="arithmetic='portable' needs an agent file"):
+        hebbbench.evaluate(make_zero_agent, task="ant", holdout="damage-left", arithmetic="portable")
+
+
+TRAINED_STATIC_ANT = Path(__file__).resolve().parents[1] / "leaderboard" / "agents" / "ant-static-baseline-gen68"
+
+
+def test_portable_arithmetic_gives_the_same_bits_when_the_cpu_offers_fewer_instructions(monkeypatch):
+    """A trained torch network, evaluated as on this CPU and as on one limited to SSE4.2 (MKL's
+    and oneDNN's kernels restricted): the same returns, and the results record the setting."""
+    def returns(**kwargs):
+        results = hebbbench.evaluate(TRAINED_STATIC_ANT, task="ant", episodes=1, workers=1, **kwargs)
+        return results, [v.returns for v in results.variations]
+
+    here, here_returns = returns()
+    assert here.agent_arithmetic == "portable" and here.to_dict()["agent"]["arithmetic"] == "portable"
+    monkeypatch.setenv("MKL_ENABLE_INSTRUCTIONS", "SSE4_2")
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "SSE41")
+    _, older_cpu_returns = returns()
+    assert older_cpu_returns == here_returns
+    native, _ = returns(arithmetic="native")
+    assert native.agent_arithmetic == "native" and "arithmetic" not in native.to_dict()["agent"]
 
 
 class RewardWatchingAgent:

@@ -1,5 +1,6 @@
 """Results files: format, integrity hash, atomic writes, validation."""
 
+import dataclasses
 import json
 import math
 
@@ -89,3 +90,21 @@ def test_written_files_get_the_usual_permissions_not_the_temp_files_private_ones
         monkeypatch.setattr("hebbbench.files._UMASK", umask)  # the umask read at import
         path = write_results(make_results(), tmp_path / f"results-{umask:o}.json")
         assert path.stat().st_mode & 0o777 == mode
+
+
+def test_the_agents_arithmetic_round_trips_and_an_unknown_one_is_refused(tmp_path):
+    portable = dataclasses.replace(make_results(), agent_arithmetic="portable")
+    assert load_results(write_results(portable, tmp_path / "portable.json")).agent_arithmetic == "portable"
+    obj = portable.to_dict()
+    obj["agent"]["arithmetic"] = "fast"
+    obj["integrity"] = integrity_hash(obj)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(obj))
+    with pytest.raises(ValueError, match=r"agent.arithmetic must be one of \['portable', 'native'\], got 'fast'"):
+        load_results(path)
+    obj["agent"]["arithmetic"] = "portable"
+    obj["agent"]["cpu"] = "mine"
+    obj["integrity"] = integrity_hash(obj)
+    path.write_text(json.dumps(obj))
+    with pytest.raises(ValueError, match=r"agent has unknown fields \['cpu'\]"):
+        load_results(path)

@@ -209,12 +209,13 @@ def verify(entry_id: str, agents: Sequence[Path | str], *, episodes: int = 5, fr
             continue
         count = min(episodes, results["episodes_per_variation"])
         start = int(results["integrity"][:16], 16) % (results["episodes_per_variation"] - count + 1)
-        options = results["agent"].get("options")
+        as_evaluated = dict(agent_options=results["agent"].get("options"),
+                            arithmetic=results["agent"].get("arithmetic", "native"))
         try:
             replay = evaluate(agent, task=results["task"], holdout=fold, episodes=count, workers=workers,
-                              seed=results["variations"][0]["seeds"][start], agent_options=options)
+                              seed=results["variations"][0]["seeds"][start], **as_evaluated)
             fresh = evaluate(agent, task=results["task"], holdout=fold, episodes=fresh_episodes, workers=workers,
-                             seed=FRESH_FIRST_SEED, agent_options=options)
+                             seed=FRESH_FIRST_SEED, **as_evaluated)
         except (AgentError, EvaluationError) as error:
             refused.append(f"fold {fold!r}: re-running the agent failed: {error}")
             continue
