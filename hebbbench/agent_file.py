@@ -153,8 +153,12 @@ def make_checked_agent(factory: AgentFactory, task: str, holdout: str, observati
 
 
 def describe(error: BaseException) -> str:
-    """``TypeName: message`` of an exception, for one-line error reports."""
-    message = str(error)
+    """``TypeName: message`` of an exception, for one-line error reports (an exception
+    whose ``__str__`` itself raises is named without its message)."""
+    try:
+        message = str(error)
+    except BaseException:
+        message = "(its message could not be read: its __str__ raised)"
     if isinstance(error, ReportedError):
         return message
     return f"{type(error).__name__}: {message}" if message else type(error).__name__

@@ -12,14 +12,14 @@ import os
 import pickle
 import signal
 import sys
-import threading
-import time
 from multiprocessing.connection import Connection
 
 import numpy as np
 
 from hebbbench.agent_file import AgentError, describe, where
+from hebbbench.agent_process import PIPE_LOST_EXIT
 from hebbbench.envs.validation import InvalidAction, checked_action
+from hebbbench.processes import die_with_parent
 
 #: Longest error text sent to the worker.
 MAX_ERROR_CHARS = 4000
@@ -30,10 +30,13 @@ def _serve(conn: Connection) -> None:
     spec = pickle.loads(conn.recv_bytes())
     try:
         agent = spec.make()
+        observe = getattr(agent, "observe", None)
     except AgentError as error:
-        conn.send_bytes(b"E" + str(error)[:MAX_ERROR_CHARS].encode())
+        conn.send_bytes(b"E" + _text(str(error)))
         return
-    observe = getattr(agent, "observe", None)
+    except BaseException as error:  # e.g. an ``observe`` property that raises
+        conn.send_bytes(b"E" + _text(f"reading the agent's observe raised {_described(error)}."))
+        return
     conn.send_bytes(b"R" + (b"1" if callable(observe) else b"0"))
     while True:
         request = conn.recv()
@@ -46,8 +49,8 @@ def _serve(conn: Connection) -> None:
                 agent.reset(request[1])
             else:
                 observe(*request[1:])
-        except (Exception, SystemExit) as error:
-            conn.send_bytes(b"E" + f"{describe(error)}{where(error)}"[:MAX_ERROR_CHARS].encode())
+        except BaseException as error:  # SIGINT is ignored here: a KeyboardInterrupt is the agent's own
+            conn.send_bytes(b"E" + _text(_described(error)))
             continue
         if request[0] != "act":
             conn.send_bytes(b"K")
@@ -55,39 +58,35 @@ def _serve(conn: Connection) -> None:
         try:
             action = checked_action(action, spec.action_space)
         except InvalidAction as error:
-            conn.send_bytes(b"V" + str(error)[:MAX_ERROR_CHARS].encode())
+            conn.send_bytes(b"V" + _text(str(error)))
+            continue
+        except BaseException as error:  # reading the action as an array ran the agent's code, which raised
+            conn.send_bytes(b"V" + _text(f"action must be an array of real numbers; reading it as one raised "
+                                          f"{_described(error)}"))
             continue
         conn.send_bytes(b"A" + np.ascontiguousarray(action, dtype=np.float64).tobytes())
 
 
-def _die_with(parent: int) -> None:
-    """End this process when ``parent`` (the worker) does."""
-    if sys.platform.startswith("linux"):
-        import ctypes
+def _described(error: BaseException) -> str:
+    return f"{describe(error)}{where(error)}"
 
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    if os.getppid() != parent:  # the worker ended before the line above took effect
-        os._exit(0)
 
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(0)
-
-    threading.Thread(target=watch, daemon=True, name="hebbbench-parent-watch").start()
+def _text(message: str) -> bytes:
+    return message[:MAX_ERROR_CHARS].encode("utf-8", "replace")
 
 
 def main(argv: list[str]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the evaluation handles Ctrl-C, and stops us
-    _die_with(int(argv[1]))
+    die_with_parent(int(argv[1]))
     conn = Connection(int(argv[0]))
+    code = 0
     try:
         _serve(conn)
-    except (EOFError, OSError, KeyboardInterrupt):
-        pass  # the worker is gone: nobody to answer
+    except (EOFError, OSError):  # the worker is gone, or the agent closed our pipe: nobody to answer
+        code = PIPE_LOST_EXIT
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(0)  # do not wait for threads the agent left running
+    os._exit(code)  # do not wait for threads the agent left running
 
 
 if __name__ == "__main__":

@@ -14,11 +14,16 @@ again by the worker), ``V`` + text (invalid action), ``E`` + text (the agent rai
 
 The agent process lives in its own session, so Ctrl-C at a terminal reaches the evaluation
 only, and it dies with its worker (Linux: the parent-death signal; elsewhere a watchdog
-thread), so a stopped worker leaves no agent behind. The worker's episode alarm and the
-evaluating process's clock stay outside the agent's reach.
+thread). Closing it ends its whole process group and any process it abandoned (the worker
+adopts orphans), so an agent that forks leaves nothing behind. The worker's episode alarm
+and the evaluating process's clock stay outside the agent's reach, and on Linux the worker
+and the evaluating process are non-dumpable while they run agents: another process of a
+non-root user cannot open their pipes or memory through ``/proc``.
 
 This is a process boundary for honest scores, not a sandbox: an agent file can still do
-anything its user may do on the machine. Run agents you do not trust in a container.
+anything its user may do on the machine (as root, that includes reaching into the
+worker through ``/proc``). Run agents you do not trust as an unprivileged user, or in a
+container.
 """
 
 from __future__ import annotations
@@ -34,11 +39,20 @@ import numpy as np
 
 from hebbbench.agent_file import AgentError, ReportedError
 from hebbbench.envs.validation import InvalidAction, checked_action
+from hebbbench.processes import kill_children, kill_group
 
 #: Longest reply the worker reads from an agent process (an error text; actions are small).
 MAX_REPLY_BYTES = 1 << 16
 #: Seconds an agent process gets to exit after ``close`` before it is killed.
 CLOSE_GRACE = 5.0
+#: Exit status of an agent process that lost its pipe to the worker.
+PIPE_LOST_EXIT = 86
+#: Seconds to wait for the exit status of an agent process whose pipe closed.
+GONE_WAIT_S = 1.0
+#: Seconds between checks that the agent's process is alive while a reply is awaited.
+REPLY_POLL_S = 0.2
+#: The agent process's module (also what marks its processes for :func:`kill_group`).
+AGENT_HOST = "hebbbench.agent_host"
 #: Environment of an agent process with ``arithmetic="portable"``: torch's baseline
 #: kernels instead of the CPU's widest vector ones, MKL's conditional numerical
 #: reproducibility mode and oneDNN's SSE4.1 kernels, so that a torch agent computes the
@@ -51,9 +65,10 @@ class AgentProcess:
     """Stands in for the agent inside a worker: the same ``reset``/``act``/``observe``,
     answered by the agent file's agent in its own process.
 
-    Raises :class:`AgentError` if the agent cannot be built (as ``make_agent`` would), and
-    :class:`ReportedError` from ``reset``, ``act`` or ``observe`` if the agent raised, or
-    its process ended; an invalid action raises :class:`InvalidAction`.
+    Raises :class:`AgentError` if the agent cannot be built (as ``make_agent`` would) or
+    its process ends or breaks the protocol (the message names the call, not the episode),
+    :class:`ReportedError` from ``reset``, ``act`` or ``observe`` if the agent raised, and
+    :class:`InvalidAction` for an invalid action.
     """
 
     def __init__(self, spec: Any) -> None:
@@ -62,82 +77,99 @@ class AgentProcess:
         ours, theirs = Pipe()
         self._conn = ours
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "hebbbench.agent_host", str(theirs.fileno()), str(os.getpid())],
+            [sys.executable, "-m", AGENT_HOST, str(theirs.fileno()), str(os.getpid())],
             pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, start_new_session=True,
             env=os.environ | PORTABLE_ARITHMETIC if spec.arithmetic == "portable" else None)
         theirs.close()
+        #: The agent's process id, also its process group's (it leads a session of its own).
+        self.pid = self._process.pid
         self._conn.send_bytes(pickle.dumps(spec))
-        try:
-            kind, body = self._reply()
-        except ReportedError:
-            raise AgentError(f"the agent's process ended with exit code {self._process.returncode} while loading "
-                             "the agent (importing its file, make_agent): os._exit, a signal, or a crash such as "
-                             "a segmentation fault.") from None
+        kind, body = self._reply("while loading the agent (importing its file, make_agent)")
         if kind == b"E":
-            self.close()
+            self.kill()
             raise AgentError(body.decode("utf-8", "replace"))
         if kind != b"R" or len(body) != 1:
-            self._violation(kind)
+            self._violation(kind, "while loading the agent")
         if body == b"1":
             self.observe = self._observe
 
     def reset(self, seed: int) -> None:
-        self._call(("reset", seed))
+        self._call("reset", seed)
 
     def act(self, observation: np.ndarray) -> np.ndarray:
-        kind, body = self._request(("act", observation))
+        kind, body = self._request("act", observation)
         if kind == b"V":
             raise InvalidAction(body.decode("utf-8", "replace"))
         if kind != b"A" or len(body) != self._action_size:
-            self._violation(kind)
+            self._violation(kind, "in act")
         return checked_action(np.frombuffer(body, dtype=np.float64).reshape(self.action_space.shape),
                               self.action_space)
 
     def _observe(self, reward: float, terminated: bool, truncated: bool) -> None:
-        self._call(("observe", reward, terminated, truncated))
+        self._call("observe", reward, terminated, truncated)
 
     def close(self) -> None:
-        """Ask the agent process to exit; kill it if it has not within :data:`CLOSE_GRACE` s."""
+        """Ask the agent's process to exit, give it :data:`CLOSE_GRACE` s, then :meth:`kill`."""
         try:
             self._conn.send(("close",))
             self._process.wait(CLOSE_GRACE)
         except (OSError, subprocess.TimeoutExpired):
             pass
-        finally:
-            if self._process.poll() is None:
-                self._process.kill()
-                self._process.wait()
-            self._conn.close()
+        self.kill()
 
-    def _call(self, request: tuple) -> None:
-        kind, _ = self._request(request)
+    def kill(self) -> None:
+        """End the agent's process, every process it started in its group, and any it
+        abandoned (they were adopted by this worker, see :func:`~hebbbench.processes.adopt_orphans`)."""
+        kill_group(self.pid, AGENT_HOST.encode())
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait()
+        kill_children()
+        self._conn.close()
+
+    def _call(self, name: str, *args: Any) -> None:
+        kind, _ = self._request(name, *args)
         if kind != b"K":
-            self._violation(kind)
+            self._violation(kind, f"in {name}")
 
-    def _request(self, request: tuple) -> tuple[bytes, bytes]:
+    def _request(self, name: str, *args: Any) -> tuple[bytes, bytes]:
         try:
-            self._conn.send(request)
+            self._conn.send((name, *args))
         except OSError:
-            self._ended()
-        kind, body = self._reply()
+            self._gone(f"in {name}")
+        kind, body = self._reply(f"in {name}")
         if kind == b"E":
             raise ReportedError(body.decode("utf-8", "replace"))
         return kind, body
 
-    def _reply(self) -> tuple[bytes, bytes]:
+    def _reply(self, during: str) -> tuple[bytes, bytes]:
+        """The next reply; while waiting, notice the agent's process ending even if a
+        process it forked still holds the pipe open."""
+        while not self._conn.poll(REPLY_POLL_S):
+            if self._process.poll() is not None:
+                self._gone(during)
         try:
             reply = self._conn.recv_bytes(MAX_REPLY_BYTES)
-        except (EOFError, OSError):
-            self._ended()
+        except EOFError:
+            self._gone(during)
+        except OSError:  # longer than MAX_REPLY_BYTES, or a broken frame
+            self._violation(b"", during)
         return reply[:1], reply[1:]
 
-    def _ended(self) -> None:
-        self._process.kill()
-        code = self._process.wait()
-        raise ReportedError(f"SystemExit: the agent's process ended with exit code {code} (os._exit, a signal, "
-                            "or a crash such as a segmentation fault)")
+    def _gone(self, during: str) -> None:
+        try:  # its end of the pipe closes a moment before its exit status is known
+            code = self._process.wait(GONE_WAIT_S)
+        except subprocess.TimeoutExpired:
+            code = None
+        self.kill()
+        if code is None or code == PIPE_LOST_EXIT:
+            raise AgentError(f"the agent's process stopped answering {during}: it closed its end of the pipe to "
+                             "the worker (do not close file descriptors you did not open)")
+        raise AgentError(f"the agent's process ended with exit code {code} {during} (os._exit, a signal, or a "
+                         "crash such as a segmentation fault)")
 
-    def _violation(self, kind: bytes) -> None:
-        self.close()
-        raise ReportedError(f"a reply outside the protocol (kind {kind!r}): the agent's process was tampered "
-                            "with (e.g. its agent file writes to the pipe)")
+    def _violation(self, kind: bytes, during: str) -> None:
+        self.kill()
+        raise AgentError(f"the agent's process sent a reply outside the protocol {during} "
+                         f"(kind {kind!r}): its code wrote to the pipe to the worker, or a reply was over "
+                         f"{MAX_REPLY_BYTES} bytes")

@@ -141,6 +141,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     from hebbbench.agent_file import AgentError
     from hebbbench.episodes import EvaluationError
+    from hebbbench.interrupts import terminate_as_interrupt
     from hebbbench.protocol import EPISODES, FIRST_SEED, evaluate, get_fold
     from hebbbench.results import format_table, summary_rows, write_results
 
@@ -165,6 +166,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     except OSError as error:
         raise UserError(f"cannot write the results file {shown!r}: {error.strerror} in its folder; pass "
                         "--output PATH in a folder you can write to.") from None
+    terminate_as_interrupt()  # `kill PID` stops an evaluation as Ctrl-C does: workers and agents ended
     try:
         results = evaluate(args.agent, task=fold.task, holdout=fold.holdout, episodes=args.episodes,
                            workers=args.workers, seed=args.seed, episode_timeout=args.episode_timeout,

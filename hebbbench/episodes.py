@@ -26,11 +26,12 @@ import numpy as np
 from tqdm import tqdm
 
 from hebbbench.agent_file import AgentError, AgentFactory, describe, load_agent_factory, make_checked_agent, where
-from hebbbench.agent_process import AgentProcess
+from hebbbench.agent_process import AGENT_HOST, AgentProcess
 from hebbbench.envs import variations
 from hebbbench.envs.validation import InvalidAction, checked_action
 from hebbbench.files import write_atomic
 from hebbbench.interrupts import sigint_ignored
+from hebbbench.processes import adopt_orphans, die_with_parent, kill_group, make_undumpable
 
 #: Recordings (``record_dir``) keep every RECORD_EVERY-th frame of one episode.
 RECORD_EVERY = 4
@@ -92,31 +93,22 @@ class EpisodeRunner:
             observation, _ = env.reset(seed=job.seed)
             if job.record_path:
                 frames.append(env.render())
-            try:
-                self.agent.reset(job.seed)
-            except (Exception, SystemExit) as error:
-                raise AgentError(f"the agent's reset raised {describe(error)}{where(error)} in {label}.") from None
+            self._call("reset", label, step, self.agent.reset, job.seed)
             total, done = 0.0, False
             while not done:
                 try:
-                    action = checked_action(self.agent.act(observation), env.action_space)
-                except InvalidAction as error:  # (also from an agent process: it checks there first)
+                    action = checked_action(self._call("act", label, step, self.agent.act, observation),
+                                            env.action_space)
+                except InvalidAction as error:
                     raise AgentError(
                         f"the agent returned an invalid action in {label}, step {step}: {error}.") from None
-                except (Exception, SystemExit) as error:
-                    raise AgentError(
-                        f"the agent's act raised {describe(error)}{where(error)} in {label}, step {step}."
-                    ) from None
                 observation, reward, terminated, truncated, _ = env.step(action)
                 total += float(reward)
                 step += 1
                 done = terminated or truncated
                 if self.observe:
-                    try:
-                        self.observe(float(reward), bool(terminated), bool(truncated))
-                    except (Exception, SystemExit) as error:
-                        raise AgentError(f"the agent's observe raised {describe(error)}{where(error)} in {label}, "
-                                         f"step {step - 1}.") from None
+                    self._call("observe", label, step - 1, self.observe, float(reward), bool(terminated),
+                               bool(truncated))
                 if job.record_path and step % RECORD_EVERY == 0:
                     frames.append(env.render())
         except AgentError:
@@ -124,7 +116,7 @@ class EpisodeRunner:
         except _EpisodeTimeout:
             raise AgentError(
                 f"{label} exceeded the episode timeout of {self.episode_timeout:g} s (at step {step}); "
-                "make act faster or raise the timeout (--episode-timeout)."
+                "make the agent's reset and act faster or raise the timeout (--episode-timeout)."
             ) from None
         except Exception as error:
             raise EvaluationError(
@@ -134,6 +126,21 @@ class EpisodeRunner:
         if job.record_path:
             _write_gif(frames, Path(job.record_path))
         return total, step
+
+    @staticmethod
+    def _call(name: str, label: str, step: int, method: Any, *args: Any) -> Any:
+        """``method(*args)``, the agent's ``name``; its failures as :class:`AgentError`
+        naming the episode and step (an invalid action passes through, as
+        :class:`InvalidAction`, for the caller to name)."""
+        try:
+            return method(*args)
+        except InvalidAction:
+            raise
+        except AgentError as error:  # its own process ended or broke the protocol
+            raise AgentError(f"{error}, in {label}, step {step}.") from None
+        except (Exception, SystemExit) as error:
+            raise AgentError(f"the agent's {name} raised {describe(error)}{where(error)} in {label}, "
+                             f"step {step}.") from None
 
     def _start_timer(self) -> Any:
         """Arm SIGALRM for the episode; return what :meth:`_stop_timer` needs to restore.
@@ -206,12 +213,12 @@ class AgentSpec:
                                   self.options)
 
 
-def _worker_main(worker: int, spec: AgentSpec, episode_timeout: float | None, jobs: Sequence[Job], next_job: Any,
-                 results: Any) -> None:
+def _worker_main(worker: int, parent: int, spec: AgentSpec, episode_timeout: float | None, jobs: Sequence[Job],
+                 next_job: Any, results: Any) -> None:
     """Worker process: build the agent, then take the next job index from the shared
     counter until none are left.
 
-    Sends ``("ready", worker, observes)`` once the agent is built, ``("start", worker,
+    Sends ``("ready", worker, (observes, agent process id or None))`` once the agent is built, ``("start", worker,
     index)`` before each job and ``(index, return, length)`` after it, or ``(error class
     name, None, message)`` once on the first failure and stops. The parent watches these
     against its own clock (:func:`run_in_workers`).
@@ -219,6 +226,9 @@ def _worker_main(worker: int, spec: AgentSpec, episode_timeout: float | None, jo
     # Ctrl-C reaches the whole process group; the parent alone handles it and stops us
     # (workers started from the main thread already inherit this, see sigint_ignored).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent(parent)  # a killed evaluation leaves no worker behind,
+    adopt_orphans()  # nor a process the agent forked and abandoned,
+    make_undumpable()  # and the agent's process cannot open our pipes through /proc
     # One core per worker: stop a torch/OpenMP agent from starting a thread per core in
     # every worker (read when the agent first imports such a library).
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -229,7 +239,7 @@ def _worker_main(worker: int, spec: AgentSpec, episode_timeout: float | None, jo
         return
     runner = EpisodeRunner(agent, episode_timeout)
     try:
-        results.put(("ready", worker, agent_observes(agent)))
+        results.put(("ready", worker, (agent_observes(agent), getattr(agent, "pid", None))))
         while True:
             with next_job.get_lock():
                 index = next_job.value
@@ -240,6 +250,8 @@ def _worker_main(worker: int, spec: AgentSpec, episode_timeout: float | None, jo
             try:
                 total, length = runner.run(jobs[index])
             except (AgentError, EvaluationError) as error:
+                if isinstance(agent, AgentProcess):
+                    agent.kill()  # before the report: the evaluation stops this worker when it reads it
                 results.put((type(error).__name__, None, str(error)))
                 return
             results.put((index, total, length))
@@ -286,6 +298,8 @@ def run_in_process(agent: Any, jobs: Sequence[Job], episode_timeout: float | Non
 
 #: Seconds a worker may take to import the agent file and run ``make_agent``.
 AGENT_LOAD_TIMEOUT = 600.0
+#: Seconds the workers get to close their envs and agents after the last episode.
+WORKER_EXIT_GRACE = 10.0
 #: Seconds past the episode timeout before the parent stops a worker whose agent ignored
 #: the in-worker alarm (stuck in C code, or catching it).
 TIMEOUT_GRACE = 5.0
@@ -305,7 +319,8 @@ def run_in_workers(spec: AgentSpec, jobs: Sequence[Job], workers: int, episode_t
     next_job = context.Value("q", 0)
     results = context.Queue()
     processes = [
-        context.Process(target=_worker_main, args=(w, spec, episode_timeout, jobs, next_job, results), daemon=True)
+        context.Process(target=_worker_main, args=(w, os.getpid(), spec, episode_timeout, jobs, next_job, results),
+                        daemon=True)
         for w in range(workers)
     ]
     outcomes: dict[int, tuple[float, int]] = {}
@@ -313,6 +328,7 @@ def run_in_workers(spec: AgentSpec, jobs: Sequence[Job], workers: int, episode_t
     started = time.monotonic()
     ready: set[int] = set()
     running: dict[int, tuple[int, float]] = {}  # worker -> (job index, start time)
+    agent_processes: list[int] = []
     try:
         with sigint_ignored():
             for process in processes:
@@ -326,7 +342,9 @@ def run_in_workers(spec: AgentSpec, jobs: Sequence[Job], workers: int, episode_t
                 continue
             if index == "ready":
                 ready.add(total)
-                observes = bool(detail)
+                observes = bool(detail[0])
+                if detail[1] is not None:
+                    agent_processes.append(detail[1])
             elif index == "start":
                 running[total] = (detail, time.monotonic())
             elif total is None:
@@ -337,12 +355,18 @@ def run_in_workers(spec: AgentSpec, jobs: Sequence[Job], workers: int, episode_t
                 bar.done(jobs[index])
             _check_clock(jobs, ready, running, started, workers, episode_timeout)
     finally:
+        if len(outcomes) == len(jobs):  # done: let the workers end their agents' processes themselves
+            deadline = time.monotonic() + WORKER_EXIT_GRACE
+            for process in processes:
+                process.join(max(deadline - time.monotonic(), 0.0))
         for process in processes:
             if process.is_alive():
                 process.kill()
         for process in processes:
             if process.pid is not None:  # started (a failed start must not hide its own error)
                 process.join()
+        for leader in agent_processes:  # in case a stopped worker could not end its agent
+            kill_group(leader, AGENT_HOST.encode())
     return outcomes, observes
 
 

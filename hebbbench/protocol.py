@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from hebbbench.agent_file import (
+    AgentError,
     AgentFactory,
     agent_sha256,
     describe,
@@ -37,6 +38,7 @@ from hebbbench.episodes import (
     run_in_workers,
     task_spaces,
 )
+from hebbbench.processes import undumpable
 from hebbbench.results import ARITHMETIC, Results, VariationResult, option_problems
 from hebbbench.version import __version__
 
@@ -159,6 +161,8 @@ def evaluate(
     arithmetic = check_arithmetic(arithmetic, agent_file=isinstance(source, str))
     agent_path = source if isinstance(source, str) else _source_file(source)
     started = time.perf_counter()
+    # Hashed before the agent runs: the code that ran, whatever the agent does to its files.
+    sha256_before = agent_sha256(agent_path) if Path(agent_path).exists() else ""
     agent_options = check_agent_options(agent_options)
     spec = AgentSpec(source, fold.task, fold.holdout, *task_spaces(fold.task), agent_options, arithmetic)
     # An agent file runs in worker processes only, whatever ``workers`` is: this process
@@ -186,10 +190,15 @@ def evaluate(
         if agent is not None and workers_used == 1:
             outcomes, observes = run_in_process(agent, jobs, episode_timeout, bar), agent_observes(agent)
         else:
-            outcomes, observes = run_in_workers(spec, jobs, workers_used, episode_timeout, bar)
+            with undumpable():  # an agent's process cannot open our pipes through /proc
+                outcomes, observes = run_in_workers(spec, jobs, workers_used, episode_timeout, bar)
     finally:
         bar.close()
     wall_time = time.perf_counter() - started
+    if isinstance(source, str) and (agent_sha256(agent_path) if Path(agent_path).exists() else "") != sha256_before:
+        raise AgentError(f"the agent's files ({agent_path!r}) changed while it was evaluated, so no one could "
+                         "re-run what was scored: an agent must not write into its own file or folder (write "
+                         "elsewhere, e.g. a temporary folder).")
 
     per_variation = []
     for v, variation in enumerate(task_variations):
@@ -211,7 +220,7 @@ def evaluate(
         task=fold.task,
         holdout=fold.holdout,
         agent_path=agent_path,
-        agent_sha256=agent_sha256(agent_path) if Path(agent_path).exists() else "",
+        agent_sha256=sha256_before,
         agent_options=agent_options,
         agent_observes=observes,
         agent_arithmetic=arithmetic,

@@ -8,6 +8,7 @@ changed its own scores. Add a new hostile agent as one more case below.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -142,3 +143,115 @@ def test_an_agent_that_patches_the_env_and_the_episode_loop_at_import_cannot_cha
     assert [v.returns for v in forged.variations] == [v.returns for v in honest.variations]
     assert [v.lengths for v in forged.variations] == [v.lengths for v in honest.variations]
     assert max(v.returns[0] for v in honest.variations) < 1000
+
+
+def _gone(pid: int, within: float = 10.0) -> bool:
+    """Whether process ``pid`` has ended (and been reaped) within ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if not Path(f"/proc/{pid}").exists():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+
+
+@linux_only
+@pytest.mark.parametrize("escape", ["", "os.setsid()"])
+def test_a_process_the_agent_forks_and_abandons_does_not_outlive_the_evaluation(tmp_path, escape):
+    module = (f"child = os.fork()\nif child == 0:\n    {escape or 'pass'}\n    time.sleep(600)\n    os._exit(0)\n"
+              f"open({str(tmp_path / 'child.pid')!r}, 'w').write(str(child))")
+    agent = tmp_path / "agent"
+    agent.mkdir()
+    results = evaluate(str(agent_file(agent, module=module)), task="ant", episodes=1, workers=1)
+    assert len(results.variations) == 5
+    assert _gone(int((tmp_path / "child.pid").read_text()))
+
+
+def test_an_agent_that_exits_while_a_forked_child_holds_its_pipe_is_reported_not_waited_for(tmp_path):
+    module = "if os.fork() == 0:\n    time.sleep(600)\n    os._exit(0)"
+    agent = agent_file(tmp_path, module=module, act="os._exit(3)")
+    start = time.monotonic()
+    with pytest.raises(AgentError, match=r"the agent.s process ended with exit code 3 in act \(os._exit"):
+        evaluate(str(agent), task="ant", episodes=1, workers=1)
+    assert time.monotonic() - start < 60
+
+
+CLASS_AGENT = '''
+import os
+
+import numpy as np
+
+
+class Agent:
+    def reset(self, seed):
+        pass
+
+{methods}
+
+
+def make_agent(task, holdout, observation_space, action_space):
+{module}
+    return Agent()
+'''
+
+
+@pytest.mark.parametrize("methods, module, message", [
+    ("    def act(self, observation):\n        return [[0.0] * 8, [0.0]]", "    pass",
+     r"returned an invalid action .* reading it as one raised ValueError"),
+    ("    def act(self, observation):\n        class Bad(Exception):\n            def __str__(self):\n"
+     "                raise RuntimeError\n        raise Bad()", "    pass",
+     r"the agent's act raised Bad: \(its message could not be read"),
+    ("    @property\n    def observe(self):\n        raise RuntimeError('no observe')\n\n"
+     "    def act(self, observation):\n        return np.zeros(8)", "    pass",
+     r"reading the agent's observe raised RuntimeError: no observe"),
+    ("    def act(self, observation):\n        raise KeyboardInterrupt", "    pass",
+     r"the agent's act raised KeyboardInterrupt .*step 0"),
+    ("    def act(self, observation):\n        return np.zeros(8)", "    os.closerange(3, 100)",
+     r"stopped answering while loading the agent .*: it closed its end of the pipe"),
+])
+def test_an_agent_that_breaks_in_odd_ways_gets_a_message_that_names_what_it_did(tmp_path, methods, module, message):
+    path = tmp_path / "odd_agent.py"
+    path.write_text(CLASS_AGENT.format(methods=methods, module=module))
+    with pytest.raises(AgentError, match=message):
+        evaluate(str(path), task="ant", episodes=1, workers=1)
+
+
+def test_an_agent_that_rewrites_its_own_file_is_refused_and_the_hash_is_of_what_ran(tmp_path):
+    agent = agent_file(tmp_path, module="open(__file__, 'a').write('# changed\\n')")
+    with pytest.raises(AgentError, match="changed while it was evaluated"):
+        evaluate(str(agent), task="ant", episodes=1, workers=1)
+
+
+@linux_only
+def test_kill_stops_an_evaluation_cleanly_and_ends_its_agent(tmp_path):
+    marker = tmp_path / "agent.pid"
+    agent = agent_file(tmp_path, module=f"open({str(marker)!r}, 'w').write(str(os.getpid()))",
+                       act="time.sleep(0.05)")
+    process = subprocess.Popen([sys.executable, "-m", "hebbbench.cli", "evaluate", str(agent), "--task", "ant",
+                                "--episodes", "20", "--workers", "1", "--output", str(tmp_path / "r.json")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)
+    process.terminate()
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130 and "interrupted; nothing was written" in stderr, stderr
+    assert not (tmp_path / "r.json").exists()
+    assert _gone(int(marker.read_text()))
+
+
+@linux_only
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may open any process's pipes through /proc")
+def test_an_agent_cannot_open_its_workers_pipes_through_proc(tmp_path):
+    """The route by which an agent could write forged results into the worker's queue."""
+    outcome = tmp_path / "outcome"
+    module = (f"try:\n    os.listdir(f'/proc/{{os.getppid()}}/fd')\n    found = 'opened'\n"
+              f"except PermissionError:\n    found = 'denied'\nopen({str(outcome)!r}, 'w').write(found)")
+    agent = tmp_path / "agent"
+    agent.mkdir()
+    evaluate(str(agent_file(agent, module=module)), task="ant", episodes=1, workers=1)
+    assert outcome.read_text() == "denied"
