@@ -3,6 +3,7 @@
     pip install -e ".[sb3]"
     python examples/sb3_ppo.py --task ant --steps 2000000 --out runs/ppo-ant
     python examples/sb3_ppo.py --out runs/ppo-ant --resume      # after an interruption
+    python examples/sb3_ppo.py --out runs/ppo-ant --plot curve.png  # the training curve
     hebbbench evaluate runs/ppo-ant --task ant
 
 PPO trains on ``hebbbench:AntTrain-v0`` (or ``CarRacingTrain-v0``, with the 20-step rule
@@ -175,6 +176,27 @@ def resume_ppo(out: Path) -> Path:
     return out
 
 
+def plot_progress(out: Path, png: Path) -> Path:
+    """Plot ``out/progress.csv`` (mean training return over env steps) to ``png``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [line.split(",") for line in (out / "progress.csv").read_text().splitlines()[1:]]
+    config = json.loads((out / "config.json").read_text())
+    figure, axes = plt.subplots(figsize=(8, 4.5), layout="constrained")
+    axes.plot([int(r[0]) / 1e6 for r in rows], [float(r[2]) for r in rows])
+    axes.set_xlabel("env steps (millions)")
+    axes.set_ylabel("mean return, last 100 training episodes")
+    axes.set_title(f"SB3 PPO on {config['task']}, {config['holdout']} held out (training variations, "
+                   "stochastic policy)", fontsize=10)
+    axes.grid(alpha=0.3)
+    write_atomic(png, lambda handle: figure.savefig(handle, format="png", dpi=110))
+    plt.close(figure)
+    return png
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", choices=["ant", "car"], help="task to train on (not with --resume)")
@@ -184,9 +206,13 @@ def main() -> None:
     parser.add_argument("--checkpoint-steps", type=int, default=100_000, help="env steps between checkpoints")
     parser.add_argument("--out", type=Path, required=True, help="run directory to write")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    parser.add_argument("--plot", type=Path, metavar="PNG", help="only plot --out's progress.csv to PNG")
     args = parser.parse_args()
     from hebbbench.envs import PAPER_HOLDOUT
 
+    if args.plot:
+        print(f"wrote {plot_progress(args.out, args.plot)}")
+        return
     if args.resume:
         out = resume_ppo(args.out)
     elif args.task is None:
