@@ -9,7 +9,7 @@ Hebbian agents at the paper's budgets (ant: population 500, D = 61,440; car: pop
 * ``rebuild``: a worker rebuilding one individual from the mean and its seed, seconds;
 * ``bytes``: what a worker receives per generation (the pickled compact population);
 * ``reset``, ``step``, ``policy``: an episode's parts: one env reset, one env step, and
-  the batched policy's step per individual at :data:`~hebbbench.lockstep.MAX_LOCKSTEP`;
+  the batched policy's step per individual at :func:`~hebbbench.lockstep.lockstep_size`;
 * ``latency``: a local-pool batch round trip beyond the worker's own time (1-step
   episodes, 2 workers), seconds per batch.
 
@@ -31,7 +31,7 @@ import torch
 from hebbbench.agents import hebbian_slice, make_policy, parameter_count
 from hebbbench.envs import get_variation
 from hebbbench.es import OpenAIES, OpenAIESConfig, coefficient_penalty
-from hebbbench.lockstep import MAX_LOCKSTEP, EpisodeBatch, split_batches
+from hebbbench.lockstep import EpisodeBatch, lockstep_size, split_batches
 from hebbbench.rollouts import LocalPoolBackend
 
 PAPER = {"ant": 500, "car": 200}  # population
@@ -84,11 +84,12 @@ def test_episode_parts(task):
     if task == "car":
         action[1] = 1.0  # full gas: the car keeps finding tiles
     m["step"] = _best(lambda: [env.step(action) for _ in range(200)]) / 200
-    population = torch.randn(MAX_LOCKSTEP, parameter_count("hebbian", task)) * 0.1
+    size = lockstep_size(task, "hebbian")
+    population = torch.randn(size, parameter_count("hebbian", task)) * 0.1
     policy = make_policy("hebbian", task, population)
-    policy.reset([0] * MAX_LOCKSTEP)
-    observations = np.stack([observation] * MAX_LOCKSTEP)
-    m["policy"] = _best(lambda: [policy.act(observations) for _ in range(20)]) / 20 / MAX_LOCKSTEP
+    policy.reset([0] * size)
+    observations = np.stack([observation] * size)
+    m["policy"] = _best(lambda: [policy.act(observations) for _ in range(20)]) / 20 / size
     env.close()
 
 
@@ -112,10 +113,10 @@ def test_local_pool_latency():
         _MEASURED[task]["latency"] = latency
 
 
-def projected_generation_seconds(m: dict[str, float], population: int, workers: int) -> float:
+def projected_generation_seconds(m: dict[str, float], task: str, population: int, workers: int) -> float:
     """The model of docs/scaling.md: serial driver work, then rounds of W batches, each
     batch costing its episodes, its rebuild and the round-trip latency."""
-    batches = VARIATIONS * min(population, max(workers, math.ceil(population / MAX_LOCKSTEP)))
+    batches = VARIATIONS * min(population, max(workers, math.ceil(population / lockstep_size(task, "hebbian"))))
     per_batch_individuals = VARIATIONS * population / batches
     episode = m["reset"] + EPISODE_STEPS * (m["step"] + m["policy"])
     batch = per_batch_individuals * (episode + m["rebuild"]) + m["latency"]
@@ -130,8 +131,8 @@ def teardown_module(module):
               f"{m['bytes'] / 1e6:.3f} MB per worker per generation, reset {m['reset'] * 1e3:.1f} ms, "
               f"step {m['step'] * 1e6:.0f} us, policy {m['policy'] * 1e6:.1f} us/individual, "
               f"batch latency {m['latency'] * 1e3:.1f} ms")
-        one = projected_generation_seconds(m, PAPER[task], 1)
+        one = projected_generation_seconds(m, task, PAPER[task], 1)
         for workers in WORKERS:
-            seconds = projected_generation_seconds(m, PAPER[task], workers)
+            seconds = projected_generation_seconds(m, task, PAPER[task], workers)
             print(f"  W={workers:>3}: {seconds:8.1f} s/generation, speed-up {one / seconds:6.1f}x, "
                   f"{workers * m['bytes'] / 1e6:8.1f} MB sent per generation")

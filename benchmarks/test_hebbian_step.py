@@ -27,7 +27,7 @@ from hebbbench.agents import AGENTS, ReferenceAgent, make_policy, parameter_coun
 from hebbbench.agents.networks import conv_features
 
 POPULATION = 200
-CAR_BATCH = 64  # the largest lockstep batch (hebbbench.lockstep.MAX_LOCKSTEP)
+CAR_BATCH = 64  # the lockstep batch of hebbbench < 0.3 (see benchmarks/test_lockstep_size.py)
 ENV_STEPS = 300
 #: Mean and fastest round, seconds, per measurement: on a shared machine the fastest round
 #: is the better estimate of the intrinsic cost, so both are printed.

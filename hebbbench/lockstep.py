@@ -16,9 +16,19 @@ import numpy as np
 import hebbbench  # noqa: F401  (registers the env IDs, also in worker processes)
 from hebbbench.agents import make_policy
 
-#: Episodes a batch plays in lockstep at most (bounds a worker's envs: pybullet allows
-#: about a thousand physics clients per process).
-MAX_LOCKSTEP = 64
+#: Episodes a batch plays in lockstep, per (task, network); others get DEFAULT_LOCKSTEP.
+#: Chosen by ``benchmarks/test_lockstep_size.py`` (one core, 2026-11-30, env and policy
+#: together, against the single size 64 used before): K = 16 played the ant 1.10x (Hebbian)
+#: and 1.12x (static) faster and the static car as fast; the Hebbian car was fastest at
+#: K = 8 (1.12x; its [K, 648, 128] weights then stay nearer the cache). It also bounds a
+#: worker's envs (pybullet allows about a thousand physics clients per process).
+LOCKSTEP_SIZE = {("car", "hebbian"): 8}
+DEFAULT_LOCKSTEP = 16
+
+
+def lockstep_size(task: str, network: str) -> int:
+    """The most episodes of ``network`` on ``task`` one batch plays in lockstep."""
+    return LOCKSTEP_SIZE.get((task, network), DEFAULT_LOCKSTEP)
 #: Envs a worker keeps between batches; the least recently used env IDs are closed beyond it.
 MAX_CACHED_ENVS = 384
 
@@ -74,8 +84,9 @@ class BatchResult:
 
 def split_batches(template: EpisodeBatch, population_size: int, workers: int) -> list[EpisodeBatch]:
     """Cut ``population_size`` individuals on ``template``'s variation into near-equal
-    batches of at most :data:`MAX_LOCKSTEP`, at least one per worker (so every worker has work)."""
-    count = min(population_size, max(workers, math.ceil(population_size / MAX_LOCKSTEP)))
+    batches of at most :func:`lockstep_size`, at least one per worker (so every worker has work)."""
+    size = lockstep_size(template.task, template.network)
+    count = min(population_size, max(workers, math.ceil(population_size / size)))
     bounds = [i * population_size // count for i in range(count + 1)]
     return [dataclasses.replace(template, start=start, stop=stop) for start, stop in zip(bounds, bounds[1:])]
 

@@ -20,7 +20,7 @@ from hebbbench.agents import parameter_count
 from hebbbench.envs import get_variation
 from hebbbench.es import GaussianMixtureES, GaussianMixtureESConfig, OpenAIES, OpenAIESConfig
 from hebbbench.interrupts import sigint_deferred
-from hebbbench.lockstep import MAX_LOCKSTEP, EpisodeBatch, split_batches
+from hebbbench.lockstep import EpisodeBatch, lockstep_size, split_batches
 from hebbbench.rollouts import (
     BatchError,
     InProcessBackend,
@@ -113,13 +113,15 @@ def test_per_individual_episodes_give_the_same_numbers_on_every_backend(tmp_path
         TrainConfig(agent="static", task="ant", episode_seeds="random")
 
 
-def test_split_batches_covers_the_population_once():
-    template = EpisodeBatch("static", "ant", "AntDefault-v0", 0, 0, 0, 500)
+@pytest.mark.parametrize("network, task", [("static", "ant"), ("hebbian", "car")])
+def test_split_batches_covers_the_population_once(network, task):
+    template = EpisodeBatch(network, task, "AntDefault-v0", 0, 0, 0, 500)
     for workers in (1, 2, 3, 200):
         batches = split_batches(template, 500, workers)
         covered = np.concatenate([np.arange(b.start, b.stop) for b in batches])
         assert np.array_equal(covered, np.arange(500))
-        assert max(b.size for b in batches) <= MAX_LOCKSTEP and len(batches) >= min(workers, 500)
+        assert max(b.size for b in batches) <= lockstep_size(task, network) and len(batches) >= min(workers, 500)
+    assert lockstep_size("car", "hebbian") == 8 and lockstep_size("ant", "static") == 16
 
 
 @pytest.mark.parametrize("network, task", [("hebbian", "ant"), ("static", "car")])
