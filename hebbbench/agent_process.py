@@ -39,7 +39,7 @@ import numpy as np
 
 from hebbbench.agent_file import AgentError, ReportedError
 from hebbbench.envs.validation import InvalidAction, checked_action
-from hebbbench.processes import kill_children, kill_group
+from hebbbench.processes import kill_group
 
 #: Longest reply the worker reads from an agent process (an error text; actions are small).
 MAX_REPLY_BYTES = 1 << 16
@@ -83,8 +83,12 @@ class AgentProcess:
         theirs.close()
         #: The agent's process id, also its process group's (it leads a session of its own).
         self.pid = self._process.pid
-        self._conn.send_bytes(pickle.dumps(spec))
-        kind, body = self._reply("while loading the agent (importing its file, make_agent)")
+        loading = "while loading the agent (importing its file, make_agent)"
+        try:
+            self._conn.send_bytes(pickle.dumps(spec))
+        except OSError:
+            self._gone(loading)
+        kind, body = self._reply(loading)
         if kind == b"E":
             self.kill()
             raise AgentError(body.decode("utf-8", "replace"))
@@ -118,13 +122,12 @@ class AgentProcess:
         self.kill()
 
     def kill(self) -> None:
-        """End the agent's process, every process it started in its group, and any it
-        abandoned (they were adopted by this worker, see :func:`~hebbbench.processes.adopt_orphans`)."""
+        """End the agent's process and every process it started in its group. (Those it
+        moved out of its group are orphans that the worker adopted and ends itself.)"""
         kill_group(self.pid, AGENT_HOST.encode())
         if self._process.poll() is None:
             self._process.kill()
         self._process.wait()
-        kill_children()
         self._conn.close()
 
     def _call(self, name: str, *args: Any) -> None:

@@ -31,7 +31,7 @@ from hebbbench.envs import variations
 from hebbbench.envs.validation import InvalidAction, checked_action
 from hebbbench.files import write_atomic
 from hebbbench.interrupts import sigint_ignored
-from hebbbench.processes import adopt_orphans, die_with_parent, kill_group, make_undumpable
+from hebbbench.processes import adopt_orphans, die_with_parent, kill_children, kill_group, make_undumpable
 
 #: Recordings (``record_dir``) keep every RECORD_EVERY-th frame of one episode.
 RECORD_EVERY = 4
@@ -235,6 +235,7 @@ def _worker_main(worker: int, parent: int, spec: AgentSpec, episode_timeout: flo
     try:  # an agent file runs in its own process, apart from the env and the returns
         agent = AgentProcess(spec) if isinstance(spec.source, str) else spec.make()
     except AgentError as error:
+        kill_children()  # what the agent forked while it loaded
         results.put(("AgentError", None, str(error)))
         return
     runner = EpisodeRunner(agent, episode_timeout)
@@ -250,8 +251,9 @@ def _worker_main(worker: int, parent: int, spec: AgentSpec, episode_timeout: flo
             try:
                 total, length = runner.run(jobs[index])
             except (AgentError, EvaluationError) as error:
-                if isinstance(agent, AgentProcess):
-                    agent.kill()  # before the report: the evaluation stops this worker when it reads it
+                if isinstance(agent, AgentProcess):  # before the report: the evaluation stops us when it reads it
+                    agent.kill()
+                    kill_children()  # what the agent forked and abandoned (we adopted it)
                 results.put((type(error).__name__, None, str(error)))
                 return
             results.put((index, total, length))
@@ -259,6 +261,7 @@ def _worker_main(worker: int, parent: int, spec: AgentSpec, episode_timeout: flo
         runner.close()
         if isinstance(agent, AgentProcess):
             agent.close()
+            kill_children()
 
 
 class Progress:
