@@ -118,7 +118,7 @@ def _load_normalisation(vec, path: Path) -> None:
         running.count = float(stats[f"{prefix}_count"])
 
 
-def _checkpoint(model, vec, out: Path, config: dict, wall_s: float) -> None:
+def _checkpoint(model, vec, out: Path, config: dict) -> None:
     """Write the model, the normalisation statistics and one progress row, each atomically."""
     write_atomic(out / "model.zip", model.save)
     if config["task"] != "car":
@@ -128,6 +128,7 @@ def _checkpoint(model, vec, out: Path, config: dict, wall_s: float) -> None:
     mean_length = float(np.mean([e["l"] for e in episodes])) if episodes else float("nan")
     progress = out / "progress.csv"
     rows = progress.read_text() if progress.exists() else "env_steps,wall_s,mean_return_100,mean_length_100\n"
+    wall_s = config["wall_s"]
     write_text_atomic(progress, rows + f"{model.num_timesteps},{wall_s:.1f},{mean_return:.2f},{mean_length:.1f}\n")
     print(f"{model.num_timesteps:>9,} steps  {wall_s / 60:7.1f} min  mean return (last 100 episodes) "
           f"{mean_return:8.1f}  mean length {mean_length:6.1f}", flush=True)
@@ -170,7 +171,7 @@ def resume_ppo(out: Path) -> Path:
         chunk = min(config["checkpoint_steps"], config["steps"] - model.num_timesteps)
         model.learn(total_timesteps=chunk, reset_num_timesteps=False)
         config["wall_s"] += time.monotonic() - started
-        _checkpoint(model, vec, out, config, config["wall_s"])
+        _checkpoint(model, vec, out, config)
         write_text_atomic(out / "config.json", json.dumps(config, indent=2) + "\n")
     vec.close()
     return out

@@ -10,7 +10,7 @@ the env, the rewards or the comparison ``verify`` makes, whatever it does at imp
 Trust runs one way. The worker sends pickled requests (the agent spec, observations);
 the agent process answers in a fixed byte format that the worker parses without pickle:
 ``R`` + observes flag (built), ``K`` (done), ``A`` + the action as float64 bytes (checked
-again by the worker), ``V`` + text (invalid action), ``E`` + text (the agent raised).
+again by the worker's episode loop), ``V`` + text (invalid action), ``E`` + text (the agent raised).
 
 The agent process lives in its own session, so Ctrl-C at a terminal reaches the evaluation
 only, and it dies with its worker (Linux: the parent-death signal; elsewhere a watchdog
@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from hebbbench.agent_file import AgentError, ReportedError
-from hebbbench.envs.validation import InvalidAction, checked_action
+from hebbbench.envs.validation import InvalidAction
 from hebbbench.processes import kill_group
 
 #: Longest reply the worker reads from an agent process (an error text; actions are small).
@@ -101,19 +101,23 @@ class AgentProcess:
         self._call("reset", seed)
 
     def act(self, observation: np.ndarray) -> np.ndarray:
+        """The agent's action as float64, unchecked: the caller checks it against the space
+        (:class:`~hebbbench.episodes.EpisodeRunner` does, in the worker)."""
         kind, body = self._request("act", observation)
         if kind == b"V":
             raise InvalidAction(body.decode("utf-8", "replace"))
         if kind != b"A" or len(body) != self._action_size:
             self._violation(kind, "in act")
-        return checked_action(np.frombuffer(body, dtype=np.float64).reshape(self.action_space.shape),
-                              self.action_space)
+        return np.frombuffer(body, dtype=np.float64).reshape(self.action_space.shape)
 
     def _observe(self, reward: float, terminated: bool, truncated: bool) -> None:
         self._call("observe", reward, terminated, truncated)
 
     def close(self) -> None:
-        """Ask the agent's process to exit, give it :data:`CLOSE_GRACE` s, then :meth:`kill`."""
+        """Ask the agent's process to exit, give it :data:`CLOSE_GRACE` s, then :meth:`kill`
+        (nothing if it was already killed)."""
+        if self._conn.closed:
+            return
         try:
             self._conn.send(("close",))
             self._process.wait(CLOSE_GRACE)
@@ -124,6 +128,8 @@ class AgentProcess:
     def kill(self) -> None:
         """End the agent's process and every process it started in its group. (Those it
         moved out of its group are orphans that the worker adopted and ends itself.)"""
+        if self._conn.closed:
+            return
         kill_group(self.pid, AGENT_HOST.encode())
         if self._process.poll() is None:
             self._process.kill()

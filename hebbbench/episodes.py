@@ -315,9 +315,10 @@ def run_in_workers(spec: AgentSpec, jobs: Sequence[Job], workers: int, episode_t
     This process owns the clock: a worker that has not built its agent within
     :data:`AGENT_LOAD_TIMEOUT`, or whose episode runs :data:`TIMEOUT_GRACE` seconds past
     ``episode_timeout``, is stopped and the evaluation fails with :class:`AgentError`; a
-    worker that exits early (``os._exit`` in the agent) fails it with
-    :class:`EvaluationError`. Returns the outcomes ``{index: (return, length)}`` and
-    whether the agent takes rewards through ``observe``."""
+    worker that exits early (``os._exit`` in an in-memory agent; an agent file's exit is
+    its own process's, an :class:`AgentError`) fails it with :class:`EvaluationError`.
+    Returns the outcomes ``{index: (return, length)}`` and whether the agent takes rewards
+    through ``observe``."""
     context = multiprocessing.get_context("spawn")
     next_job = context.Value("q", 0)
     results = context.Queue()

@@ -24,13 +24,13 @@ from hebbbench.agents import make_policy
 #: worker's envs (pybullet allows about a thousand physics clients per process).
 LOCKSTEP_SIZE = {("car", "hebbian"): 8}
 DEFAULT_LOCKSTEP = 16
+#: Envs a worker keeps between batches; the least recently used env IDs are closed beyond it.
+MAX_CACHED_ENVS = 384
 
 
 def lockstep_size(task: str, network: str) -> int:
     """The most episodes of ``network`` on ``task`` one batch plays in lockstep."""
     return LOCKSTEP_SIZE.get((task, network), DEFAULT_LOCKSTEP)
-#: Envs a worker keeps between batches; the least recently used env IDs are closed beyond it.
-MAX_CACHED_ENVS = 384
 
 @dataclass(frozen=True)
 class EpisodeBatch:

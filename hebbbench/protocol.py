@@ -162,7 +162,7 @@ def evaluate(
     agent_path = source if isinstance(source, str) else _source_file(source)
     started = time.perf_counter()
     # Hashed before the agent runs: the code that ran, whatever the agent does to its files.
-    sha256_before = agent_sha256(agent_path) if Path(agent_path).exists() else ""
+    sha256_before = _files_sha256(agent_path)
     agent_options = check_agent_options(agent_options)
     spec = AgentSpec(source, fold.task, fold.holdout, *task_spaces(fold.task), agent_options, arithmetic)
     # An agent file runs in worker processes only, whatever ``workers`` is: this process
@@ -195,7 +195,7 @@ def evaluate(
     finally:
         bar.close()
     wall_time = time.perf_counter() - started
-    if isinstance(source, str) and (agent_sha256(agent_path) if Path(agent_path).exists() else "") != sha256_before:
+    if isinstance(source, str) and _files_sha256(agent_path) != sha256_before:
         raise AgentError(f"the agent's files ({agent_path!r}) changed while it was evaluated, so no one could "
                          "re-run what was scored: an agent must not write into its own file or folder (write "
                          "elsewhere, e.g. a temporary folder).")
@@ -230,6 +230,11 @@ def evaluate(
         wall_time_s=round(wall_time, 3),
         variations=tuple(per_variation),
     )
+
+
+def _files_sha256(agent_path: str) -> str:
+    """The agent's files' sha256 (:func:`agent_sha256`), or "" when there are none."""
+    return agent_sha256(agent_path) if Path(agent_path).exists() else ""
 
 
 def check_arithmetic(arithmetic: str | None, *, agent_file: bool) -> str:

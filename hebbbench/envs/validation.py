@@ -31,7 +31,7 @@ def checked_action(action: object, space: spaces.Box) -> np.ndarray:
     raw = np.asarray(action)
     if raw.dtype.kind not in "iuf":  # bools, complex numbers, strings, objects
         raise InvalidAction(f"action must be an array of real numbers (floats or ints), got {action!r} "
-                         f"(dtype {raw.dtype})")
+                            f"(dtype {raw.dtype})")
     array = raw.astype(np.float64)
     # Fast path, once per env step: NaN fails both comparisons, so in-bounds implies finite.
     if array.shape == space.shape and ((array >= space.low) & (array <= space.high)).all():
