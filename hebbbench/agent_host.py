@@ -35,7 +35,7 @@ def _serve(conn: Connection) -> None:
         conn.send_bytes(b"E" + _text(str(error)))
         return
     except BaseException as error:  # e.g. an ``observe`` property that raises
-        conn.send_bytes(b"E" + _text(f"reading the agent's observe raised {_described(error)}."))
+        conn.send_bytes(b"E" + _text(f"reading the agent's observe raised {describe(error)}{where(error)}."))
         return
     conn.send_bytes(b"R" + (b"1" if callable(observe) else b"0"))
     while True:
@@ -50,7 +50,7 @@ def _serve(conn: Connection) -> None:
             else:
                 observe(*request[1:])
         except BaseException as error:  # SIGINT is ignored here: a KeyboardInterrupt is the agent's own
-            conn.send_bytes(b"E" + _text(_described(error)))
+            conn.send_bytes(b"E" + _text(f"{describe(error)}{where(error)}"))
             continue
         if request[0] != "act":
             conn.send_bytes(b"K")
@@ -62,13 +62,9 @@ def _serve(conn: Connection) -> None:
             continue
         except BaseException as error:  # reading the action as an array ran the agent's code, which raised
             conn.send_bytes(b"V" + _text(f"action must be an array of real numbers; reading it as one raised "
-                                          f"{_described(error)}"))
+                                          f"{describe(error)}{where(error)}"))
             continue
         conn.send_bytes(b"A" + np.ascontiguousarray(action, dtype=np.float64).tobytes())
-
-
-def _described(error: BaseException) -> str:
-    return f"{describe(error)}{where(error)}"
 
 
 def _text(message: str) -> bytes:
