@@ -85,16 +85,16 @@ def _train(args: argparse.Namespace) -> int:
                  if value is not None]
         if given:
             raise UserError(f"--resume continues a run with its saved config (only --generations, --workers, "
-                            f"--backend and --ray-address may change); drop {', '.join(given)}")
+                            f"--backend, --ray-address and --device may change); drop {', '.join(given)}")
         run_dir = train.resume(args.resume, workers=args.workers, generations=args.generations,
-                               backend=args.backend, ray_address=args.ray_address)
+                               backend=args.backend, ray_address=args.ray_address, device=args.device)
     else:
         if args.out is None:
             raise UserError("give --out RUN_DIR for a new run, or --resume RUN_DIR to continue one")
         overrides = {
             "agent": args.agent, "task": args.task, "holdout": args.holdout, "population": args.population,
             "generations": args.generations, "workers": args.workers, "seed": args.seed,
-            "backend": args.backend, "ray_address": args.ray_address,
+            "backend": args.backend, "ray_address": args.ray_address, "device": args.device,
             "max_episode_steps": args.max_episode_steps, "rho": args.rho, "episode_seeds": args.episode_seeds,
             "variations": tuple(args.variations.split(",")) if args.variations is not None else None,
         }
@@ -286,6 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="where episodes run: a local worker pool (default), Ray, or this process")
     trainer.add_argument("--ray-address", help="join the Ray cluster at this address (with --backend ray; "
                                                "default: start a local Ray)")
+    trainer.add_argument("--device", help="where the policies and the shared rules' update compute: cpu "
+                                          "(default) or cuda (cuda:N); envs stay on the CPU")
     trainer.add_argument("--seed", type=int, help="seed of every random number in the run (default 0)")
     trainer.add_argument("--max-episode-steps", type=int, help="shorten every episode to K policy steps")
     trainer.add_argument("--episode-seeds", choices=["shared", "per-pair", "per-individual"],

@@ -25,8 +25,8 @@ import numpy as np
 import tomllib
 import torch
 
-from hebbbench.agents import AGENTS, hebbian_slice, parameter_count
-from hebbbench.checks import int_at_least
+from hebbbench.agents import AGENTS, INIT_SCHEMES, hebbian_slice, initial_parameters
+from hebbbench.checks import device_name, int_at_least
 from hebbbench.envs import get_task, get_variation
 from hebbbench.es import (
     GaussianMixtureES,
@@ -92,6 +92,11 @@ class TrainConfig:
     """Where episodes run: ``"local"`` pool, ``"ray"`` or ``"inprocess"`` (:mod:`hebbbench.rollouts`)."""
     ray_address: str | None = None
     """Join this Ray cluster (``backend="ray"``; default: start a local Ray)."""
+    device: str = "cpu"
+    """Where the workers' batched policies and the shared rules' mixture update compute:
+    ``"cpu"`` or ``"cuda"`` (``"cuda:N"``); envs and the OpenAI-ES update stay on the CPU.
+    Same device, same numbers; another device gives numbers that differ in the last bits
+    (docs/scaling.md). Checked against the machine when training starts."""
     strategy: str = "openai-es"
     """``"openai-es"``, or ``"gaussian-mixture"`` (always, and only, for ``agent="shared"``)."""
     es: dict[str, Any] = field(default_factory=dict)
@@ -106,7 +111,12 @@ class TrainConfig:
     (OpenAI-ES only), ``"per-individual"`` one each, as the paper's code (which reset each
     individual's env unseeded)."""
     init_std: float = 1.0
-    """The ES mean starts at N(0, init_std^2) for every parameter (the paper: 1.0)."""
+    """The ES mean starts at N(0, init_std^2) for every parameter (the paper: 1.0); with
+    ``init="fan-in"``, only the Hebbian rule coefficients do."""
+    init: str = "normal"
+    """How the ES mean starts: ``"normal"`` (N(0, init_std^2), the paper's) or ``"fan-in"``
+    (each weight U(+-1/sqrt(fan_in)), PyTorch's layer default, where Najarro & Risi's
+    static-network code started); :func:`hebbbench.agents.initial_parameters`."""
 
     def __post_init__(self) -> None:
         if self.agent not in TRAIN_AGENTS:
@@ -156,6 +166,7 @@ class TrainConfig:
         if self.holdout in self.variations:
             raise ValueError(f"the holdout variation {self.holdout!r} cannot also be a training variation")
         check_backend(self.backend, self.workers, self.ray_address)
+        device_name("device", self.device)
         if self.episode_seeds not in EPISODE_SEEDS:
             raise ValueError(f"unknown episode_seeds {self.episode_seeds!r}; allowed: {', '.join(EPISODE_SEEDS)}")
         if self.episode_seeds == "per-pair" and self.strategy != "openai-es":
@@ -163,9 +174,12 @@ class TrainConfig:
                              "strategy samples unpaired individuals: use 'per-individual'")
         if isinstance(self.init_std, bool) or not isinstance(self.init_std, (int, float)) or not self.init_std > 0:
             raise ValueError(f"init_std must be a positive number, got {self.init_std!r}")
-        if self.agent == SHARED_AGENT and self.init_std != 1.0:
-            raise ValueError(f"init_std applies to the openai-es agents; the shared-rule mixture starts its means "
-                             f"at N(0, 1) as the paper, got init_std={self.init_std!r}")
+        if self.init not in INIT_SCHEMES:
+            raise ValueError(f"unknown init {self.init!r}; allowed: {', '.join(INIT_SCHEMES)}")
+        if self.agent == SHARED_AGENT and (self.init_std != 1.0 or self.init != "normal"):
+            raise ValueError(f"init and init_std apply to the openai-es agents; the shared-rule mixture starts "
+                             f"its means at N(0, 1) as the paper, got init={self.init!r}, "
+                             f"init_std={self.init_std!r}")
         es_config = GaussianMixtureESConfig if self.agent == SHARED_AGENT else OpenAIESConfig
         allowed = sorted(f.name for f in dataclasses.fields(es_config) if f.name != "population_size")
         unknown = sorted(set(self.es) - set(allowed))
@@ -207,8 +221,8 @@ def hebbian_synapses(task: str) -> int:
 
 
 def make_strategy(config: TrainConfig) -> Strategy:
-    """The config's strategy, its means drawn from N(0, init_std^2) with the run's seed (the
-    paper: N(0, 1)).
+    """The config's strategy, its means drawn by ``init`` with the run's seed (the paper:
+    N(0, 1)).
 
     ``shared``: lambda [N, M] and mu [M, 5]; the car's conv weights (the vector's head, before
     the rules) are the mixture ES's plain Gaussian block."""
@@ -216,9 +230,10 @@ def make_strategy(config: TrainConfig) -> Strategy:
         synapses = hebbian_synapses(config.task)
         return GaussianMixtureES(synapses, rules_for_rho(synapses, config.rho),
                                  GaussianMixtureESConfig(population_size=config.population, **config.es),
-                                 num_dense=hebbian_slice("hebbian", config.task).start, seed=config.seed)
+                                 num_dense=hebbian_slice("hebbian", config.task).start, seed=config.seed,
+                                 device=config.device)
     generator = torch.Generator().manual_seed(config.seed)
-    mean = config.init_std * torch.randn(parameter_count(config.agent, config.task), generator=generator)
+    mean = initial_parameters(config.agent, config.task, config.init, config.init_std, generator)
     return OpenAIES(mean, OpenAIESConfig(population_size=config.population, **config.es), seed=config.seed)
 
 

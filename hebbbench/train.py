@@ -39,6 +39,7 @@ import torch
 from tqdm import tqdm
 
 from hebbbench.agents import hebbian_slice
+from hebbbench.checks import available_device
 from hebbbench.envs import get_variation
 from hebbbench.es import (
     Strategy,
@@ -85,7 +86,8 @@ def generation_batches(config: TrainConfig, generation: int, workers: int) -> li
         env_seed, weight_seed = episode_seeds(config.seed, generation, v)
         template = EpisodeBatch(config.network, config.task, get_variation(config.task, name).env_id, env_seed,
                                 weight_seed, 0, config.population, config.max_episode_steps,
-                                seed_period=SEED_PERIOD[config.episode_seeds](config.population))
+                                seed_period=SEED_PERIOD[config.episode_seeds](config.population),
+                                device=config.device)
         batches.extend(split_batches(template, config.population, workers))
     return batches
 
@@ -133,6 +135,7 @@ def _unstarted(run_dir: Path) -> bool:
 def train(config: TrainConfig, run_dir: str | Path, progress: bool = True) -> Path:
     """Start a run in the new (or empty) directory ``run_dir`` and train to the end."""
     run_dir = Path(run_dir)
+    available_device("device", config.device)
     if run_dir.exists() and not run_dir.is_dir():
         raise ValueError(f"run directory {str(run_dir)!r} is a file; give --out a new or empty folder")
     if run_dir.exists() and any(run_dir.iterdir()):
@@ -155,8 +158,9 @@ def _start(config: TrainConfig, run_dir: Path, progress: bool) -> Path:
     return run_generations(config, run_dir, strategy, progress)
 
 
-#: What ``resume`` may change: where episodes run (never the numbers) and the run's length.
-RESUME_CHANGES = ("workers", "backend", "ray_address", "generations")
+#: What ``resume`` may change: where episodes run (never the numbers, but for ``device``:
+#: another device's arithmetic from there on) and the run's length.
+RESUME_CHANGES = ("workers", "backend", "ray_address", "device", "generations")
 
 
 def resume(run_dir: str | Path, progress: bool = True, **changes: Any) -> Path:
@@ -164,8 +168,10 @@ def resume(run_dir: str | Path, progress: bool = True, **changes: Any) -> Path:
 
     ``changes`` (:data:`RESUME_CHANGES`, ``None`` values ignored): ``workers``, ``backend``
     and ``ray_address`` may change (a new backend starts from its defaults for the
-    others); ``generations`` may extend a run (the generations already run are the same
-    whatever the total). Changes are saved in ``config.json``."""
+    others); ``device`` may change (a GPU run continues on a CPU-only machine; the
+    generations after the change have the new device's arithmetic, and each log row
+    says its device); ``generations`` may extend a run (the generations already run are
+    the same whatever the total). Changes are saved in ``config.json``."""
     run_dir = Path(run_dir)
     if not (run_dir / CHECKPOINT_FILE).is_file():
         if _unstarted(run_dir):
@@ -196,6 +202,7 @@ def _resume(run_dir: Path, progress: bool, **changes: Any) -> Path:
         raise ValueError(f"{str(run_dir)!r} already has {done} generations; --generations extends a run, so give "
                          f"more than {done} (or drop it to finish the run's {config.generations})")
     config = dataclasses.replace(config, **given)
+    available_device("device", config.device)
     state = checkpoint["strategy"]  # copied by load_state_dict
     if state.get("kind") == "openai-es" and state.get("noise") != NOISE_SCHEME:
         raise ValueError(f"{str(run_dir)!r} was trained by an older hebbbench that drew its ES noise differently "
@@ -216,7 +223,8 @@ def run_generations(config: TrainConfig, run_dir: Path, strategy: Strategy, prog
     ``env_steps`` (cumulative policy steps) and ``seconds`` (cumulative training time);
     and how the generation ran: ``rollout_seconds`` (wall time of its episodes),
     ``worker_seconds`` (time workers spent playing them), ``bytes_sent`` (to workers),
-    ``workers`` and ``worker_restarts`` (workers replaced after dying).
+    ``workers`` and ``worker_restarts`` (workers replaced after dying); ``device`` (where
+    the policies computed).
     """
     checkpoint = torch.load(run_dir / CHECKPOINT_FILE, mmap=True)  # only its counters are read here
     done, env_steps, seconds = checkpoint["generation"], checkpoint["env_steps"], checkpoint["seconds"]
@@ -253,18 +261,21 @@ def run_generations(config: TrainConfig, run_dir: Path, strategy: Strategy, prog
                 **{f"return_{name}": float(returns[:, v].mean()) for v, name in enumerate(config.variations)},
                 "penalty_mean": float(penalty.mean()),
             }
-            improved = best is None or row["fitness_mean"] > best["fitness_mean"]
-            if improved:  # the distribution that produced this generation, before tell() moves it
+            if best is None or row["fitness_mean"] > best["fitness_mean"]:
+                # The distribution that produced this generation, saved before tell() moves it
+                # (a state dict may hold the live tensors), and before the checkpoint: a kill
+                # in between re-runs the generation and rewrites the same file.
                 best = {"generation": generation, "fitness_mean": row["fitness_mean"]}
                 best_state = {**best, "strategy": strategy.state_dict()}
+                with sigint_deferred():
+                    write_atomic(run_dir / BEST_FILE, lambda handle: torch.save(best_state, handle))
             row.update(strategy.tell(fitness))
             row.update(env_steps=env_steps, seconds=round(seconds, 3), rollout_seconds=round(rollout_seconds, 3),
                        worker_seconds=round(backend.stats["worker_seconds"] - before["worker_seconds"], 3),
                        bytes_sent=backend.stats["bytes_sent"] - before["bytes_sent"], workers=backend.workers,
-                       worker_restarts=backend.stats["worker_restarts"] - before["worker_restarts"])
+                       worker_restarts=backend.stats["worker_restarts"] - before["worker_restarts"],
+                       device=config.device)
             with sigint_deferred():  # a Ctrl-C here would leave a row without its checkpoint
-                if improved:  # before the checkpoint: a kill in between re-runs and rewrites it
-                    write_atomic(run_dir / BEST_FILE, lambda handle: torch.save(best_state, handle))
                 with open(run_dir / LOG_FILE, "a") as handle:
                     handle.write(json.dumps(row) + "\n")
                     handle.flush()

@@ -7,8 +7,16 @@ import numpy as np
 import pytest
 import torch
 
-from hebbbench.agents import AGENTS, ReferenceAgent, car_observation, hebbian_slice, make_policy, parameter_count
-from hebbbench.agents.networks import _area_matrix
+from hebbbench.agents import (
+    AGENTS,
+    ReferenceAgent,
+    car_observation,
+    hebbian_slice,
+    initial_parameters,
+    make_policy,
+    parameter_count,
+)
+from hebbbench.agents.networks import _area_matrix, param_layout
 
 OBSERVATION_SHAPES = {"ant": (28,), "car": (96, 96, 3)}
 
@@ -187,3 +195,28 @@ def test_car_front_end_is_conv_tanh_maxpool_per_individual(monkeypatch):
         h = F.max_pool2d(torch.tanh(F.conv2d(x[k:k + 1], conv1[k])), 2)
         h = F.max_pool2d(torch.tanh(F.conv2d(h, conv2[k], stride=2)), 2)
         assert torch.equal(features[k], h.reshape(-1))
+
+
+@pytest.mark.parametrize("agent", AGENTS)
+def test_fan_in_init_draws_each_weight_within_one_over_root_fan_in(agent):
+    """PyTorch's layer default: U(-b, b), b = 1/sqrt(fan_in); rule coefficients N(0, std^2)."""
+    vector = initial_parameters(agent, "car", "fan-in", 0.5, torch.Generator().manual_seed(0))
+    assert vector.shape == (parameter_count(agent, "car"),) and vector.dtype == torch.float32
+    fan_in = {"conv.1": 27, "conv.2": 150, "dense.1": 648, "dense.2": 128, "dense.3": 64}
+    for name, tensor in param_layout(agent, "car").split(vector[None]).items():
+        if name.startswith("hebb."):
+            assert abs(tensor.std().item() - 0.5) < 0.01
+            continue
+        bound = 1 / np.sqrt(128 if name.startswith("lstm.") else fan_in[name])
+        assert tensor.abs().max() <= bound
+        # uniform on [-b, b]: std b / sqrt(3)
+        assert abs(tensor.std().item() - bound / np.sqrt(3)) < 0.15 * bound / np.sqrt(3), name
+    again = initial_parameters(agent, "car", "fan-in", 0.5, torch.Generator().manual_seed(0))
+    assert torch.equal(vector, again)
+
+
+def test_normal_init_is_std_times_a_standard_normal_draw_and_unknown_schemes_are_named():
+    drawn = initial_parameters("static", "ant", "normal", 0.3, torch.Generator().manual_seed(1))
+    assert torch.equal(drawn, 0.3 * torch.randn(12_288, generator=torch.Generator().manual_seed(1)))
+    with pytest.raises(ValueError, match="unknown init scheme 'xavier'; allowed: normal, fan-in"):
+        initial_parameters("static", "ant", "xavier", 1.0, torch.Generator())

@@ -199,11 +199,31 @@ def test_a_run_from_before_per_row_noise_seeds_evaluates_but_does_not_resume(tmp
     assert agent.act(np.zeros(28, dtype=np.float32)).shape == (8,)
 
 
-def test_best_checkpoint_holds_the_distribution_of_the_generation_with_the_best_mean_fitness(tmp_path):
-    """As the paper's best.t: the ES mean that produced the best population-mean fitness."""
+def test_a_fan_in_run_starts_from_the_fan_in_draw_of_its_seed(tmp_path):
+    from hebbbench.agents import initial_parameters
     from hebbbench.train import make_strategy
 
-    config = _config("static", "ant", generations=4, population=6, init_std=0.1)
+    config = _config("static", "car", init="fan-in")
+    expected = initial_parameters("static", "car", "fan-in", 1.0, torch.Generator().manual_seed(config.seed))
+    assert torch.equal(make_strategy(config).mean, expected)
+    run_dir = train(config, tmp_path / "run", progress=False)
+    assert json.loads((run_dir / "config.json").read_text())["init"] == "fan-in"
+    assert len(read_log(run_dir)) == 2
+
+
+@pytest.mark.parametrize("agent", ["static", "shared"])
+def test_best_checkpoint_holds_the_distribution_of_the_generation_with_the_best_mean_fitness(agent, tmp_path):
+    """As the paper's best.t: the ES distribution that produced the best population-mean
+    fitness (for the mixture too, whose state dict holds live tensors that tell() moves)."""
+    from hebbbench.train import make_strategy
+
+    def solution(state):
+        strategy = make_strategy(config)
+        strategy.load_state_dict(state)
+        return strategy.solution()
+
+    extra = {"init_std": 0.1} if agent == "static" else {"rho": 256}
+    config = _config(agent, "ant", generations=4, population=6, **extra)
     run_dir = train(config, tmp_path / "run", progress=False)
     rows = read_log(run_dir)
     best_row = max(rows, key=lambda row: row["fitness_mean"])
@@ -216,12 +236,12 @@ def test_best_checkpoint_holds_the_distribution_of_the_generation_with_the_best_
     # just before that generation ends with (same seed, same numbers).
     assert best["strategy"]["generation"] == best["generation"]
     if best["generation"] == 0:
-        before = make_strategy(config).mean
+        before = make_strategy(config).solution()
     else:
         shorter = train(dataclasses.replace(config, generations=best["generation"]), tmp_path / "shorter",
                         progress=False)
-        before = torch.load(shorter / "checkpoint.pt")["strategy"]["mean"]
-    assert torch.equal(best["strategy"]["mean"], before)
+        before = solution(torch.load(shorter / "checkpoint.pt")["strategy"])
+    assert torch.equal(solution(best["strategy"]), before)
 
 
 def _flat(agent) -> torch.Tensor:
@@ -292,6 +312,7 @@ def test_resume_with_no_more_generations_than_done_says_so_and_changes_nothing(t
     ({"es": {"learning_rate": 0.1}}, r"unknown es settings \['learning_rate'\] for the openai-es strategy"),
     ({"es": {"lr": "fast"}}, "lr must be a finite number, got 'fast'"),
     ({"init_std": 0}, "init_std must be a positive number"),
+    ({"init": "zeros"}, "unknown init 'zeros'; allowed: normal, fan-in"),
 ])
 def test_bad_config_values_are_refused_not_reinterpreted(overrides, message):
     with pytest.raises(ValueError, match=message):
@@ -349,3 +370,65 @@ def test_a_truncated_checkpoint_is_a_clear_error(tmp_path):
     (run_dir / "checkpoint.pt").write_bytes(data[: len(data) // 2])
     with pytest.raises(ValueError, match="checkpoint.pt cannot be read .* the file is damaged"):
         resume(run_dir, progress=False, generations=2)
+
+
+NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
+
+
+@NO_CUDA
+def test_device_cuda_without_a_gpu_is_refused_before_any_work(tmp_path, capsys):
+    config = _config("hebbian", "car", device="cuda")  # a config may name it (a GPU run's config.json)
+    with pytest.raises(ValueError, match=r"device 'cuda' needs a CUDA (build of torch|GPU)"):
+        train(config, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
+    assert main(["train", "--agent", "static", "--task", "car", "--device", "cuda",
+                 "--out", str(tmp_path / "cli")]) == 2
+    assert "use 'cpu'" in capsys.readouterr().err
+    assert not (tmp_path / "cli").exists()
+
+
+@pytest.mark.parametrize("device", ["gpu", "tpu", "cuda:x", 0])
+def test_unknown_device_names_are_refused(device):
+    with pytest.raises(ValueError, match=r"device must be 'cpu', 'cuda' or 'cuda:N', got"):
+        _config("static", "ant", device=device)
+
+
+@NO_CUDA
+def test_a_run_trained_on_a_gpu_evaluates_here_and_resumes_here_on_the_cpu(tmp_path):
+    """A GPU run's directory differs from a CPU run's only by its config's device: its agent
+    acts on the CPU, resuming it here asks for --device cpu, and each row names its device."""
+    run_dir = train(_config("static", "ant", generations=2), tmp_path / "run", progress=False)
+    config = json.loads((run_dir / "config.json").read_text())
+    (run_dir / "config.json").write_text(json.dumps({**config, "device": "cuda"}))
+    env = gym.make(get_variation("ant", "default").env_id)
+    agent = load_agent_factory(run_dir)("ant", "long-front", env.observation_space, env.action_space)
+    observation, _ = env.reset(seed=0)
+    agent.reset(0)
+    assert agent.act(observation).shape == (8,)
+    with pytest.raises(ValueError, match="use 'cpu'"):
+        resume(run_dir, progress=False, generations=3)
+    resume(run_dir, progress=False, generations=3, device="cpu")
+    assert [row["device"] for row in read_log(run_dir)] == ["cpu"] * 3
+    assert json.loads((run_dir / "config.json").read_text())["device"] == "cpu"
+
+
+def test_policies_and_the_mixture_take_a_device_and_answer_on_the_cpu():
+    """The device path as CI can run it (device="cpu" through the same code)."""
+    from hebbbench.agents import make_policy, parameter_count
+    from hebbbench.es import GaussianMixtureES, GaussianMixtureESConfig
+    from hebbbench.lockstep import GPU_LOCKSTEP, lockstep_size
+
+    population = torch.randn(2, parameter_count("hebbian", "car"), generator=torch.Generator().manual_seed(0)) * 0.1
+    frames = np.random.default_rng(0).integers(0, 256, size=(2, 96, 96, 3), dtype=np.uint8)
+    actions = []
+    for device in (None, "cpu", torch.device("cpu")):
+        policy = make_policy("hebbian", "car", population) if device is None else \
+            make_policy("hebbian", "car", population, device)
+        policy.reset([1, 2])
+        actions.append(policy.act(frames))
+    assert all(isinstance(a, np.ndarray) and np.array_equal(a, actions[0]) for a in actions)
+    strategy = GaussianMixtureES(64, 4, GaussianMixtureESConfig(population_size=6), seed=0, device="cpu")
+    population = strategy.ask()
+    strategy.tell(np.arange(6.0))
+    assert population.device.type == "cpu" and strategy.solution().device.type == "cpu"
+    assert lockstep_size("car", "hebbian", "cuda") == GPU_LOCKSTEP > lockstep_size("car", "hebbian", "cpu")

@@ -7,8 +7,10 @@
 
 from hebbbench.agents.networks import (
     AGENTS,
+    INIT_SCHEMES,
     car_observation,
     hebbian_slice,
+    initial_parameters,
     make_policy,
     parameter_count,
 )
@@ -16,9 +18,11 @@ from hebbbench.agents.reference import ReferenceAgent
 
 __all__ = [
     "AGENTS",
+    "INIT_SCHEMES",
     "ReferenceAgent",
     "car_observation",
     "hebbian_slice",
+    "initial_parameters",
     "make_policy",
     "parameter_count",
 ]

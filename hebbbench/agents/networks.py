@@ -21,6 +21,7 @@ policy never hands an env an invalid action.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable, Sequence
@@ -109,6 +110,36 @@ def parameter_count(agent: str, task: str) -> int:
     return param_layout(agent, task).size
 
 
+#: How an ES mean starts (:func:`initial_parameters`).
+INIT_SCHEMES = ("normal", "fan-in")
+
+
+def initial_parameters(agent: str, task: str, scheme: str, std: float, generator: torch.Generator) -> torch.Tensor:
+    """A starting parameter vector ``[D]`` (float32) for ``agent`` on ``task``.
+
+    ``"normal"``: every parameter from N(0, std^2), the paper's (std 1.0). ``"fan-in"``:
+    each weight from U(-1/sqrt(fan_in), 1/sqrt(fan_in)), PyTorch's default init of
+    ``nn.Linear``/``nn.Conv2d`` (fan_in: a unit's inputs; the LSTM cell's tensors use
+    1/sqrt(128), as ``nn.LSTMCell``), which is where Najarro & Risi's static-network code
+    started its ES mean; Hebbian rule coefficients are not weights and stay N(0, std^2).
+    Drawn from ``generator`` alone, in the parameter vector's order."""
+    if scheme not in INIT_SCHEMES:
+        raise ValueError(f"unknown init scheme {scheme!r}; allowed: {', '.join(INIT_SCHEMES)}")
+    layout = param_layout(agent, task)
+    if scheme == "normal":
+        return std * torch.randn(layout.size, generator=generator)
+    parts = []
+    for name, shape in layout.shapes:
+        if name.startswith("hebb."):
+            parts.append(std * torch.randn(math.prod(shape), generator=generator))
+            continue
+        fan_in = LSTM_HIDDEN if name.startswith("lstm.") else math.prod(shape[1:]) if name.startswith("conv.") \
+            else shape[0]
+        bound = 1 / math.sqrt(fan_in)
+        parts.append((torch.rand(math.prod(shape), generator=generator) * 2 - 1) * bound)
+    return torch.cat(parts)
+
+
 def hebbian_slice(agent: str, task: str) -> slice | None:
     """The slice of the parameter vector holding Hebbian rule coefficients (``None`` if none).
 
@@ -119,7 +150,7 @@ def hebbian_slice(agent: str, task: str) -> slice | None:
 
 
 @lru_cache(maxsize=None)
-def _area_matrix(source: int, target: int) -> torch.Tensor:
+def _area_matrix(source: int, target: int, device: str = "cpu") -> torch.Tensor:
     """``[target, source]`` matrix of area interpolation: row i averages the source pixels
     under output pixel i, each weighted by its overlap (OpenCV's INTER_AREA when shrinking)."""
     scale = source / target
@@ -127,19 +158,21 @@ def _area_matrix(source: int, target: int) -> torch.Tensor:
     lo, hi = edges[:-1, None], edges[1:, None]
     pixel = np.arange(source)[None, :]
     overlap = np.clip(np.minimum(hi, pixel + 1) - np.maximum(lo, pixel), 0.0, None)
-    return torch.as_tensor(overlap / scale, dtype=torch.float32)
+    return torch.as_tensor(overlap / scale, dtype=torch.float32, device=device)
 
 
-def car_observation(frames: np.ndarray) -> torch.Tensor:
+def car_observation(frames: np.ndarray, device: str | torch.device = "cpu") -> torch.Tensor:
     """``[K, 96, 96, 3]`` uint8 frames -> ``[K, 3, 84, 84]`` float in [0, 1].
 
     The reference's preprocessing: an area resize to an 84x84 uint8 image (OpenCV's
     INTER_AREA, whose output is rounded to integers), then /255. Done for all K frames
     at once as two matrix products and a rounding; equal to ``cv2.resize`` (tested).
+    On ``device`` (the frames travel as uint8, a quarter of the float bytes).
     """
-    x = torch.as_tensor(np.asarray(frames), dtype=torch.float32).permute(0, 3, 1, 2)
-    rows = _area_matrix(x.shape[2], CAR_INPUT_SIDE)
-    cols = _area_matrix(x.shape[3], CAR_INPUT_SIDE)
+    device = str(device)
+    x = torch.as_tensor(np.asarray(frames)).to(device=device, dtype=torch.float32).permute(0, 3, 1, 2)
+    rows = _area_matrix(x.shape[2], CAR_INPUT_SIDE, device)
+    cols = _area_matrix(x.shape[3], CAR_INPUT_SIDE, device)
     return torch.round(rows @ x @ cols.T) / 255.0
 
 
@@ -185,15 +218,18 @@ class BatchedPolicy:
 
     ``population``: ``[K, D]`` float parameters laid out by :func:`param_layout`.
     Call :meth:`reset` with K seeds at each episode start, then :meth:`act` with the K
-    observations of each step.
+    observations of each step. ``device``: where the network's tensors live and its
+    arithmetic runs (``"cpu"``, ``"cuda"``, ...); observations come in and actions go out
+    as NumPy arrays on the CPU whatever the device.
     """
 
     agent = ""
 
-    def __init__(self, task: str, population: torch.Tensor) -> None:
+    def __init__(self, task: str, population: torch.Tensor, device: str | torch.device = "cpu") -> None:
         self.task = task
         self.arch = architecture(task)
-        population = torch.as_tensor(population, dtype=torch.float32)
+        self.device = torch.device(device)
+        population = torch.as_tensor(population, dtype=torch.float32).to(self.device)
         self.params = {k: v.contiguous() for k, v in param_layout(self.agent, task).split(population).items()}
         self.size = population.shape[0]
 
@@ -207,11 +243,12 @@ class BatchedPolicy:
         """K observations (``[K, 28]`` ant states or ``[K, 96, 96, 3]`` car frames) ->
         ``[K, action_dim]`` float32 actions within the env's bounds."""
         if self.arch.conv_front_end:
-            x = conv_features(car_observation(observations), self.params["conv.1"], self.params["conv.2"])
+            x = conv_features(car_observation(observations, self.device), self.params["conv.1"],
+                              self.params["conv.2"])
         else:
-            x = torch.as_tensor(np.asarray(observations), dtype=torch.float32)
+            x = torch.as_tensor(np.asarray(observations), dtype=torch.float32).to(self.device)
         action = self.arch.to_action(self._dense(x))
-        return torch.nan_to_num(action, nan=0.0, posinf=0.0, neginf=0.0).numpy()
+        return torch.nan_to_num(action, nan=0.0, posinf=0.0, neginf=0.0).cpu().numpy()
 
     def _dense(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -240,8 +277,8 @@ class LSTMPolicy(BatchedPolicy):
 
     def reset(self, seeds: Sequence[int]) -> None:
         super().reset(seeds)
-        self.hidden = torch.zeros(self.size, LSTM_HIDDEN)
-        self.cell = torch.zeros(self.size, LSTM_HIDDEN)
+        self.hidden = torch.zeros(self.size, LSTM_HIDDEN, device=self.device)
+        self.cell = torch.zeros(self.size, LSTM_HIDDEN, device=self.device)
 
     def _dense(self, x: torch.Tensor) -> torch.Tensor:
         p = self.params
@@ -266,8 +303,8 @@ class HebbianPolicy(BatchedPolicy):
 
     agent = "hebbian"
 
-    def __init__(self, task: str, population: torch.Tensor) -> None:
-        super().__init__(task, population)
+    def __init__(self, task: str, population: torch.Tensor, device: str | torch.device = "cpu") -> None:
+        super().__init__(task, population, device)
         self.rules = []
         for i in range(1, len(self.arch.activations) + 1):
             h = self.params[f"hebb.{i}"]
@@ -276,7 +313,8 @@ class HebbianPolicy(BatchedPolicy):
         self.weights: list[torch.Tensor] = []
 
     def reset(self, seeds: Sequence[int]) -> None:
-        """Draw every individual's weights U(-0.1, 0.1) from its seed (reproducible)."""
+        """Draw every individual's weights U(-0.1, 0.1) from its seed (reproducible; drawn
+        on the CPU whatever the device, so every device starts from the same weights)."""
         super().reset(seeds)
         drawn: dict[int, list[torch.Tensor]] = {}
         for seed in set(int(s) for s in seeds):
@@ -284,7 +322,8 @@ class HebbianPolicy(BatchedPolicy):
             drawn[seed] = [
                 (torch.rand(rule[0].shape[1:], generator=generator) * 2 - 1) * HEBBIAN_INIT for rule in self.rules
             ]
-        self.weights = [torch.stack([drawn[int(s)][i] for s in seeds]) for i in range(len(self.rules))]
+        self.weights = [torch.stack([drawn[int(s)][i] for s in seeds]).to(self.device)
+                        for i in range(len(self.rules))]
         self._scratch = [torch.empty_like(weight) for weight in self.weights]
 
     def _dense(self, x: torch.Tensor) -> torch.Tensor:
@@ -307,7 +346,8 @@ class HebbianPolicy(BatchedPolicy):
 POLICIES = {cls.agent: cls for cls in (StaticPolicy, LSTMPolicy, HebbianPolicy)}
 
 
-def make_policy(agent: str, task: str, population: torch.Tensor) -> BatchedPolicy:
-    """The batched policy of ``agent`` on ``task`` for a ``[K, D]`` population."""
+def make_policy(agent: str, task: str, population: torch.Tensor, device: str | torch.device = "cpu") -> BatchedPolicy:
+    """The batched policy of ``agent`` on ``task`` for a ``[K, D]`` population, its
+    arithmetic on ``device``."""
     _check_agent(agent)
-    return POLICIES[agent](task, population)
+    return POLICIES[agent](task, population, device)

@@ -68,7 +68,7 @@ def mixture_log_prob(logits: torch.Tensor, means: torch.Tensor, sigma: float,
     """
     population, synapses, _ = rules.shape
     num_rules = means.shape[0]
-    total = torch.zeros(population, dtype=logits.dtype)
+    total = torch.zeros(population, dtype=logits.dtype, device=logits.device)
     const = -0.5 * _COEFFICIENTS * math.log(2 * math.pi * sigma**2)
     step = _rows_per_chunk(synapses, population * num_rules, chunk_elements)
     for start in range(0, synapses, step):
@@ -92,15 +92,17 @@ def mixture_score_gradient(logits: torch.Tensor, means: torch.Tensor, sigma: flo
     Returns ``(grad_logits [N, M], grad_means [M, 5])``; ``grad_logits`` is written into
     ``out`` when given (to reuse a buffer the size of ``lambda``). Works through blocks of
     ``[individuals, synapses, M]`` of at most about ``chunk_elements`` elements, so nothing
-    per-individual of the parameters' size is ever held.
+    per-individual of the parameters' size is ever held. Computes on ``logits``' device
+    (``rules`` and ``weights`` are moved there).
     """
     population, synapses, _ = rules.shape
     num_rules = means.shape[0]
-    dtype = logits.dtype
+    dtype, device = logits.dtype, logits.device
     grad_logits = torch.zeros_like(logits) if out is None else out.zero_()
-    weighted_h_t = torch.zeros(_COEFFICIENTS, num_rules, dtype=dtype)  # sum w r h, [5, M]
-    weighted_r = torch.zeros(num_rules, dtype=dtype)  # sum w r, [M]
-    weights = weights.to(dtype)
+    weighted_h_t = torch.zeros(_COEFFICIENTS, num_rules, dtype=dtype, device=device)  # sum w r h, [5, M]
+    weighted_r = torch.zeros(num_rules, dtype=dtype, device=device)  # sum w r, [M]
+    weights = weights.to(device=device, dtype=dtype)
+    rules = rules.to(device)
     inv_var = 1.0 / sigma**2
     half_sq_means = 0.5 * inv_var * means.square().sum(dim=1)  # [M]
     scaled_means_t = (means * inv_var).T.contiguous()  # [5, M]
@@ -108,7 +110,7 @@ def mixture_score_gradient(logits: torch.Tensor, means: torch.Tensor, sigma: flo
     step = _rows_per_chunk(synapses, individuals * num_rules, chunk_elements)
     # Two work buffers reused by every block: fresh 64 MiB tensors per block would be
     # mmap-ed and page-faulted in again each time (a third of the run time in system calls).
-    scores_buffer = torch.empty(individuals * step * num_rules, dtype=dtype)
+    scores_buffer = torch.empty(individuals * step * num_rules, dtype=dtype, device=device)
     resp_buffer = torch.empty_like(scores_buffer)
     for start in range(0, synapses, step):
         stop = min(start + step, synapses)
@@ -187,20 +189,26 @@ class GaussianMixtureES:
         num_dense: evolved, non-plastic parameters sampled from ``N(mean, sigma^2)``.
         seed: seeds the initial means (N(0, 1)) and every sample.
         dtype: ``torch.float32`` (default) or ``torch.float64``.
+        device: where lambda, mu, the optimiser's moments and the gradient live and compute
+            (``"cuda"`` for the rho = 1 mixtures). Random numbers are drawn on the CPU, so
+            every device samples the same noise; populations, samples, solutions and
+            state dicts come back on the CPU.
     """
 
     def __init__(self, num_synapses: int, num_rules: int, config: GaussianMixtureESConfig, *,
-                 num_dense: int = 0, seed: int = 0, dtype: torch.dtype = torch.float32):
+                 num_dense: int = 0, seed: int = 0, dtype: torch.dtype = torch.float32,
+                 device: str | torch.device = "cpu"):
         if not 1 <= num_rules <= num_synapses:
             raise ValueError(f"num_rules must be in [1, {num_synapses}], got {num_rules}")
         self.config = config
         self.num_synapses, self.num_rules, self.num_dense = num_synapses, num_rules, num_dense
         self.population, self.chunk_elements = config.population_size, config.chunk_elements
         self.generation = 0
+        self.device = torch.device(device)
         self._rng = torch.Generator().manual_seed(seed)
-        self.logits = torch.zeros(num_synapses, num_rules, dtype=dtype)
-        self.means = torch.randn(num_rules, _COEFFICIENTS, generator=self._rng, dtype=dtype)
-        self.dense_mean = torch.zeros(num_dense, dtype=dtype)
+        self.logits = torch.zeros(num_synapses, num_rules, dtype=dtype, device=self.device)
+        self.means = torch.randn(num_rules, _COEFFICIENTS, generator=self._rng, dtype=dtype).to(self.device)
+        self.dense_mean = torch.zeros(num_dense, dtype=dtype, device=self.device)
         self._moments: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         if config.optimizer == "adam":
             self._moments = {name: (torch.zeros_like(p), torch.zeros_like(p))
@@ -233,7 +241,7 @@ class GaussianMixtureES:
         self._rng_before_ask = self._rng.get_state()
         rules, dense = self._draw(self.population, self._rng)
         self._pending = (rules, dense)
-        self._asked = torch.cat([dense, rules.view(self.population, -1)], dim=1)
+        self._asked = torch.cat([dense, rules.view(self.population, -1)], dim=1).cpu()
         return self._asked
 
     def sample(self, seed: int, sigma: float | None = None) -> torch.Tensor:
@@ -242,7 +250,7 @@ class GaussianMixtureES:
         rule k ~ softmax(lambda_n) and takes N(mu_k, sigma^2). How the paper evaluated.
         ``sigma``: the components' std (default: this generation's)."""
         rules, dense = self._draw(1, torch.Generator().manual_seed(int(seed)), sigma)
-        return torch.cat([dense[0], rules[0].reshape(-1)])
+        return torch.cat([dense[0], rules[0].reshape(-1)]).cpu()
 
     def _draw(self, count: int, generator: torch.Generator,
               sigma: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -253,10 +261,10 @@ class GaussianMixtureES:
         sigma = self.sigma if sigma is None else sigma
         N, M = self.num_synapses, self.num_rules
         dtype = self.logits.dtype
-        uniforms = torch.rand(N, count, generator=generator, dtype=torch.float64)
-        noise = torch.randn(count, N, _COEFFICIENTS, generator=generator, dtype=dtype)
-        dense_noise = torch.randn(count, self.num_dense, generator=generator, dtype=dtype)
-        components = torch.empty(N, count, dtype=torch.long)
+        uniforms = torch.rand(N, count, generator=generator, dtype=torch.float64).to(self.device)
+        noise = torch.randn(count, N, _COEFFICIENTS, generator=generator, dtype=dtype).to(self.device)
+        dense_noise = torch.randn(count, self.num_dense, generator=generator, dtype=dtype).to(self.device)
+        components = torch.empty(N, count, dtype=torch.long, device=self.device)
         step = _rows_per_chunk(N, M, self.chunk_elements)
         for start in range(0, N, step):  # inverse-CDF sampling of k ~ softmax(lambda_n)
             cdf = torch.softmax(self.logits[start:start + step].to(torch.float64), 1).cumsum_(1)
@@ -290,7 +298,7 @@ class GaussianMixtureES:
         grad_logits, grad_means = mixture_score_gradient(
             self.logits, self.means, sigma, rules, shaped, self.chunk_elements,
             out=self._grad_logits)
-        weights = shaped.to(dense.dtype)[:, None]
+        weights = shaped.to(device=dense.device, dtype=dense.dtype)[:, None]
         grad_dense = ((dense - self.dense_mean) * weights).mean(dim=0) / self.config.dense_sigma**2
         grads = {"logits": grad_logits, "means": grad_means, "dense_mean": grad_dense}
         stats = {f"grad_norm_{name.removesuffix('_mean')}": float(torch.linalg.vector_norm(g))
@@ -314,22 +322,23 @@ class GaussianMixtureES:
         then each synapse's most probable rule mean (its mode; ties go to the lowest index,
         so a uniform lambda gives every synapse rule 0)."""
         rules = self.means[self.logits.argmax(dim=1)]
-        return torch.cat([self.dense_mean, rules.reshape(-1)])
+        return torch.cat([self.dense_mean, rules.reshape(-1)]).cpu()
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue exactly: config, parameters, optimiser moments,
         generation (sigma and lr follow from it) and the random state as it was before any
         pending ``ask`` (so a restored strategy asks that generation again, identically).
 
-        Like ``nn.Module.state_dict``, the tensors are the live ones (lambda alone is 604 MB at
-        ant rho = 1): save it (``torch.save``) or deep-copy it before the next ``tell``."""
+        Like ``nn.Module.state_dict``, the tensors are the live ones on the CPU (lambda alone is
+        604 MB at ant rho = 1): save it (``torch.save``) or deep-copy it before the next
+        ``tell``. On another device they are CPU copies, so a checkpoint loads anywhere."""
         return {
             "kind": "gaussian-mixture",
             "config": asdict(self.config),
             "shape": {"num_synapses": self.num_synapses, "num_rules": self.num_rules,
                       "num_dense": self.num_dense},
-            "params": self._parameters(),
-            "moments": dict(self._moments),
+            "params": {name: p.cpu() for name, p in self._parameters().items()},
+            "moments": {name: (m.cpu(), v.cpu()) for name, (m, v) in self._moments.items()},
             "generation": self.generation,
             "rng": self._rng_before_ask.clone(),
         }
