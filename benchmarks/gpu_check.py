@@ -10,8 +10,9 @@ and prints it. What it does, each part timed and checked:
 2. **Car Hebbian training, same job on both devices**: population 64, 3 generations,
    episodes cut at 150 steps, the paper's fold, ``W`` workers (default: every core). It
    reports env steps per CPU core per second of the steady generations on each device
-   (goal: >= 3x with cuda), whether two cuda runs give the same log rows, and how far
-   the cuda run's fitness lies from the CPU run's.
+   (goal: >= 3x with cuda; cuda also with a quarter of the workers, so bigger GPU
+   batches), whether two cuda runs give the same log rows, and how far the cuda run's
+   fitness lies from the CPU run's.
 3. **A GPU run evaluates on the CPU**: the cuda run's directory loaded as an agent file
    and played for one short episode with the policy on the CPU.
 """
@@ -80,8 +81,10 @@ def car_checks(out: Path, workers: int) -> dict:
     cpu = _car_job(out / "car-cpu", "cpu", workers)
     cuda = _car_job(out / "car-cuda", "cuda", workers)
     cuda_again = _car_job(out / "car-cuda-again", "cuda", workers)
+    # Fewer workers give each GPU batch more episodes (and share the GPU among fewer processes).
+    cuda_quarter = _car_job(out / "car-cuda-quarter", "cuda", max(1, workers // 4))
     return {
-        "workers": workers, "cpu": cpu, "cuda": cuda,
+        "workers": workers, "cpu": cpu, "cuda": cuda, "cuda_quarter_workers": cuda_quarter,
         "speedup_env_steps_per_core_second": round(cuda["env_steps_per_core_second"]
                                                    / cpu["env_steps_per_core_second"], 2),
         "cuda_repeatable": cuda["fitness_mean"] == cuda_again["fitness_mean"],

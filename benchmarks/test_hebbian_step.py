@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from hebbbench.agents import AGENTS, ReferenceAgent, make_policy, parameter_count
-from hebbbench.agents.networks import conv_features
+from hebbbench.agents.networks import conv_features, max_abs
 
 POPULATION = 200
 CAR_BATCH = 64  # the lockstep batch of hebbbench < 0.3 (see benchmarks/test_lockstep_size.py)
@@ -128,6 +128,17 @@ def test_batched_hebbian_car_step(benchmark):
     _record("hebbian car step", benchmark, per=CAR_BATCH)
 
 
+@pytest.mark.parametrize("side", ["ours", "naive"])
+def test_car_layer_normalisation(benchmark, side):
+    """The car's per-step ``W /= max|W|`` of its 648x128 layer, K = 8 (the Hebbian car's
+    lockstep size): ``max_abs`` against ``W.abs().amax``; both divide by the same value."""
+    weight = torch.rand(8, 648, 128, generator=torch.Generator().manual_seed(0)) - 0.5
+    scale = max_abs if side == "ours" else (lambda w: w.abs().amax(dim=(1, 2), keepdim=True))
+    assert torch.equal(scale(weight), weight.abs().amax(dim=(1, 2), keepdim=True))
+    benchmark.pedantic(scale, args=(weight,), rounds=200, iterations=1, warmup_rounds=5)
+    _record(f"car normalisation {side}", benchmark)
+
+
 def teardown_module(module):
     def ms(seconds: tuple[float, float]) -> str:
         return f"{seconds[0] * 1e3:.2f} ms (fastest {seconds[1] * 1e3:.2f})"
@@ -150,6 +161,10 @@ def teardown_module(module):
         print(f"car front end, K={CAR_BATCH}: ours {ours[0] * 1e6:.0f} us per individual (fastest "
               f"{ours[1] * 1e6:.0f}), textbook {textbook[0] * 1e6:.0f} us (fastest {textbook[1] * 1e6:.0f}); "
               f"speed-up x{textbook[0] / ours[0]:.2f} (fastest rounds x{textbook[1] / ours[1]:.2f})")
+    if "car normalisation ours" in _SECONDS and "car normalisation naive" in _SECONDS:
+        ours, naive = _SECONDS["car normalisation ours"], _SECONDS["car normalisation naive"]
+        print(f"car layer max|W|, K=8: ours {ours[0] * 1e6:.0f} us (fastest {ours[1] * 1e6:.0f}), abs().amax "
+              f"{naive[0] * 1e6:.0f} us (fastest {naive[1] * 1e6:.0f}); speed-up x{naive[0] / ours[0]:.2f}")
     if "hebbian car step" in _SECONDS:
         mean, fastest = _SECONDS["hebbian car step"]
         print(f"hebbian car network, batched x{CAR_BATCH}: {mean * 1e6:.0f} us per individual step "

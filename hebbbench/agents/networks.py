@@ -254,6 +254,13 @@ class BatchedPolicy:
         raise NotImplementedError
 
 
+def max_abs(weight: torch.Tensor) -> torch.Tensor:
+    """``max |W|`` of each individual's layer, ``[K, n_in, n_out] -> [K, 1, 1]``: the larger
+    of ``max W`` and ``-min W``, the same value as ``W.abs().amax(...)`` without writing
+    ``|W|`` out first (1.7x faster on the car's first layer, benchmarks/test_hebbian_step.py)."""
+    return torch.maximum(weight.amax(dim=(1, 2), keepdim=True), weight.amin(dim=(1, 2), keepdim=True).neg_())
+
+
 def _layer(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """``[K, n_in] x [K, n_in, n_out] -> [K, n_out]``, one matrix product per individual."""
     return torch.bmm(x.unsqueeze(1), weight).squeeze(1)
@@ -338,7 +345,7 @@ class HebbianPolicy(BatchedPolicy):
             torch.addcmul(eta_d, eta_c, post_row, out=scratch)
             weight.add_(scratch)
             if self.arch.normalise_hebbian:
-                weight.div_(weight.abs().amax(dim=(1, 2), keepdim=True))
+                weight.div_(max_abs(weight))
             x = post
         return x
 
