@@ -21,11 +21,31 @@ def test_ask_gives_mirrored_pairs_around_the_mean():
 
 
 def test_centered_ranks_then_z_scores():
-    fitness = torch.tensor([10.0, -3.0, 7.0, 7.0])
-    torch.testing.assert_close(centered_ranks(fitness), torch.tensor([0.5, -0.5, -1 / 6, 1 / 6], dtype=torch.float64))
+    fitness = torch.tensor([10.0, -3.0, 7.0, 5.0])
+    torch.testing.assert_close(centered_ranks(fitness), torch.tensor([0.5, -0.5, 1 / 6, -1 / 6], dtype=torch.float64))
     shaped = shape_fitness(fitness)
     assert float(shaped.mean()) == pytest.approx(0, abs=1e-12)
     assert float(shaped.std()) == pytest.approx(1)
+
+
+def test_tied_fitness_shares_the_mean_rank_whatever_the_positions():
+    fitness = torch.tensor([7.0, 10.0, 7.0, -3.0, 7.0])
+    # the three 7s span ranks 1..3 and each gets 2; ranks / 4 - 0.5
+    torch.testing.assert_close(centered_ranks(fitness), torch.tensor([0.0, 0.5, 0.0, -0.5, 0.0], dtype=torch.float64))
+
+
+def test_a_tied_mirrored_pair_does_not_move_the_mean():
+    """Pairs (i, i + P/2) with equal fitness carry no information: with every pair tied the
+    update is zero (breaking ties by position made it a full step along -eps)."""
+    es = OpenAIES(torch.zeros(5), OpenAIESConfig(population_size=6, lr=0.3), seed=0)
+    es.ask()
+    stats = es.tell(torch.tensor([1.0, 2.0, 3.0, 1.0, 2.0, 3.0]))
+    assert stats["grad_norm"] < 1e-5  # zero up to float32 rounding (a position tie-break: ~1)
+    torch.testing.assert_close(es.mean, torch.zeros(5), atol=1e-6, rtol=0)
+    before = es.mean.clone()
+    es.ask()
+    stats = es.tell(torch.full((6,), 4.0))  # every individual tied: no step, and no NaN
+    assert stats["grad_norm"] == 0 and torch.equal(es.mean, before)
 
 
 def test_sgd_step_is_the_shaped_gradient_times_the_learning_rate():

@@ -65,16 +65,26 @@ class OpenAIESConfig:
 def centered_ranks(fitness: torch.Tensor) -> torch.Tensor:
     """Ranks of ``fitness`` ``[P]`` mapped linearly onto [-0.5, 0.5] (lowest -> -0.5).
 
-    Ties are broken by position, as a stable sort does."""
-    ranks = torch.empty_like(fitness, dtype=torch.float64)
-    ranks[torch.argsort(fitness, stable=True)] = torch.arange(len(fitness), dtype=torch.float64)
+    Tied values share the mean of the ranks they span (fractional ranking), so individuals
+    that did equally well weigh equally. Breaking ties by position instead (hebbbench < 0.4)
+    biases the gradient whenever many individuals tie, as a deterministic env with shared
+    episode seeds makes common: a mirrored pair (i, i + P/2) that tied then always counted
+    as "-eps beat +eps", a step along -eps of full size. (A car generation of the first
+    static car run: 128 individuals, 20 distinct returns, 120 of them tied.)"""
+    values, inverse, counts = torch.unique(fitness, sorted=True, return_inverse=True, return_counts=True)
+    first = torch.cumsum(counts, 0) - counts
+    ranks = (first + (counts - 1) / 2).to(torch.float64)[inverse]
     return ranks / (len(fitness) - 1) - 0.5
 
 
 def shape_fitness(fitness: torch.Tensor) -> torch.Tensor:
-    """Centered ranks, then z-scored (mean 0, std 1): the utilities of the gradient estimate."""
+    """Centered ranks, then z-scored (mean 0, std 1): the utilities of the gradient estimate.
+    All zeros when every individual tied (no information, so no step)."""
     ranks = centered_ranks(fitness)
-    return (ranks - ranks.mean()) / ranks.std()
+    spread = ranks.std()
+    if spread == 0:
+        return torch.zeros_like(ranks)
+    return (ranks - ranks.mean()) / spread
 
 
 class OpenAIES:
