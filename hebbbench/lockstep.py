@@ -40,6 +40,7 @@ def lockstep_size(task: str, network: str, device: str = "cpu") -> int:
         return GPU_LOCKSTEP
     return LOCKSTEP_SIZE.get((task, network), DEFAULT_LOCKSTEP)
 
+
 @dataclass(frozen=True)
 class EpisodeBatch:
     """Individuals ``start .. stop - 1`` each play one episode of ``env_id``, in lockstep.

@@ -130,13 +130,17 @@ def initial_parameters(agent: str, task: str, scheme: str, std: float, generator
         return std * torch.randn(layout.size, generator=generator)
     parts = []
     for name, shape in layout.shapes:
+        size = math.prod(shape)
         if name.startswith("hebb."):
-            parts.append(std * torch.randn(math.prod(shape), generator=generator))
+            parts.append(std * torch.randn(size, generator=generator))
             continue
-        fan_in = LSTM_HIDDEN if name.startswith("lstm.") else math.prod(shape[1:]) if name.startswith("conv.") \
-            else shape[0]
-        bound = 1 / math.sqrt(fan_in)
-        parts.append((torch.rand(math.prod(shape), generator=generator) * 2 - 1) * bound)
+        if name.startswith("lstm."):
+            fan_in = LSTM_HIDDEN
+        elif name.startswith("conv."):  # [out, in, kh, kw]
+            fan_in = math.prod(shape[1:])
+        else:  # dense [in, out]
+            fan_in = shape[0]
+        parts.append((torch.rand(size, generator=generator) * 2 - 1) * (1 / math.sqrt(fan_in)))
     return torch.cat(parts)
 
 

@@ -71,7 +71,7 @@ def centered_ranks(fitness: torch.Tensor) -> torch.Tensor:
     episode seeds makes common: a mirrored pair (i, i + P/2) that tied then always counted
     as "-eps beat +eps", a step along -eps of full size. (A car generation of the first
     static car run: 128 individuals, 20 distinct returns, 120 of them tied.)"""
-    values, inverse, counts = torch.unique(fitness, sorted=True, return_inverse=True, return_counts=True)
+    _, inverse, counts = torch.unique(fitness, sorted=True, return_inverse=True, return_counts=True)
     first = torch.cumsum(counts, 0) - counts
     ranks = (first + (counts - 1) / 2).to(torch.float64)[inverse]
     return ranks / (len(fitness) - 1) - 0.5
