@@ -67,6 +67,24 @@ def decayed(initial: float, decay: float, generation: int) -> float:
     return initial * decay**generation
 
 
+class ScheduledStrategy:
+    """Sigma and learning rate of the current generation from a strategy's ``config``
+    (``sigma``, ``lr`` and their per-generation decays) and its ``generation`` counter."""
+
+    config: Any
+    generation: int
+
+    @property
+    def sigma(self) -> float:
+        """Noise scale (standard deviation) of the current generation."""
+        return decayed(self.config.sigma, self.config.sigma_decay, self.generation)
+
+    @property
+    def lr(self) -> float:
+        """Learning rate of the current generation's update."""
+        return decayed(self.config.lr, self.config.lr_decay, self.generation)
+
+
 def checked_fitness(fitness: Any, population: int) -> torch.Tensor:
     """``fitness`` as a float64 tensor ``[population]``; ``ValueError`` if it has another
     length or holds NaN or infinity (a broken episode must not move the distribution)."""

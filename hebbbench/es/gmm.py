@@ -34,7 +34,7 @@ from typing import Any
 
 import torch
 
-from hebbbench.es.base import ascent_step, check_settings, checked_fitness, decayed
+from hebbbench.es.base import ScheduledStrategy, ascent_step, check_settings, checked_fitness
 from hebbbench.es.openai_es import shape_fitness
 from hebbbench.es.population import ExplicitPopulation
 
@@ -179,7 +179,7 @@ class GaussianMixtureESConfig:
         check_settings(self, positive=("chunk_elements", "dense_sigma"))
 
 
-class GaussianMixtureES:
+class GaussianMixtureES(ScheduledStrategy):
     """Ask/tell ES over shared Hebbian rules (eq. 3), optimised by SGD or Adam ascent.
 
     Args:
@@ -217,16 +217,6 @@ class GaussianMixtureES:
         self._rng_before_ask = self._rng.get_state()
         self._pending: tuple[torch.Tensor, torch.Tensor] | None = None
         self._asked: torch.Tensor | None = None
-
-    @property
-    def sigma(self) -> float:
-        """Standard deviation of every component in the current generation."""
-        return decayed(self.config.sigma, self.config.sigma_decay, self.generation)
-
-    @property
-    def lr(self) -> float:
-        """Learning rate of the current generation's update."""
-        return decayed(self.config.lr, self.config.lr_decay, self.generation)
 
     @property
     def num_params(self) -> int:

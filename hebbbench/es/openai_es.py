@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from hebbbench.es.base import ascent_step, check_settings, checked_fitness, decayed
+from hebbbench.es.base import ScheduledStrategy, ascent_step, check_settings, checked_fitness
 from hebbbench.es.population import MirroredPopulation
 
 #: How ``ask()`` draws its noise (row j of generation g from seed (seed, g, j)), saved with
@@ -87,7 +87,7 @@ def shape_fitness(fitness: torch.Tensor) -> torch.Tensor:
     return (ranks - ranks.mean()) / spread
 
 
-class OpenAIES:
+class OpenAIES(ScheduledStrategy):
     """Mirrored-sampling OpenAI-ES over a flat float32 parameter vector of length D.
 
     ``mean``: the starting mean ``[D]`` (the paper draws it from N(0, 1)); ``seed`` fixes
@@ -103,16 +103,6 @@ class OpenAIES:
         self.adam_v = torch.zeros_like(self.mean)
         self._noise: torch.Tensor | None = None
         self._asked: MirroredPopulation | None = None
-
-    @property
-    def sigma(self) -> float:
-        """Noise scale of the current generation."""
-        return decayed(self.config.sigma, self.config.sigma_decay, self.generation)
-
-    @property
-    def lr(self) -> float:
-        """Learning rate of the current generation's update."""
-        return decayed(self.config.lr, self.config.lr_decay, self.generation)
 
     def solution(self) -> torch.Tensor:
         """The parameter vector the search distribution stands for: its mean ``[D]``."""
