@@ -29,6 +29,8 @@ CAR_SHARED_TIES = {
     "car-J-adam0.02-fanin": "Adam 0.02, sigma 0.1, fan-in (the recipe)",
     "car-HP-hebbian-sgd-paper-init": "Hebbian: SGD 0.16, sigma 0.1, N(0, 1)",
     "car-HJ-hebbian-adam0.02-fanin": "Hebbian: Adam 0.02, sigma 0.1, fan-in conv",
+    "car-HK-hebbian-adam0.05-fanin": "Hebbian: Adam 0.05, sigma 0.1, fan-in conv",
+    "car-HL-hebbian-adam0.02-fanin-rules0.1": "Hebbian: Adam 0.02, sigma 0.1, fan-in conv, rules N(0, 0.1^2)",
 }
 
 
