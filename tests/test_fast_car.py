@@ -1,5 +1,7 @@
 """The fast CarRacing renderer: same episode as upstream, observations within a level or so."""
 
+import math
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -75,3 +77,54 @@ def test_indicator_bar_redrawn_only_when_it_changes_matches_a_redraw_every_frame
         renderer._canvas[renderer._bar_row:] = 0
         renderer._drawn_verticals = renderer._drawn_horizontals = None
         np.testing.assert_array_equal(kept.step(action)[0], redrawn.step(action)[0])
+
+
+def track_follower(env: gym.Env) -> np.ndarray:
+    """Steer towards the track point six tiles past the nearest one, gas 0.15 below speed 60:
+    on seed 3 this laps the default track in 842 steps, touching every tile."""
+    car = env.unwrapped.car.hull
+    points = np.array([point[2:4] for point in env.unwrapped.track])
+    nearest = int(np.argmin(((points - tuple(car.position)) ** 2).sum(axis=1)))
+    target_x, target_y = points[(nearest + 6) % len(points)]
+    error = math.atan2(target_y - car.position[1], target_x - car.position[0]) - car.angle - math.pi / 2
+    error = (error + math.pi) % (2 * math.pi) - math.pi
+    gas = 0.15 if math.hypot(*car.linearVelocity) < 60 else 0.0
+    return np.array([np.clip(-2.0 * error, -1, 1), gas, 0.0], dtype=np.float32)
+
+
+def lap(env: gym.Env, seed: int) -> tuple[list[bytes], list[float], bool]:
+    """One episode under :func:`track_follower`: frames, rewards, and whether it ended in a lap."""
+    observation, _ = env.reset(seed=seed)
+    frames, rewards = [observation.tobytes()], []
+    for _ in range(STEPS):
+        observation, reward, terminated, truncated, _ = env.step(track_follower(env))
+        frames.append(observation.tobytes())
+        rewards.append(reward)
+        if terminated or truncated:
+            return frames, rewards, terminated
+    return frames, rewards, False
+
+
+def test_a_reset_with_the_tracks_seed_keeps_the_track_and_replays_a_new_envs_lap():
+    env = gym.make("CarRacingDefault-v0")
+    first = lap(env, seed=3)  # a new env: the track is generated
+    tiles = list(env.unwrapped.road)
+    assert first[2] and len(first[1]) > 500, "the follower should lap the track"
+    again = lap(env, seed=3)  # the same seed: the visited, repainted tiles are restored
+    assert env.unwrapped.road == tiles
+    assert again == first
+    env.reset(seed=4)
+    assert env.unwrapped.road[0] is not tiles[0]
+    assert lap(env, seed=3) == first  # generated again after another track
+
+
+def test_a_kept_track_looks_new_to_upstreams_renderer_too():
+    env = gym.make("CarRacingHalfFriction-v0", render_backend="reference")
+    steer = np.array([0.0, 0.3, 0.0], dtype=np.float32)
+    episodes = []
+    for _ in range(2):
+        frames = [env.reset(seed=5)[0]]
+        frames += [env.step(steer)[0] for _ in range(60)]
+        episodes.append(np.stack(frames))
+    assert env.unwrapped.tile_visited_count > 5  # tiles were repainted in the first episode
+    np.testing.assert_array_equal(episodes[0], episodes[1])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 from gymnasium.envs.box2d.car_racing import CarRacing
 from gymnasium.utils import EzPickle
 
@@ -130,14 +131,50 @@ class CarRacingVariationEnv(CarRacing):
         EzPickle.__init__(self, friction, side_force, render_mode, max_negative_steps, render_backend, camera)
         self._negative_streak = 0
         self._resetting = False
+        # The seed the current track was generated from (None: unseeded), and what the
+        # track looked like when new: road_poly, each tile's colour, the RNG state after it.
+        self._track_seed: int | None = None
+        self._new_track: tuple[list, list[np.ndarray], dict] | None = None
+        self._reuse_track = False
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Upstream's reset. A reset with the seed of the current track keeps that track's
+        Box2D tiles and restores them as new (unvisited, original colours, the RNG where
+        track generation left it) instead of generating them again: the same episode
+        (tested), without the track's generation, which costs most of a reset; a training
+        generation resets every env of a variation with one seed."""
         self._negative_streak = 0
         self._resetting = True
+        self._reuse_track = seed is not None and seed == self._track_seed and bool(self.road)
+        self._track_seed = None
         try:
-            return super().reset(seed=seed, options=options)
+            observation, info = super().reset(seed=seed, options=options)
         finally:
             self._resetting = False
+        self._track_seed = seed
+        return observation, info
+
+    def _destroy(self) -> None:
+        if self._reuse_track:
+            self.car.destroy()
+        else:
+            super()._destroy()
+
+    def _create_track(self) -> bool:
+        if not self._reuse_track:
+            created = super()._create_track()
+            if created:
+                self._new_track = (self.road_poly, [np.array(tile.color) for tile in self.road],
+                                   self.np_random.bit_generator.state)
+            return created
+        # Upstream's FrictionDetector repaints touched tiles in place (also when the old car
+        # is destroyed) and marks them visited: undo both on the kept tiles.
+        self.road_poly, colors, rng_state = self._new_track
+        for tile, color in zip(self.road, colors):
+            tile.road_visited = False
+            tile.color[:] = color
+        self.np_random.bit_generator.state = rng_state
+        return True
 
     def step(self, action: Any):
         if action is None and self._resetting:
@@ -145,7 +182,7 @@ class CarRacingVariationEnv(CarRacing):
             # physics tick: the moment to give that car this variation's tyre forces.
             VariedCar.specialise(self.car, self.friction, self.side_force)
             if self._renderer is not None:
-                self._renderer.reset(self)
+                self._renderer.reset(self, same_track=self._reuse_track)
             return super().step(None)
         observation, reward, terminated, truncated, info = super().step(
             checked_action(action, self.action_space)

@@ -118,14 +118,18 @@ def _score_font() -> pygame.font.Font:
     return pygame.font.Font(pygame.font.get_default_font(), 42)
 
 
+@functools.lru_cache(maxsize=1)
 def _grass_squares() -> np.ndarray:
-    """Upstream's grass patches: (400, 4, 2) world-coordinate squares, in draw order."""
+    """Upstream's grass patches: (400, 4, 2) world-coordinate squares, in draw order
+    (the same for every track; read-only)."""
     squares = []
     for x in range(-20, 20, 2):
         for y in range(-20, 20, 2):
             x0, y0 = _GRASS_DIM * x, _GRASS_DIM * y
             squares.append([(x0 + _GRASS_DIM, y0), (x0, y0), (x0, y0 + _GRASS_DIM), (x0 + _GRASS_DIM, y0 + _GRASS_DIM)])
-    return np.array(squares)
+    grid = np.array(squares)
+    grid.flags.writeable = False
+    return grid
 
 
 def share_tile_colors(env: car_racing.CarRacing) -> tuple[np.ndarray, list[int | None]]:
@@ -186,14 +190,24 @@ class StatePixelRenderer:
         self._bar_split = max(cols.stop for cols in self._vertical_cols)
         self._drawn_verticals = self._drawn_horizontals = None  # what the bar rows show now
 
-    def reset(self, env: car_racing.CarRacing) -> None:
-        """Read the new track's polygons and colours and the new car's shapes from ``env``.
+    def reset(self, env: car_racing.CarRacing, same_track: bool = False) -> None:
+        """Read the new track's polygons and colours and the new car's shapes from ``env``;
+        with ``same_track``, the track is the one of the last reset, its tiles repainted
+        back in place, and only the car is new.
 
         Upstream repaints a road tile in the plain road colour once the car touches it
         (``FrictionDetector`` writes into the tile's colour array, which ``road_poly``
         shares). :func:`share_tile_colors` moves those arrays into one, so one comparison
         per step finds every repainted tile; repainted tiles join the road-colour layer.
         """
+        if not same_track:
+            self._read_track(env)
+        self._sort_polygons()
+        self._bg_canvas[:] = self._bg
+        self._reset_car(env.car)
+
+    def _read_track(self, env: car_racing.CarRacing) -> None:
+        """Group the track's polygons by colour into draw layers (see :meth:`reset`)."""
         tile_colors, tile_rows = share_tile_colors(env)
         road = tuple(int(c) for c in env.road_color)
         by_color: dict[tuple[int, int, int], tuple[list, list]] = {}
@@ -220,10 +234,7 @@ class StatePixelRenderer:
         self._tile_red = tile_colors[:, 0]  # a view: upstream's repaints show up here
         self._road_red = float(env.road_color[0])
         self._road_layer = order.index(road) + 1
-        self._sort_polygons()
         self._bg = self._paint(env.bg_color)
-        self._bg_canvas[:] = self._bg
-        self._reset_car(env.car)
 
     def _sort_polygons(self) -> None:
         """Order the polygons by the layer each is drawn in now (repainted tiles in the road
