@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import signal
+
 import numpy as np
 import pytest
 
 import hebbbench  # noqa: F401  (registers the env IDs)
+
+
+def pytest_configure(config):
+    """Let Ctrl-C through, as in a terminal: a shell starts a background job (``cmd &``
+    in a script, ``nohup``) with SIGINT ignored, which its children inherit, and the tests
+    of clean interruption would then wait for an interrupt that never comes."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
