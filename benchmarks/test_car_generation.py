@@ -42,21 +42,25 @@ def _package_at(commit: str, target: Path) -> Path:
     return target
 
 
+def _python(package_root: Path, cwd: Path, *args: str) -> str:
+    """Run ``python *args`` with the package in ``package_root`` importable; its stdout.
+    Runs in ``cwd``: ``python -c`` puts the working directory first on sys.path, so that
+    must not be this checkout."""
+    env = dict(os.environ, PYTHONPATH=str(package_root))
+    return subprocess.run([sys.executable, *args], env=env, cwd=cwd, check=True, capture_output=True,
+                          text=True).stdout
+
+
 def _job(package_root: Path, out: Path) -> list[dict]:
     """Run the job with the package in ``package_root``; its log rows."""
-    env = dict(os.environ, PYTHONPATH=str(package_root))
-    command = [sys.executable, "-c", "import sys; from hebbbench.cli import main; sys.exit(main())",
-               *JOB, "--out", str(out)]
-    # Run from ``out``'s folder: ``python -c`` puts the working directory first on sys.path.
-    subprocess.run(command, env=env, cwd=out.parent, check=True, capture_output=True)
+    _python(package_root, out.parent, "-c", "import sys; from hebbbench.cli import main; sys.exit(main())",
+            *JOB, "--out", str(out))
     return [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
 
 
 def _version(package_root: Path, cwd: Path) -> str:
     """The version ``hebbbench`` imports as in :func:`_job`."""
-    env = dict(os.environ, PYTHONPATH=str(package_root))
-    command = [sys.executable, "-c", "from hebbbench.version import __version__; print(__version__)"]
-    return subprocess.run(command, env=env, cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+    return _python(package_root, cwd, "-c", "from hebbbench.version import __version__; print(__version__)").strip()
 
 
 def test_hebbian_car_generation_now_against_0_3_0(tmp_path):

@@ -12,8 +12,8 @@ the same seeded episode on both sides, on one core:
 From the second round on, our car keeps seed 0's track (a reset with the track's seed
 does not generate it again: ~10 ms of a ~0.3 s round). Neither side stops at an episode
 end (the comparison is of the simulation, and our early-end rules would otherwise cut
-our episode short). Steps per second count every
-simulated step; the ratio ours/upstream uses each side's fastest round and is printed
+our episode short). Steps per second count every simulated step; the ratio
+ours/upstream uses each side's fastest round and is printed
 at the end of the session, with the ant's ceiling (our reset, then only the pybullet calls
 of each step). A fidelity summary of the fast car observations is printed too.
 """

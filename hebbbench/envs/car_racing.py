@@ -150,7 +150,7 @@ class CarRacingVariationEnv(CarRacing):
         try:
             observation, info = super().reset(seed=seed, options=options)
         finally:
-            self._resetting = False
+            self._resetting = self._reuse_track = False
         self._track_seed = seed
         return observation, info
 
