@@ -1,16 +1,18 @@
 """Does a car policy look at the road? The diagnosis behind docs/baselines.md's "Why the
 Hebbian car drives open-loop".
 
-For each run directory given (its final mean, ``parameters.npy``, with sigma 0), drives the
-default variation on tracks 1-4 (Hebbian weights from seed 1) and prints: return and episode
-length per track; steering std within an episode; the correlation of the steering traces of
+For each run directory given (its final mean, ``parameters.npy``, with sigma 0) or initial
+mean ``init:AGENT:SCHEME:STD:SEED`` (``networks.initial_parameters``), drives the default
+variation on tracks 1-4 (Hebbian weights from seed 1) and prints: return and episode length
+per track; steering std within an episode; the correlation of the steering traces of
 different tracks over steps 20-100 (near 1: the same steering whatever the road, i.e.
-open-loop); the conv features' std over time (per feature, averaged: 0 means the front end
-sees a constant picture); for Hebbian runs, the return with plasticity switched off after
-step 30 and the cosine between the layer-1 weights after 100 steps on tracks 1 and 2.
+open-loop) and the mean |difference| of two tracks' steering over their common steps; the
+conv features' std over time (per feature, averaged: 0 means the front end sees a constant
+picture); for Hebbian runs, the return with plasticity switched off after step 30 and the
+cosine between the layer-1 weights after 100 steps on tracks 1 and 2.
 
     python docs/baseline-pilots/car_open_loop.py leaderboard/agents/car-static-baseline \\
-        leaderboard/agents/car-hebbian-baseline
+        leaderboard/agents/car-hebbian-baseline init:hebbian:fan-in:1.0:0
 """
 
 import json
@@ -52,19 +54,33 @@ def drive(agent: str, params: torch.Tensor, track: int, freeze_at: int | None = 
             "weights_100": weights_100}
 
 
-def diagnose(run_dir: Path) -> dict:
+def load(source: str) -> tuple[str, torch.Tensor]:
+    """The agent and its ``[1, D]`` parameters from a run directory or ``init:AGENT:SCHEME:STD:SEED``."""
+    if source.startswith("init:"):
+        _, agent, scheme, std, seed = source.split(":")
+        generator = torch.Generator().manual_seed(int(seed))
+        return agent, networks.initial_parameters(agent, "car", scheme, float(std), generator)[None]
+    run_dir = Path(source)
     agent = json.loads((run_dir / "config.json").read_text())["agent"]
-    params = torch.as_tensor(np.load(run_dir / "parameters.npy"), dtype=torch.float32)[None]
+    return agent, torch.as_tensor(np.load(run_dir / "parameters.npy"), dtype=torch.float32)[None]
+
+
+def diagnose(source: str) -> dict:
+    agent, params = load(source)
     episodes = [drive(agent, params, track) for track in TRACKS]
     length = min(100, *(len(e["steer"]) for e in episodes))
     traces = np.array([e["steer"][20:length] for e in episodes])
-    corr = np.corrcoef(traces)[np.triu_indices(len(TRACKS), 1)]
+    pairs = np.triu_indices(len(TRACKS), 1)
+    corr = np.corrcoef(traces)[pairs] if traces.shape[1] > 2 else np.full(len(pairs[0]), np.nan)
+    common = np.array([e["steer"][:length] for e in episodes])
+    differences = np.abs(common[:, None] - common[None, :]).mean(axis=2)[pairs]
     out = {
-        "run": run_dir.name,
+        "source": source,
         "returns": [round(e["return"], 1) for e in episodes],
         "steps": [e["steps"] for e in episodes],
         "steer_std": round(float(np.mean([e["steer"].std() for e in episodes])), 3),
-        "trace_corr_min_mean": [round(float(corr.min()), 2), round(float(corr.mean()), 2)],
+        "trace_corr_min_mean": [round(float(corr.min()), 2), round(float(corr.mean()), 2)],  # NaN: under 23 steps
+        "steer_difference_between_tracks": round(float(differences.mean()), 3),
         "feature_time_std": round(float(np.mean([e["features"][20:].std(0).mean() for e in episodes])), 4),
     }
     if agent == "hebbian":
@@ -78,5 +94,5 @@ def diagnose(run_dir: Path) -> dict:
 if __name__ == "__main__":
     register_all()
     torch.set_num_threads(1)
-    for path in sys.argv[1:]:
-        print(json.dumps(diagnose(Path(path))))
+    for source in sys.argv[1:]:
+        print(json.dumps(diagnose(source)))
