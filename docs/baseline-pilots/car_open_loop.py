@@ -25,6 +25,7 @@ import torch
 
 from hebbbench.agents import networks
 from hebbbench.envs import register_all
+from hebbbench.run_dir import CONFIG_FILE, PARAMETERS_FILE, TrainConfig
 
 TRACKS = (1, 2, 3, 4)
 
@@ -61,8 +62,8 @@ def load(source: str) -> tuple[str, torch.Tensor]:
         generator = torch.Generator().manual_seed(int(seed))
         return agent, networks.initial_parameters(agent, "car", scheme, float(std), generator)[None]
     run_dir = Path(source)
-    agent = json.loads((run_dir / "config.json").read_text())["agent"]
-    return agent, torch.as_tensor(np.load(run_dir / "parameters.npy"), dtype=torch.float32)[None]
+    agent = TrainConfig.from_file(run_dir / CONFIG_FILE).agent
+    return agent, torch.as_tensor(np.load(run_dir / PARAMETERS_FILE), dtype=torch.float32)[None]
 
 
 def diagnose(source: str) -> dict:
