@@ -8,6 +8,7 @@ checking the schema and the integrity hash.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import math
@@ -30,7 +31,12 @@ ARITHMETIC = ("portable", "native")
 FIELDS = frozenset({"schema", "protocol_version", "package_version", "created", "task", "holdout", "agent",
                     "episodes_per_variation", "full_protocol", "workers", "wall_time_s", "variations", "integrity"})
 #: The fields of a results file's ``agent`` object.
-AGENT_FIELDS = frozenset({"path", "sha256", "options", "observes", "arithmetic"})
+AGENT_FIELDS = frozenset({"path", "sha256", "options", "observes", "arithmetic", "sandbox"})
+#: Plausible ranges of how a run says it ran (see :func:`run_problems`): hebbbench's first
+#: results were written in 2026; worker processes and wall time far past any real run.
+EARLIEST_CREATED = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+MAX_WORKERS = 4096
+MAX_WALL_TIME_S = 30 * 24 * 3600
 #: Largest difference tolerated between a stored summary number and its recomputation.
 SUMMARY_TOLERANCE = 1e-6
 
@@ -81,6 +87,9 @@ class Results:
     agent_observes: bool = False
     #: The agent process's arithmetic, one of :data:`ARITHMETIC` (recorded unless "native").
     agent_arithmetic: str = "native"
+    #: How the agent's process was contained (``"pid-namespace+ro-fs+no-net"``, or
+    #: ``"none (why)"``); ``""`` in files written before it was recorded.
+    agent_sandbox: str = ""
 
     @property
     def test(self) -> VariationResult:
@@ -106,7 +115,8 @@ class Results:
             "agent": {"path": self.agent_path, "sha256": self.agent_sha256,
                       **({"options": self.agent_options} if self.agent_options else {}),
                       **({"observes": True} if self.agent_observes else {}),
-                      **({"arithmetic": self.agent_arithmetic} if self.agent_arithmetic != "native" else {})},
+                      **({"arithmetic": self.agent_arithmetic} if self.agent_arithmetic != "native" else {}),
+                      **({"sandbox": self.agent_sandbox} if self.agent_sandbox else {})},
             "episodes_per_variation": self.episodes_per_variation,
             "full_protocol": self.full_protocol,
             "workers": self.workers,
@@ -142,6 +152,7 @@ class Results:
             agent_options=dict(obj["agent"].get("options", {})),
             agent_observes=obj["agent"].get("observes", False) is True,
             agent_arithmetic=obj["agent"].get("arithmetic", "native"),
+            agent_sandbox=obj["agent"].get("sandbox", ""),
             episodes_per_variation=obj["episodes_per_variation"],
             full_protocol=obj["full_protocol"],
             workers=obj["workers"],
@@ -163,6 +174,18 @@ def integrity_hash(obj: dict[str, Any]) -> str:
     """sha256 hex of the canonical JSON of ``obj`` without its ``integrity`` key."""
     body = {key: value for key, value in obj.items() if key != "integrity"}
     return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+
+def returns_sha256(obj: Any) -> str | None:
+    """sha256 of what a results object measured: its task, held-out variation and every
+    variation's returns, in order (``None`` if it has no such lists). Two files with the same
+    value hold the same episodes, whatever their metadata (``created``, ``wall_time_s``)."""
+    try:
+        body = {"task": obj["task"], "holdout": obj["holdout"],
+                "returns": [[v["name"], [float(x) for x in v["returns"]]] for v in obj["variations"]]}
+        return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return None
 
 
 def write_results(results: Results, path: str | Path) -> Path:
@@ -215,13 +238,10 @@ def format_problems(obj: Any, label: str = "results") -> list[str]:
 
     if obj.get("schema") != SCHEMA:
         problem(f"schema is {obj.get('schema')!r}; expected {SCHEMA!r}")
-    for key in ("protocol_version", "package_version", "created", "task", "holdout"):
+    for key in ("protocol_version", "package_version", "task", "holdout"):
         if not isinstance(obj.get(key), str):
             problem(f"{key} is missing or not a string")
-    if not is_int(obj.get("workers")):
-        problem("workers is missing or not an integer")
-    if not is_number(obj.get("wall_time_s")):
-        problem("wall_time_s is missing or not a number")
+    problems.extend(f"{label}: {text}" for text in run_problems(obj))
     problems.extend(f"{label}: {text}" for text in _agent_problems(obj.get("agent")))
     episodes = obj.get("episodes_per_variation")
     if not (is_int(episodes) and episodes >= 1):
@@ -245,6 +265,38 @@ def format_problems(obj: Any, label: str = "results") -> list[str]:
     return problems
 
 
+def run_problems(obj: dict) -> list[str]:
+    """Problems with how a run says it ran: ``created`` (an ISO 8601 time with its offset, from
+    :data:`EARLIEST_CREATED` to a day past now), ``workers`` (an integer in [1, MAX_WORKERS]),
+    ``wall_time_s`` (a number in (0, MAX_WALL_TIME_S]); each names the value and its range."""
+    problems = []
+    created = obj.get("created")
+    when = _parse_time(created)
+    latest = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)
+    if when is None or not EARLIEST_CREATED <= when <= latest:
+        problems.append(f"created is {created!r}; expected an ISO 8601 time with its UTC offset (as evaluate "
+                        f"writes) in [{EARLIEST_CREATED.isoformat()}, {latest.isoformat(timespec='seconds')}]")
+    workers = obj.get("workers")
+    if not (is_int(workers) and 1 <= workers <= MAX_WORKERS):
+        problems.append(f"workers is {workers!r}; expected an integer in [1, {MAX_WORKERS}]")
+    wall = obj.get("wall_time_s")
+    if not (is_number(wall) and 0 < wall <= MAX_WALL_TIME_S):
+        problems.append(f"wall_time_s is {wall!r}; expected a number of seconds in (0, {MAX_WALL_TIME_S:,}] "
+                        "(30 days)")
+    return problems
+
+
+def _parse_time(text: Any) -> datetime.datetime | None:
+    """``text`` as an aware datetime, or ``None`` if it is not an ISO 8601 time with an offset."""
+    if not isinstance(text, str):
+        return None
+    try:
+        when = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else None
+
+
 def _agent_problems(agent: Any) -> list[str]:
     if not (isinstance(agent, dict) and isinstance(agent.get("path"), str) and isinstance(agent.get("sha256"), str)):
         return ["agent must be an object holding strings 'path' and 'sha256'"]
@@ -258,6 +310,8 @@ def _agent_problems(agent: Any) -> list[str]:
         return ["agent.observes is written only as true (the agent defined observe)"]
     if agent.get("arithmetic", "portable") not in ARITHMETIC:
         return [f"agent.arithmetic must be one of {list(ARITHMETIC)}, got {agent['arithmetic']!r}"]
+    if not isinstance(agent.get("sandbox", ""), str):
+        return [f"agent.sandbox must be a string (how the agent's process was contained), got {agent['sandbox']!r}"]
     return []
 
 
