@@ -3,6 +3,8 @@
 Imports the agent file, builds the agent from the spec the worker sends over the pipe on
 file descriptor ``FD``, and answers the worker's requests in the reply format that
 module describes, until the worker says ``close`` or ends (then this process ends too).
+``PARENT`` is the worker's pid, or ``0`` in the sandbox (whose PID namespace does not show
+the worker): then it dies with the process that started it, bwrap, which dies with the worker.
 Nothing in the package imports this module: it is the only place agent code runs.
 """
 
@@ -73,7 +75,7 @@ def _text(message: str) -> bytes:
 
 def main(argv: list[str]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the evaluation handles Ctrl-C, and stops us
-    die_with_parent(int(argv[1]))
+    die_with_parent(int(argv[1]) or os.getppid())
     conn = Connection(int(argv[0]))
     code = 0
     try:

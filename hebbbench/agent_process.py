@@ -12,26 +12,36 @@ the agent process answers in a fixed byte format that the worker parses without 
 ``R`` + observes flag (built), ``K`` (done), ``A`` + the action as float64 bytes (checked
 again by the worker's episode loop), ``V`` + text (invalid action), ``E`` + text (the agent raised).
 
-The agent process lives in its own session, so Ctrl-C at a terminal reaches the evaluation
-only, and it dies with its worker (Linux: the parent-death signal; elsewhere a watchdog
-thread). Closing it ends its whole process group and any process it abandoned (the worker
-adopts orphans), so an agent that forks leaves nothing behind. The worker's episode alarm
-and the evaluating process's clock stay outside the agent's reach, and on Linux the worker
-and the evaluating process are non-dumpable while they run agents: another process of a
-non-root user cannot open their pipes or memory through ``/proc``.
+Where bubblewrap runs (:func:`~hebbbench.processes.sandbox_status`), the agent process is
+contained (:func:`~hebbbench.processes.sandboxed`): its own PID namespace, so that every
+process it starts, ``setsid`` or not, is killed with it, whether the evaluation succeeds,
+fails or is killed; a read-only view of the file system (the repository, the package, the
+board, its own files) except a scratch folder of its own (``TMPDIR``, deleted when it
+ends); no capabilities, not even as root; and no network. See ``docs/sandbox.md``.
 
-This is a process boundary for honest scores, not a sandbox: an agent file can still do
-anything its user may do on the machine (as root, that includes reaching into the
-worker through ``/proc``). Run agents you do not trust as an unprivileged user, or in a
-container.
+Either way the agent process lives in its own session, so Ctrl-C at a terminal reaches the
+evaluation only, and it dies with its worker (Linux: the parent-death signal; elsewhere a
+watchdog thread). Closing it ends its whole process group and any process it abandoned (the
+worker adopts orphans), so an agent that forks leaves nothing behind (without the sandbox:
+as far as a process that forks and ``setsid``s faster than the worker kills can be caught).
+The worker's episode alarm and the evaluating process's clock stay outside the agent's
+reach, and on Linux the worker and the evaluating process are non-dumpable while they run
+agents: another process of a non-root user cannot open their pipes or memory through
+``/proc`` (in the sandbox it cannot even see them).
+
+Without the sandbox this is a process boundary for honest scores, not a sandbox: an agent
+file can still do anything its user may do on the machine (as root, that includes reaching
+into the worker through ``/proc``). The results record which it was (``agent.sandbox``).
 """
 
 from __future__ import annotations
 
 import os
 import pickle
+import shutil
 import subprocess
 import sys
+import tempfile
 from multiprocessing.connection import Pipe
 from typing import Any
 
@@ -39,7 +49,7 @@ import numpy as np
 
 from hebbbench.agent_file import AgentError, ReportedError
 from hebbbench.envs.validation import InvalidAction
-from hebbbench.processes import kill_group
+from hebbbench.processes import SANDBOXED, kill_group, sandboxed
 
 #: Longest reply the worker reads from an agent process (an error text; actions are small).
 MAX_REPLY_BYTES = 1 << 16
@@ -76,12 +86,19 @@ class AgentProcess:
         self._action_size = int(np.prod(spec.action_space.shape)) * 8
         ours, theirs = Pipe()
         self._conn = ours
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", AGENT_HOST, str(theirs.fileno()), str(os.getpid())],
-            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, start_new_session=True,
-            env=os.environ | PORTABLE_ARITHMETIC if spec.arithmetic == "portable" else None)
-        theirs.close()
-        #: The agent's process id, also its process group's (it leads a session of its own).
+        #: The agent's writable scratch folder in the sandbox (deleted by :meth:`kill`), else None.
+        self.scratch = tempfile.mkdtemp(prefix="hebbbench-agent-") if spec.sandbox == SANDBOXED else None
+        try:
+            self._process = subprocess.Popen(
+                self._command(theirs.fileno()), pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
+                start_new_session=True, env=self._environment(spec.arithmetic))
+        except BaseException:
+            self._remove_scratch()
+            raise
+        finally:
+            theirs.close()
+        #: The agent's process id (in the sandbox: bwrap's, whose death ends every process
+        #: inside), also its process group's (it leads a session of its own).
         self.pid = self._process.pid
         loading = "while loading the agent (importing its file, make_agent)"
         try:
@@ -96,6 +113,26 @@ class AgentProcess:
             self._violation(kind, "while loading the agent")
         if body == b"1":
             self.observe = self._observe
+
+    def _command(self, fd: int) -> list[str]:
+        """The agent host's command line, in the sandbox if there is one. Inside the sandbox's
+        PID namespace the worker's pid means nothing: ``0`` tells the host to die with
+        whatever started it (bwrap, which dies with the worker)."""
+        if self.scratch is None:
+            return [sys.executable, "-m", AGENT_HOST, str(fd), str(os.getpid())]
+        return sandboxed([sys.executable, "-m", AGENT_HOST, str(fd), "0"], self.scratch)
+
+    def _environment(self, arithmetic: str) -> dict[str, str] | None:
+        """The agent process's environment: ours, with the portable arithmetic's settings
+        and, in the sandbox, ``TMPDIR`` set to its scratch folder (the rest is read-only)."""
+        changes = dict(PORTABLE_ARITHMETIC) if arithmetic == "portable" else {}
+        if self.scratch is not None:
+            changes["TMPDIR"] = self.scratch
+        return os.environ | changes if changes else None
+
+    def _remove_scratch(self) -> None:
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
     def reset(self, seed: int) -> None:
         self._call("reset", seed)
@@ -126,8 +163,10 @@ class AgentProcess:
         self.kill()
 
     def kill(self) -> None:
-        """End the agent's process and every process it started in its group. (Those it
-        moved out of its group are orphans that the worker adopted and ends itself.)"""
+        """End the agent's process and every process it started in its group, and delete its
+        scratch folder. (In the sandbox, bwrap's death ends every process in its namespace;
+        without it, those it moved out of its group are orphans that the worker adopted and
+        ends itself.)"""
         if self._conn.closed:
             return
         kill_group(self.pid, AGENT_HOST.encode())
@@ -135,6 +174,7 @@ class AgentProcess:
             self._process.kill()
         self._process.wait()
         self._conn.close()
+        self._remove_scratch()
 
     def _call(self, name: str, *args: Any) -> None:
         kind, _ = self._request(name, *args)

@@ -171,7 +171,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         results = evaluate(args.agent, task=fold.task, holdout=fold.holdout, episodes=args.episodes,
                            workers=args.workers, seed=args.seed, episode_timeout=args.episode_timeout,
                            record_dir=args.record, progress=True,
-                           agent_options=_agent_options(args.agent_option), arithmetic=args.arithmetic)
+                           agent_options=_agent_options(args.agent_option), arithmetic=args.arithmetic,
+                           load_timeout=args.load_timeout)
     except (AgentError, EvaluationError) as error:
         raise UserError(f"{error} No results file was written.") from None
     try:
@@ -327,6 +328,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluator.add_argument("--record", metavar="DIR", help="save a GIF of one episode per variation in DIR")
     evaluator.add_argument("--episode-timeout", type=float, default=600.0, metavar="SEC",
                            help="fail if one episode takes longer than SEC seconds of wall time (default 600)")
+    evaluator.add_argument("--load-timeout", type=float, default=600.0, metavar="SEC",
+                           help="fail if importing the agent and its make_agent take longer than SEC seconds "
+                                "(default 600)")
     evaluator.add_argument("--agent-option", action="append", metavar="KEY=VALUE",
                            help="keyword argument for the agent's make_agent, recorded in the results (repeatable); "
                                 "a training run directory takes checkpoint=best|final and sigma=checkpoint|S, 0 for "

@@ -206,6 +206,9 @@ class AgentSpec:
     #: ``"portable"``: the agent's process uses CPU-independent torch arithmetic
     #: (:data:`~hebbbench.agent_process.PORTABLE_ARITHMETIC`); ``"native"``: the CPU's fastest.
     arithmetic: str = "native"
+    #: How an agent file's process is contained: :data:`~hebbbench.processes.SANDBOXED`
+    #: (bubblewrap), or ``"none (why)"`` (a plain process of its own).
+    sandbox: str = "none (not asked for)"
 
     def make(self) -> Any:
         factory = load_agent_factory(self.source) if isinstance(self.source, str) else self.source
@@ -299,7 +302,8 @@ def run_in_process(agent: Any, jobs: Sequence[Job], episode_timeout: float | Non
     return outcomes
 
 
-#: Seconds a worker may take to import the agent file and run ``make_agent``.
+#: Default seconds a worker may take to import the agent file and run ``make_agent``
+#: (``evaluate(load_timeout=...)``, ``--load-timeout``).
 AGENT_LOAD_TIMEOUT = 600.0
 #: Seconds the workers get to close their envs and agents after the last episode.
 WORKER_EXIT_GRACE = 10.0
@@ -309,11 +313,12 @@ TIMEOUT_GRACE = 5.0
 
 
 def run_in_workers(spec: AgentSpec, jobs: Sequence[Job], workers: int, episode_timeout: float | None,
-                   bar: Progress) -> tuple[dict[int, tuple[float, int]], bool]:
+                   bar: Progress, load_timeout: float = AGENT_LOAD_TIMEOUT
+                   ) -> tuple[dict[int, tuple[float, int]], bool]:
     """Play ``jobs`` on ``workers`` processes, each with its own agent and envs.
 
     This process owns the clock: a worker that has not built its agent within
-    :data:`AGENT_LOAD_TIMEOUT`, or whose episode runs :data:`TIMEOUT_GRACE` seconds past
+    ``load_timeout`` seconds, or whose episode runs :data:`TIMEOUT_GRACE` seconds past
     ``episode_timeout``, is stopped and the evaluation fails with :class:`AgentError`; a
     worker that exits early (``os._exit`` in an in-memory agent; an agent file's exit is
     its own process's, an :class:`AgentError`) fails it with :class:`EvaluationError`.
@@ -342,7 +347,7 @@ def run_in_workers(spec: AgentSpec, jobs: Sequence[Job], workers: int, episode_t
                 index, total, detail = results.get(timeout=0.5)
             except queue.Empty:
                 _check_workers(processes, results)
-                _check_clock(jobs, ready, running, started, workers, episode_timeout)
+                _check_clock(jobs, ready, running, started, workers, episode_timeout, load_timeout)
                 continue
             if index == "ready":
                 ready.add(total)
@@ -357,7 +362,7 @@ def run_in_workers(spec: AgentSpec, jobs: Sequence[Job], workers: int, episode_t
                 outcomes[index] = (total, detail)
                 running = {w: job for w, job in running.items() if job[0] != index}
                 bar.done(jobs[index])
-            _check_clock(jobs, ready, running, started, workers, episode_timeout)
+            _check_clock(jobs, ready, running, started, workers, episode_timeout, load_timeout)
     finally:
         if len(outcomes) == len(jobs):  # done: let the workers end their agents' processes themselves
             deadline = time.monotonic() + WORKER_EXIT_GRACE
@@ -375,12 +380,13 @@ def run_in_workers(spec: AgentSpec, jobs: Sequence[Job], workers: int, episode_t
 
 
 def _check_clock(jobs: Sequence[Job], ready: set[int], running: dict[int, tuple[int, float]], started: float,
-                 workers: int, episode_timeout: float | None) -> None:
+                 workers: int, episode_timeout: float | None, load_timeout: float) -> None:
     """Raise :class:`AgentError` when a worker overran its deadline (the caller stops it)."""
     now = time.monotonic()
-    if len(ready) < workers and now - started > AGENT_LOAD_TIMEOUT:
+    if len(ready) < workers and now - started > load_timeout:
         raise AgentError(f"loading the agent (importing its file and calling make_agent) took longer than "
-                         f"{AGENT_LOAD_TIMEOUT:g} s in a worker process; it was stopped. Make the agent load faster.")
+                         f"{load_timeout:g} s in a worker process; it was stopped. Make the agent load faster, "
+                         "or raise the load timeout (--load-timeout).")
     if episode_timeout is None:
         return
     for index, start in running.values():

@@ -4,14 +4,24 @@ process cannot reach into the processes that score it.
 Linux gives the tools (``prctl``); elsewhere each function does what the platform allows
 and the rest is documented as not covered. Used by :mod:`hebbbench.episodes` (the
 evaluating process and its workers) and :mod:`hebbbench.agent_host` (the agent's process).
+
+Where bubblewrap (``bwrap``) can run, an agent's process is also *contained*
+(:func:`sandbox_status`, :func:`sandboxed`): its own PID namespace, so every process it
+starts, ``setsid`` or not, dies with it; a read-only view of the whole file system but a
+scratch folder of its own; no capabilities; no network (a loopback of its own). See
+``docs/sandbox.md``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import shutil
 import signal
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -22,6 +32,11 @@ _PR_SET_PDEATHSIG = 1
 _PR_GET_DUMPABLE = 3
 _PR_SET_DUMPABLE = 4
 _PR_SET_CHILD_SUBREAPER = 36
+#: What a contained agent's process gets (the results' ``agent.sandbox``): its own PID
+#: namespace, a read-only file system (but its scratch folder), no network.
+SANDBOXED = "pid-namespace+ro-fs+no-net"
+#: Seconds the one-off check that bubblewrap works here may take.
+SANDBOX_PROBE_TIMEOUT = 30.0
 
 
 def _prctl(option: int, value: int = 0) -> int:
@@ -136,3 +151,38 @@ def _cmdline(pid: int) -> bytes:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return b""
+
+
+def sandbox_options(scratch: str) -> list[str]:
+    """bubblewrap's options for an agent's process: ``--die-with-parent`` (it ends with its
+    worker), ``--unshare-pid`` (its processes die with it: when the namespace's first
+    process ends, the kernel kills the rest), ``--unshare-net`` (a loopback of its own),
+    ``--cap-drop ALL`` (as root, too: it cannot remount), ``/`` read-only, a fresh ``/dev``
+    and ``/proc`` (it sees only its own processes), ``scratch`` writable."""
+    return ["bwrap", "--die-with-parent", "--unshare-pid", "--unshare-net", "--new-session", "--cap-drop", "ALL",
+            "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--bind", scratch, scratch, "--"]
+
+
+def sandboxed(command: list[str], scratch: str) -> list[str]:
+    """``command`` run in the sandbox of :func:`sandbox_options`."""
+    return sandbox_options(scratch) + command
+
+
+@functools.lru_cache(maxsize=None)
+def sandbox_status() -> str:
+    """:data:`SANDBOXED` if bubblewrap can contain a process on this machine, else
+    ``"none (why)"``. Checked once per process by running ``true`` in the sandbox (it can
+    be installed and still fail, e.g. in a container that forbids user namespaces)."""
+    if not _LINUX:
+        return f"none (no bubblewrap on {sys.platform})"
+    if shutil.which("bwrap") is None:
+        return "none (bubblewrap is not installed: apt-get install bubblewrap)"
+    try:
+        done = subprocess.run(sandboxed(["true"], tempfile.gettempdir()), capture_output=True, text=True,
+                              timeout=SANDBOX_PROBE_TIMEOUT, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"none (bwrap could not start: {error})"
+    if done.returncode != 0:
+        reason = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+        return f"none (bwrap cannot create the sandbox here: {reason})"
+    return SANDBOXED

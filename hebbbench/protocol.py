@@ -30,6 +30,7 @@ from hebbbench.agent_file import (
 from hebbbench.checks import int_at_least
 from hebbbench.envs import PAPER_HOLDOUT, env_settings, get_task, get_variation, variations
 from hebbbench.episodes import (
+    AGENT_LOAD_TIMEOUT,
     AgentSpec,
     Job,
     Progress,
@@ -38,7 +39,7 @@ from hebbbench.episodes import (
     run_in_workers,
     task_spaces,
 )
-from hebbbench.processes import undumpable
+from hebbbench.processes import sandbox_status, undumpable
 from hebbbench.results import ARITHMETIC, Results, VariationResult, option_problems
 from hebbbench.version import __version__
 
@@ -55,6 +56,11 @@ FIRST_SEED = 1_000_000
 #: Bounds of ``episode_timeout`` in seconds: below a tenth of a second the alarm could fire
 #: before an episode starts; above a week it would overflow the timer.
 MIN_EPISODE_TIMEOUT, MAX_EPISODE_TIMEOUT = 0.1, 7 * 24 * 3600.0
+#: Bounds of ``load_timeout`` in seconds (importing the agent and ``make_agent``): at
+#: least a second, since starting Python and the sandbox takes part of one; at most a week.
+MIN_LOAD_TIMEOUT, MAX_LOAD_TIMEOUT = 1.0, 7 * 24 * 3600.0
+#: ``agent.sandbox`` of an in-memory agent factory, which runs in the worker (or here).
+IN_MEMORY_SANDBOX = "none (in-memory agent factory: it runs in the evaluation's own processes)"
 
 
 @dataclass(frozen=True)
@@ -113,6 +119,7 @@ def evaluate(
     progress: bool = False,
     agent_options: dict[str, Any] | None = None,
     arithmetic: str | None = None,
+    load_timeout: float = AGENT_LOAD_TIMEOUT,
 ) -> Results:
     """Evaluate an agent on every variation of ``task``, holding out ``holdout``.
 
@@ -134,6 +141,9 @@ def evaluate(
     torch arithmetic that gives the same bits on any x86-64 CPU, at some speed;
     ``"native"`` (the only choice for an in-memory factory) uses the CPU's fastest kernels,
     whose last bits differ between instruction sets. The results record it.
+    ``load_timeout``: seconds each worker may take to import the agent and run
+    ``make_agent`` (default 600). An agent file's process runs in a sandbox where bubblewrap
+    works (``docs/sandbox.md``); the results record whether it did (``agent.sandbox``).
 
     Raises :class:`AgentError` if the agent fails (naming variation, episode and seed),
     :class:`~hebbbench.episodes.EvaluationError` if a worker dies, ``ValueError`` for bad arguments.
@@ -145,6 +155,7 @@ def evaluate(
                                             and MIN_EPISODE_TIMEOUT <= episode_timeout <= MAX_EPISODE_TIMEOUT):
         raise ValueError(f"episode_timeout must be a number of seconds in [{MIN_EPISODE_TIMEOUT:g}, "
                          f"{MAX_EPISODE_TIMEOUT:g}] (one week), got {episode_timeout!r}")
+    check_load_timeout(load_timeout)
     first_seed = FIRST_SEED if seed is None else int(seed)
     if first_seed < 0:
         raise ValueError(f"seed must be >= 0, got {seed!r}")
@@ -164,7 +175,8 @@ def evaluate(
     # Hashed before the agent runs: the code that ran, whatever the agent does to its files.
     sha256_before = _files_sha256(agent_path)
     agent_options = check_agent_options(agent_options)
-    spec = AgentSpec(source, fold.task, fold.holdout, *task_spaces(fold.task), agent_options, arithmetic)
+    sandbox = sandbox_status() if isinstance(source, str) else IN_MEMORY_SANDBOX
+    spec = AgentSpec(source, fold.task, fold.holdout, *task_spaces(fold.task), agent_options, arithmetic, sandbox)
     # An agent file runs in worker processes only, whatever ``workers`` is: this process
     # keeps the clock and survives an agent that exits, hangs or leaves threads behind.
     # An in-memory factory with one worker runs here (fail early: build it now).
@@ -191,7 +203,7 @@ def evaluate(
             outcomes, observes = run_in_process(agent, jobs, episode_timeout, bar), agent_observes(agent)
         else:
             with undumpable():  # an agent's process cannot open our pipes through /proc
-                outcomes, observes = run_in_workers(spec, jobs, workers_used, episode_timeout, bar)
+                outcomes, observes = run_in_workers(spec, jobs, workers_used, episode_timeout, bar, load_timeout)
     finally:
         bar.close()
     wall_time = time.perf_counter() - started
@@ -224,6 +236,7 @@ def evaluate(
         agent_options=agent_options,
         agent_observes=observes,
         agent_arithmetic=arithmetic,
+        agent_sandbox=sandbox,
         episodes_per_variation=episodes,
         full_protocol=episodes == EPISODES and first_seed == FIRST_SEED,
         workers=workers_used,
@@ -235,6 +248,16 @@ def evaluate(
 def _files_sha256(agent_path: str) -> str:
     """The agent's files' sha256 (:func:`agent_sha256`), or "" when there are none."""
     return agent_sha256(agent_path) if Path(agent_path).exists() else ""
+
+
+def check_load_timeout(load_timeout: Any) -> float:
+    """``load_timeout`` checked: a number of seconds in [:data:`MIN_LOAD_TIMEOUT`,
+    :data:`MAX_LOAD_TIMEOUT`] (``ValueError`` naming the value and the range)."""
+    if isinstance(load_timeout, bool) or not (isinstance(load_timeout, (int, float))
+                                             and MIN_LOAD_TIMEOUT <= load_timeout <= MAX_LOAD_TIMEOUT):
+        raise ValueError(f"load_timeout (--load-timeout) must be a number of seconds in [{MIN_LOAD_TIMEOUT:g}, "
+                         f"{MAX_LOAD_TIMEOUT:g}] (one week), got {load_timeout!r}")
+    return float(load_timeout)
 
 
 def check_arithmetic(arithmetic: str | None, *, agent_file: bool) -> str:

@@ -50,13 +50,29 @@ def agent_file(tmp_path: Path, module: str = "", act: str = "pass") -> Path:
     return path
 
 
-def test_an_agent_that_hangs_while_loading_is_stopped(tmp_path, monkeypatch):
-    monkeypatch.setattr("hebbbench.episodes.AGENT_LOAD_TIMEOUT", 3.0)
+def test_an_agent_that_hangs_while_loading_is_stopped(tmp_path):
     agent = agent_file(tmp_path, module="time.sleep(600)")
     start = time.monotonic()
-    with pytest.raises(AgentError, match="loading the agent .* took longer than 3 s"):
-        evaluate(str(agent), task="ant", episodes=1, workers=1)
+    with pytest.raises(AgentError, match=r"loading the agent .* took longer than 3 s.*\(--load-timeout\)"):
+        evaluate(str(agent), task="ant", episodes=1, workers=1, load_timeout=3)
     assert time.monotonic() - start < 60
+
+
+def test_load_timeout_on_the_command_line_stops_an_agent_that_hangs_at_import_in_seconds(tmp_path):
+    agent = agent_file(tmp_path, module="time.sleep(600)")
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "hebbbench.cli", "evaluate", str(agent), "--task", "ant",
+                           "--episodes", "1", "--workers", "1", "--episode-timeout", "5", "--load-timeout", "2",
+                           "--output", str(tmp_path / "r.json")], capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "took longer than 2 s" in done.stderr and "--load-timeout" in done.stderr
+    assert time.monotonic() - start < 30, "the agent's load deadline did not follow --load-timeout"
+    assert not (tmp_path / "r.json").exists()
+
+
+@pytest.mark.parametrize("value", [0, 0.5, -1, float("nan"), 8 * 24 * 3600.0, "10", True])
+def test_a_load_timeout_outside_its_range_is_refused_naming_value_and_range(tmp_path, value):
+    with pytest.raises(ValueError, match=r"load_timeout \(--load-timeout\) must be a number of seconds in \[1, "):
+        evaluate(str(agent_file(tmp_path)), task="ant", episodes=1, workers=1, load_timeout=value)
 
 
 SWALLOW_ALARM = "while True:\n    try:\n        time.sleep(100)\n    except BaseException:\n        pass"
@@ -158,16 +174,41 @@ def _gone(pid: int, within: float = 10.0) -> bool:
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
 
+def _alive(marker: str) -> list[int]:
+    """Processes (on the whole machine, sandboxes included) whose command line holds ``marker``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            pass
+    return found
+
+
+def _none_alive(marker: str, within: float = 10.0) -> bool:
+    deadline = time.monotonic() + within
+    while _alive(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not _alive(marker)
+
+
+def sleeper(marker: str) -> str:
+    """Agent code that starts a process named by ``marker`` (in its command line) that sleeps."""
+    return f"[sys.executable, '-c', 'import time; time.sleep(600)', {marker!r}]"
+
+
 @linux_only
 @pytest.mark.parametrize("escape", ["", "os.setsid()"])
 def test_a_process_the_agent_forks_and_abandons_does_not_outlive_the_evaluation(tmp_path, escape):
-    module = (f"child = os.fork()\nif child == 0:\n    {escape or 'pass'}\n    time.sleep(600)\n    os._exit(0)\n"
-              f"open({str(tmp_path / 'child.pid')!r}, 'w').write(str(child))")
+    marker = f"hebbbench-test-sleeper-{tmp_path.name}"
+    module = (f"import sys\nchild = os.fork()\nif child == 0:\n    {escape or 'pass'}\n"
+              f"    os.execv(sys.executable, {sleeper(marker)})")
     agent = tmp_path / "agent"
     agent.mkdir()
     results = evaluate(str(agent_file(agent, module=module)), task="ant", episodes=1, workers=1)
     assert len(results.variations) == 5
-    assert _gone(int((tmp_path / "child.pid").read_text()))
+    assert _none_alive(marker)
 
 
 def test_an_agent_that_exits_while_a_forked_child_holds_its_pipe_is_reported_not_waited_for(tmp_path):
@@ -220,38 +261,71 @@ def test_an_agent_that_breaks_in_odd_ways_gets_a_message_that_names_what_it_did(
 
 
 def test_an_agent_that_rewrites_its_own_file_is_refused_and_the_hash_is_of_what_ran(tmp_path):
+    """In the sandbox its file is read-only; without it, the changed hash gives it away."""
     agent = agent_file(tmp_path, module="open(__file__, 'a').write('# changed\\n')")
-    with pytest.raises(AgentError, match="changed while it was evaluated"):
+    with pytest.raises(AgentError, match="changed while it was evaluated|Read-only file system"):
         evaluate(str(agent), task="ant", episodes=1, workers=1)
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (sandboxed ones included: /proc shows their real pids)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit():
+                stat = (entry / "stat").read_text()
+                children.setdefault(int(stat[stat.rfind(")") + 2:].split()[1]), []).append(int(entry.name))
+        except OSError:
+            pass
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _agent_hosts(pid: int) -> list[int]:
+    """The agent host processes (python running hebbbench.agent_host, not bwrap) below ``pid``."""
+    hosts = []
+    for child in _descendants(pid):
+        try:
+            command = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"hebbbench.agent_host" in command and b"bwrap" not in command[0]:
+            hosts.append(child)
+    return hosts
 
 
 @linux_only
 def test_kill_stops_an_evaluation_cleanly_and_ends_its_agent(tmp_path):
-    marker = tmp_path / "agent.pid"
-    agent = agent_file(tmp_path, module=f"open({str(marker)!r}, 'w').write(str(os.getpid()))",
-                       act="time.sleep(0.05)")
+    agent = agent_file(tmp_path, act="time.sleep(0.05)")
     process = subprocess.Popen([sys.executable, "-m", "hebbbench.cli", "evaluate", str(agent), "--task", "ant",
                                 "--episodes", "20", "--workers", "1", "--output", str(tmp_path / "r.json")],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
-    while not marker.exists() and time.monotonic() < deadline:
+    while not (hosts := _agent_hosts(process.pid)) and time.monotonic() < deadline:
         time.sleep(0.1)
-    time.sleep(1.0)
+    assert hosts, "the agent's process never started"
+    time.sleep(2.0)
     process.terminate()
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130 and "interrupted; nothing was written" in stderr, stderr
     assert not (tmp_path / "r.json").exists()
-    assert _gone(int(marker.read_text()))
+    assert all(_gone(host) for host in hosts)
 
 
 @linux_only
 @pytest.mark.skipif(os.geteuid() == 0, reason="root may open any process's pipes through /proc")
 def test_an_agent_cannot_open_its_workers_pipes_through_proc(tmp_path):
-    """The route by which an agent could write forged results into the worker's queue."""
-    outcome = tmp_path / "outcome"
-    module = (f"try:\n    os.listdir(f'/proc/{{os.getppid()}}/fd')\n    found = 'opened'\n"
-              f"except PermissionError:\n    found = 'denied'\nopen({str(outcome)!r}, 'w').write(found)")
+    """The route by which an agent could write forged results into the worker's queue (in
+    the sandbox, the worker is not even in its view: its parent is bwrap)."""
+    module = ("parent = f'/proc/{os.getppid()}'\nif b'bwrap' in open(parent + '/cmdline', 'rb').read():\n"
+              "    raise RuntimeError('outcome: sandboxed')\ntry:\n    os.listdir(parent + '/fd')\n"
+              "    found = 'opened'\nexcept PermissionError:\n    found = 'denied'\n"
+              "raise RuntimeError(f'outcome: {found}')")
     agent = tmp_path / "agent"
     agent.mkdir()
-    evaluate(str(agent_file(agent, module=module)), task="ant", episodes=1, workers=1)
-    assert outcome.read_text() == "denied"
+    with pytest.raises(AgentError, match="outcome: (denied|sandboxed)"):
+        evaluate(str(agent_file(agent, module=module)), task="ant", episodes=1, workers=1)
