@@ -12,8 +12,11 @@ from gymnasium.utils import EzPickle
 from hebbbench.checks import int_at_least
 from hebbbench.envs.car_dynamics import VariedCar
 from hebbbench.envs.car_render import StatePixelRenderer
+from hebbbench.envs.headless import choose_headless_video_driver
 from hebbbench.envs.knobs import CAMERA, FRICTION, SIDE_FORCE
 from hebbbench.envs.validation import check_render_mode, checked_action
+
+choose_headless_video_driver()  # no "XDG_RUNTIME_DIR is invalid" on stderr when SDL starts without a display
 
 #: Observation renderers: hebbbench's fast one (default) and upstream's pygame one.
 RENDER_BACKENDS = ("fast", "reference")
