@@ -62,6 +62,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     terminate_as_interrupt()
     try:
         return _train(args)
+    except BrokenPipeError:  # stdout's reader is gone (`| head`): not a write of the run's files
+        raise
     except (BatchError, WorkerCrashError) as error:
         run_dir = args.resume or args.out
         raise UserError(f"{error}\n{run_dir} keeps the checkpoint of the last finished generation; once the cause "
@@ -105,9 +107,21 @@ def _train(args: argparse.Namespace) -> int:
                 raise UserError("give --agent and --task (or a --config preset from configs/)")
             config = train.TrainConfig(**{k: v for k, v in overrides.items() if v is not None})
         run_dir = train.train(config, args.out)
-    print(f"run finished: {run_dir}  (evaluate it: hebbbench evaluate {run_dir} --task ...;"
-          f" plot it: hebbbench plot {run_dir})")
+    print(f"run finished: {run_dir}  (evaluate it: {_evaluate_command(run_dir)}; plot it: hebbbench plot {run_dir})")
     return 0
+
+
+def _evaluate_command(run_dir: str | Path) -> str:
+    """The command that evaluates a finished run on its own fold, read from its ``config.json``,
+    so the user can paste it as printed."""
+    import json
+    import shlex
+
+    from hebbbench.run_dir import CONFIG_FILE
+
+    config = json.loads(Path(run_dir, CONFIG_FILE).read_text(encoding="utf-8"))
+    return (f"hebbbench evaluate {shlex.quote(str(run_dir))} --task {config['task']} "
+            f"--holdout {config['holdout']}")
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
@@ -303,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
                           description="Plot a training run's population mean and best fitness per generation "
                                       "from its log.jsonl (default: RUN_DIR-learning-curve.png beside the run "
                                       "directory, so the run's files and sha256 stay as they are).")
-    plot.add_argument("run_dir", metavar="RUN_DIR")
+    plot.add_argument("run_dir", metavar="RUN_DIR", help="a training run directory (hebbbench train --out)")
     plot.add_argument("--out", help="PNG path (default: RUN_DIR-learning-curve.png)")
     plot.set_defaults(handler=_cmd_plot)
     evaluator = sub.add_parser(
@@ -353,18 +367,24 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--authors", required=True, help="comma-separated author names")
     submit.add_argument("--link", help="http(s) address of the paper or code")
     submit.add_argument("--family", required=True, help="agent family, e.g. hebbian, static, lstm, random")
-    submit.add_argument("--generations", type=int, required=True,
-                        help="training budget: ES generations (0 if untrained)")
-    submit.add_argument("--population", type=int, required=True, help="training budget: population size")
-    submit.add_argument("--env-steps", type=int, required=True, help="training budget: environment steps in total")
+    submit.add_argument("--generations", type=int, default=0,
+                        help="training budget of an evolution strategy: generations (default 0: not ES, e.g. "
+                             "gradient RL or untrained; the board then shows env steps only)")
+    submit.add_argument("--population", type=int, default=0,
+                        help="training budget of an evolution strategy: population size (default 0: not ES)")
+    submit.add_argument("--env-steps", type=int, required=True,
+                        help="training budget: environment steps in total, for any method (0 if untrained)")
     submit.add_argument("--leaderboard-dir", **board_dir)
     submit.add_argument("--new-board", action="store_true",
                         help="start a new board in --leaderboard-dir if it is not one yet (default: refuse)")
     submit.set_defaults(handler=_cmd_submit)
 
-    board = sub.add_parser("leaderboard", help="print the leaderboard (text table, markdown or HTML)")
+    board = sub.add_parser("leaderboard", help="print the leaderboard (text table, markdown or HTML)",
+                           description="Print the board's ranked tables, or re-render its files with --write.")
     board.add_argument("--task", choices=list(TASKS), help="one task only (default: all)")
-    board.add_argument("--format", choices=["table", "markdown", "html"], default="table")
+    board.add_argument("--format", choices=["table", "markdown", "html"], default="table",
+                       help="table: aligned text for a terminal (default); markdown: as in DIR/README.md; "
+                            "html: the self-contained page of DIR/index.html")
     board.add_argument("--leaderboard-dir", **board_dir)
     board.add_argument("--write", action="store_true",
                        help="instead of printing, re-render DIR/README.md and DIR/index.html from the submissions")
@@ -406,7 +426,35 @@ def _interrupted_message(args: argparse.Namespace) -> str:
             "and start again")
 
 
+def _reader_gone() -> int:
+    """Exit status after the reader of stdout closed it (``hebbbench envs | head -5``).
+
+    Output is cut short on purpose there, so the command ends quietly, as Unix tools do:
+    stdout is pointed at /dev/null so that Python's own flush at exit cannot raise the
+    same error again, and the status is 141, a shell's code for a process ended by SIGPIPE.
+    """
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + 13
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; its exit status. Output piped into a reader that stops early
+    (``| head``) ends the command quietly wherever it happens, ``--help`` included."""
+    try:
+        try:
+            return _run(argv)
+        finally:
+            sys.stdout.flush()  # a reader gone shows here at the latest, not at interpreter exit
+    except BrokenPipeError:
+        return _reader_gone()
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    """Parse the command line and run its handler; user errors and Ctrl-C as one paragraph."""
     args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:

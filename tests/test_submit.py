@@ -146,9 +146,60 @@ def test_duplicates_are_refused_by_name_and_by_results(board, tmp_path):
     before = snapshot(board)
     with pytest.raises(SubmissionError, match="an entry named 'first' for task 'ant' is already on the board"):
         leaderboard.submit([other], dict(META, name="First"), directory=board, submitted=NOW)
-    with pytest.raises(SubmissionError, match="these results are already on the board in entry 'ant-first'"):
+    with pytest.raises(SubmissionError, match="these returns are already on the board \\(entry 'ant-first'"):
         leaderboard.submit([again], dict(META, name="renamed"), directory=board, submitted=NOW)
     assert snapshot(board) == before
+
+
+@pytest.mark.parametrize("field, value", [("wall_time_s", 4321.5), ("created", "2026-12-01T09:30:00+00:00")])
+def test_a_duplicate_differing_only_in_wall_time_s_or_created_is_refused_by_its_returns(board, tmp_path, field, value):
+    copy = results_dict("ant", "long-front", seed=1)  # the returns of first.json
+    copy[field] = value
+    path = write_json(tmp_path / "copy.json", rehashed(copy))
+    before = snapshot(board)
+    with pytest.raises(SubmissionError) as refused:
+        leaderboard.submit([path], dict(META, name="a copy"), directory=board, submitted=NOW)
+    assert refused.value.problems == [f"{path}: these returns are already on the board (entry 'ant-first', fold "
+                                      "'long-front'): the same episodes, whatever other fields (created, "
+                                      "wall_time_s, ...) say; an entry is submitted once"]
+    assert snapshot(board) == before
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("created", "yesterday", "created is 'yesterday'; expected an ISO 8601 time with its UTC offset"),
+    ("created", "2026-11-28T05:00:00", "created is '2026-11-28T05:00:00'; expected an ISO 8601 time with its UTC"),
+    ("created", "2019-01-01T00:00:00+00:00", "in [2026-01-01T00:00:00+00:00, "),
+    ("created", "2999-01-01T00:00:00+00:00", "created is '2999-01-01T00:00:00+00:00'"),
+    ("workers", 0, "workers is 0; expected an integer in [1, 4096]"),
+    ("workers", 10**6, "workers is 1000000; expected an integer in [1, 4096]"),
+    ("workers", 2.0, "workers is 2.0; expected an integer in [1, 4096]"),
+    ("wall_time_s", -1.0, "wall_time_s is -1.0; expected a number of seconds in (0, 2,592,000] (30 days)"),
+    ("wall_time_s", 0, "wall_time_s is 0; expected a number of seconds in (0, 2,592,000]"),
+    ("wall_time_s", 1e9, "wall_time_s is 1000000000.0; expected a number of seconds in (0, 2,592,000]"),
+])
+def test_how_a_run_says_it_ran_is_checked_naming_the_field_its_value_and_the_allowed_range(
+        board, tmp_path, field, value, message):
+    results = results_dict("ant", "long-front", seed=5)
+    results[field] = value
+    path = write_json(tmp_path / "r.json", rehashed(results))
+    with pytest.raises(SubmissionError) as refused:
+        leaderboard.submit([path], dict(META, name="odd run"), directory=board, submitted=NOW)
+    assert any(message in problem for problem in refused.value.problems), refused.value.problems
+
+
+@pytest.mark.parametrize("budget, message", [
+    ({"generations": -1}, "training budget generations is -1; expected an integer in [0, 10,000,000]"),
+    ({"population": 10**9}, "training budget population is 1000000000; expected an integer in [0, 10,000,000]"),
+    ({"env_steps": 10**14}, "training budget env_steps is 100000000000000; expected an integer in [0, "),
+    ({"generations": 100, "population": 100, "env_steps": 50},
+     "training budget env_steps is 50; 100 generations of 100 individuals take at least one step each, so it "
+     "must be in [10,000, 10,000,000,000,000]"),
+])
+def test_budgets_are_checked_naming_the_value_and_the_allowed_range(board, tmp_path, budget, message):
+    path = write_json(tmp_path / "r.json", results_dict("ant", "long-front", seed=6))
+    with pytest.raises(SubmissionError) as refused:
+        leaderboard.submit([path], dict(META, name="budget", **budget), directory=board, submitted=NOW)
+    assert any(message in problem for problem in refused.value.problems), refused.value.problems
 
 
 def test_every_problem_is_listed_at_once(board, tmp_path):
@@ -306,3 +357,16 @@ def test_a_page_that_cannot_be_written_leaves_no_entry_behind(board, tmp_path, m
     monkeypatch.undo()
     leaderboard.submit([good], dict(META, name="later"), directory=board, submitted=NOW)
     assert (board / "submissions" / "ant-later.json").is_file()
+
+
+def test_a_gradient_rl_entry_submits_with_env_steps_alone_and_shows_no_es_budget(board, tmp_path, capsys):
+    from hebbbench.cli import main
+
+    results = write_json(tmp_path / "ppo.json", results_dict("ant", "long-front", seed=8))
+    assert main(["submit", str(results), "--name", "ppo entry", "--authors", "A", "--family", "ppo",
+                 "--env-steps", "2007040", "--leaderboard-dir", str(board)]) == 0, capsys.readouterr().err
+    stored = json.loads((board / "submissions" / "ant-ppo-entry.json").read_text())
+    assert stored["entry"]["budget"] == {"generations": 0, "population": 0, "env_steps": 2007040}
+    for page in ("README.md", "index.html"):
+        text = (board / page).read_text()
+        assert "2,007,040 env steps" in text and "0 gen x 0 pop" not in text
