@@ -15,10 +15,18 @@ returns an action inside the action space (nothing is clipped).
 ``AGENT`` may also be a directory (e.g. a run directory written by ``hebbbench train``):
 then ``DIR/agent.py`` is the agent file, and it finds its own parameters next to itself
 through ``__file__``.
+
+What ran is identified by :func:`agent_sha256`: a directory's every file; a single file
+with the modules beside it that it imports (found in its source), so a changed
+``params.py`` changes the hash. Data files a single-file agent reads beside itself, or
+modules it imports under a name computed at run time, are not found: pass such an
+agent's directory instead. Agents over :data:`MAX_AGENT_BYTES` are refused by their files'
+sizes before anything is read.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.util
 import inspect
@@ -28,6 +36,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 AGENT_FILE_IN_DIR = "agent.py"
+#: Largest agent hebbbench hashes (and so evaluates): its files' sizes together, as
+#: ``stat`` gives them (a sparse file counts with its apparent size), 1 GiB.
+MAX_AGENT_BYTES = 1 << 30
+#: Bytes read at a time while hashing (files are streamed, never read whole).
+HASH_CHUNK_BYTES = 1 << 20
+#: Suffixes of the files a module beside the agent file may be imported from.
+MODULE_SUFFIXES = (".py", ".pyc", ".so", ".pyd")
 
 AgentFactory = Callable[[str, str, Any, Any], Any]
 
@@ -69,22 +84,109 @@ def resolve_agent_file(path: str | Path) -> Path:
 def agent_sha256(path: str | Path) -> str:
     """sha256 hex digest identifying the agent at ``path``.
 
-    For a file: of its bytes. For a directory: of every file under it (``__pycache__``
-    excluded), sorted by relative POSIX path, each contributing its path, a NUL byte and
-    the 32-byte sha256 of its contents; so parameters saved next to ``agent.py`` count.
+    For a file that imports no module beside it: of its bytes. For a directory: of every
+    file under it (``__pycache__`` excluded), sorted by relative POSIX path, each
+    contributing its path, a NUL byte and the 32-byte sha256 of its contents; so parameters
+    saved next to ``agent.py`` count. For a file that imports modules beside it
+    (:func:`sibling_modules`): the same over the file and those modules' files only,
+    relative to its folder. Raises :class:`AgentError` for an agent over
+    :data:`MAX_AGENT_BYTES`, before reading any of it.
     """
     path = Path(path)
     if path.is_file():
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        _check_size([path], path)
+        siblings = sibling_modules(path)
+        if not siblings:
+            return _file_sha256(path).hexdigest()
+        return _files_sha256(path.parent, [path, *siblings], path)
+    files = [p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.relative_to(path).parts]
+    return _files_sha256(path, files, path)
+
+
+def _files_sha256(root: Path, files: list[Path], agent: Path) -> str:
+    """The directory digest of ``files`` (paths relative to ``root``), size-checked first."""
+    _check_size(files, agent)
     digest = hashlib.sha256()
-    files = sorted(
-        (p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.relative_to(path).parts),
-        key=lambda p: p.relative_to(path).as_posix(),
-    )
-    for file in files:
-        digest.update(file.relative_to(path).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(file.read_bytes()).digest())
+    for file in sorted(files, key=lambda p: p.relative_to(root).as_posix()):
+        digest.update(file.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(_file_sha256(file).digest())
     return digest.hexdigest()
+
+
+def _file_sha256(file: Path) -> Any:
+    """sha256 of ``file``'s bytes, read :data:`HASH_CHUNK_BYTES` at a time."""
+    digest = hashlib.sha256()
+    with file.open("rb") as handle:
+        while chunk := handle.read(HASH_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest
+
+
+def _check_size(files: list[Path], agent: Path) -> None:
+    """Refuse (:class:`AgentError`) an agent whose ``files`` are over :data:`MAX_AGENT_BYTES`
+    together, by their sizes from ``stat`` alone: a huge or sparse file is never read."""
+    sizes = {file: file.stat().st_size for file in files}
+    total = sum(sizes.values())
+    if total > MAX_AGENT_BYTES:
+        largest = max(sizes, key=sizes.__getitem__)
+        raise AgentError(
+            f"agent {str(agent)!r} is too large to hash and run: its files hold {total:,} bytes together "
+            f"(largest: {str(largest)!r}, {sizes[largest]:,} bytes, as stat gives a sparse file's size), over "
+            f"the limit of {MAX_AGENT_BYTES:,} bytes (1 GiB). Keep only what the agent loads in its directory.")
+
+
+def sibling_modules(file: str | Path) -> list[Path]:
+    """The files of the modules beside ``file`` that it imports, and that those import in
+    turn: ``name.py`` (or a compiled ``name.*.so``) or a package folder ``name/`` (all its
+    files), for every ``import name``, ``from name import ...`` or
+    ``importlib.import_module("name")`` / ``__import__("name")`` in their source. These are
+    what Python finds first on ``sys.path`` when the agent file is imported; a name built
+    at run time is not found (pass the agent's directory then)."""
+    file = Path(file)
+    folder, found, todo = file.parent, set(), [file]
+    while todo:
+        for name in _imported_names(todo.pop(), file):
+            for module_file in _module_files(folder, name):
+                if module_file != file and module_file not in found:
+                    found.add(module_file)
+                    if module_file.suffix == ".py":
+                        todo.append(module_file)
+    return sorted(found)
+
+
+def _module_files(folder: Path, name: str) -> list[Path]:
+    """The files a module or package ``name`` beside ``folder``'s agent file consists of."""
+    package = folder / name
+    if package.is_dir():
+        return [p for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.relative_to(folder).parts]
+    return [p for p in folder.glob(f"{name}.*")
+            if p.is_file() and p.suffix in MODULE_SUFFIXES and p.name.split(".")[0] == name]
+
+
+def _imported_names(source: Path, agent: Path) -> set[str]:
+    """Top-level module names ``source`` imports (its syntax errors are left for the import to report)."""
+    _check_size([source], agent)
+    try:
+        tree = ast.parse(source.read_bytes())
+    except (SyntaxError, ValueError):
+        return set()
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Call) and _is_import_call(node):
+            names.add(node.args[0].value.split(".")[0])
+    return names
+
+
+def _is_import_call(node: ast.Call) -> bool:
+    """Whether ``node`` is ``import_module("name")`` or ``__import__("name")`` with a literal name."""
+    function = node.func
+    called = function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", None)
+    return (called in ("import_module", "__import__") and bool(node.args)
+            and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str))
 
 
 def load_agent_factory(path: str | Path) -> AgentFactory:
