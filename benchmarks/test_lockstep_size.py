@@ -42,9 +42,9 @@ def test_us_per_individual_step(agent, task):
             played = 0
             for first in range(0, POPULATION, size):
                 policy = make_policy(agent, task, population[first:first + size])
-                _, lengths = play_lockstep(envs[first:first + size], policy, range(first, first + size),
-                                           range(first, first + size))
-                played += int(lengths.sum())
+                outcome = play_lockstep(envs[first:first + size], policy, range(first, first + size),
+                                        range(first, first + size))
+                played += int(outcome.lengths.sum())
             best = min(best, (time.perf_counter() - start) / played)
         timings[size] = best * 1e6
     for env in envs:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 import hebbbench  # noqa: F401  (registers the env IDs, also in worker processes)
-from hebbbench.agents import make_policy
+from hebbbench.agents import ObservationNormalizer, make_policy
 
 #: Episodes a batch plays in lockstep, per (task, network); others get DEFAULT_LOCKSTEP.
 #: Chosen by ``benchmarks/test_lockstep_size.py`` (one core, 2026-11-30, env and policy
@@ -51,7 +51,9 @@ class EpisodeBatch:
     ``i mod n``), so ``n = P/2`` gives each mirrored pair (i, i + P/2) its own episode and
     ``n = P`` each individual. ``max_episode_steps`` shortens the episode (``None``: the
     env's own limit). ``network``/``task`` name the reference policy that acts, and
-    ``device`` where its arithmetic runs (the envs always run on the CPU).
+    ``device`` where its arithmetic runs (the envs always run on the CPU). ``normalizer``:
+    the generation's observation normalisation (``None``: off); with it, the batch also
+    reports the statistics of the raw observations its policies saw.
     """
 
     network: str
@@ -64,6 +66,7 @@ class EpisodeBatch:
     max_episode_steps: int | None = None
     seed_period: int = 0
     device: str = "cpu"
+    normalizer: ObservationNormalizer | None = None
 
     @property
     def size(self) -> int:
@@ -86,11 +89,15 @@ def derived_seed(base: int, index: int) -> int:
 @dataclass(frozen=True)
 class BatchResult:
     """A batch's outcome: ``returns`` ``[K]`` float64, ``lengths`` ``[K]`` policy steps
-    (int64), and ``seconds`` the worker spent on it (wall clock)."""
+    (int64), and ``seconds`` the worker spent on it (wall clock). With observation
+    normalisation, each episode's per-feature sum and sum of squares of the observations
+    its policy acted on, ``[K, F]`` float64 (``lengths`` counts them); else ``None``."""
 
     returns: np.ndarray
     lengths: np.ndarray
     seconds: float
+    observation_sums: np.ndarray | None = None
+    observation_squares: np.ndarray | None = None
 
 
 def split_batches(template: EpisodeBatch, population_size: int, workers: int) -> list[EpisodeBatch]:
@@ -102,19 +109,38 @@ def split_batches(template: EpisodeBatch, population_size: int, workers: int) ->
     return [dataclasses.replace(template, start=start, stop=stop) for start, stop in zip(bounds, bounds[1:])]
 
 
+@dataclass
+class LockstepOutcome:
+    """What :func:`play_lockstep` measured: ``returns`` ``[K]`` float64, ``lengths`` ``[K]``
+    int64, and with ``observation_stats`` the per-episode sums and sums of squares of the
+    observations acted on, ``[K, F]`` float64 (else ``None``)."""
+
+    returns: np.ndarray
+    lengths: np.ndarray
+    observation_sums: np.ndarray | None = None
+    observation_squares: np.ndarray | None = None
+
+
 def play_lockstep(envs: Sequence[gym.Env], policy: Any, env_seeds: Sequence[int],
-                  weight_seeds: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+                  weight_seeds: Sequence[int], observation_stats: bool = False) -> LockstepOutcome:
     """One episode in each of the K ``envs`` for the K individuals of ``policy``.
 
     Env k is reset with ``env_seeds[k]`` and the policy with ``weight_seeds``; each step is
     one batched policy call, and only the envs whose episode is still running are stepped.
-    Returns the returns ``[K]`` (float64) and the episode lengths ``[K]`` (int64)."""
+    ``observation_stats``: also sum each episode's raw observations and their squares
+    (an episode's own sums, so they do not depend on which batch played it)."""
     observations = np.stack([env.reset(seed=seed)[0] for env, seed in zip(envs, env_seeds)])
     policy.reset(list(weight_seeds))
     returns = np.zeros(len(envs))
     lengths = np.zeros(len(envs), dtype=np.int64)
     running = np.ones(len(envs), dtype=bool)
+    sums = np.zeros(observations.shape, dtype=np.float64) if observation_stats else None
+    squares = np.zeros(observations.shape, dtype=np.float64) if observation_stats else None
     while running.any():
+        if observation_stats:
+            seen = observations[running].astype(np.float64)
+            sums[running] += seen
+            squares[running] += seen**2
         actions = policy.act(observations)
         for k in np.flatnonzero(running):
             observation, reward, terminated, truncated, _ = envs[k].step(actions[k])
@@ -122,7 +148,7 @@ def play_lockstep(envs: Sequence[gym.Env], policy: Any, env_seeds: Sequence[int]
             returns[k] += reward
             lengths[k] += 1
             running[k] = not (terminated or truncated)
-    return returns, lengths
+    return LockstepOutcome(returns, lengths, sums, squares)
 
 
 class EpisodeWorker:
@@ -141,10 +167,11 @@ class EpisodeWorker:
         if self._population is None:
             raise RuntimeError("this worker has not been sent a population yet")
         policy = make_policy(batch.network, batch.task, self._population.rows(batch.start, batch.stop),
-                             batch.device)
+                             batch.device, batch.normalizer)
         envs = self._envs_for(batch.env_id, batch.max_episode_steps, batch.size)
-        returns, lengths = play_lockstep(envs, policy, *batch.seeds())
-        return BatchResult(returns, lengths, time.perf_counter() - start)
+        played = play_lockstep(envs, policy, *batch.seeds(), observation_stats=batch.normalizer is not None)
+        return BatchResult(played.returns, played.lengths, time.perf_counter() - start, played.observation_sums,
+                           played.observation_squares)
 
     def _envs_for(self, env_id: str, max_episode_steps: int | None, count: int) -> list[gym.Env]:
         key = (env_id, max_episode_steps)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hebbbench.agents import ReferenceAgent
+from hebbbench.agents import ObservationNormalizer, ObservationStats, ReferenceAgent
 from hebbbench.es import (
     Strategy,
 )
@@ -46,17 +46,21 @@ RUN_CHECKPOINTS = {"best": BEST_FILE, "final": CHECKPOINT_FILE}
 class SampledRunAgent:
     """A run's search distribution as an agent: at each ``reset(seed)`` it draws one
     individual from the distribution (``strategy.sample``) with std ``sigma``, seeded by
-    the episode's seed, and acts with it for the episode. Same seed, same individual."""
+    the episode's seed, and acts with it for the episode. Same seed, same individual.
+    ``normalizer``: the observation normalisation the distribution was trained with."""
 
-    def __init__(self, network: str, task: str, strategy: Strategy, sigma: float) -> None:
+    def __init__(self, network: str, task: str, strategy: Strategy, sigma: float,
+                 normalizer: ObservationNormalizer | None = None) -> None:
         self.network, self.task, self.strategy, self.sigma = network, task, strategy, sigma
+        self.normalizer = normalizer
         self.agent: ReferenceAgent | None = None
 
     def reset(self, seed: int | None) -> None:
         """Draw this episode's individual from ``seed`` (``None``: a random one)."""
         seed = int(np.random.SeedSequence().generate_state(1)[0]) if seed is None else int(seed)
         sample_seed = int(np.random.SeedSequence((seed, _SAMPLE_STREAM)).generate_state(1)[0])
-        self.agent = ReferenceAgent(self.network, self.task, self.strategy.sample(sample_seed, self.sigma))
+        self.agent = ReferenceAgent(self.network, self.task, self.strategy.sample(sample_seed, self.sigma),
+                                    self.normalizer)
         self.agent.reset(seed)
 
     def act(self, observation: np.ndarray) -> np.ndarray:
@@ -96,7 +100,10 @@ def load_run_agent(run_dir: str | Path, task: str, holdout: str | None = None, *
                          "distribution): evaluate it with --agent-option checkpoint=final")
     # Memory-mapped: the checkpoint's pages are read once into the strategy's tensors, and
     # evaluation workers on one machine share them in the page cache.
-    state = torch.load(path, mmap=True)["strategy"]
+    saved = torch.load(path, mmap=True)
+    state = saved["strategy"]
+    stats = saved.get("observation_stats")  # the normaliser this distribution acted with
+    normalizer = None if stats is None else ObservationStats.from_state(stats).normalizer()
     if state.get("kind") == "gaussian-mixture":
         # Sampling needs the distribution, not Adam's moments (2 x 604 MB at ant rho = 1):
         # restore it into an SGD strategy, which keeps none.
@@ -105,5 +112,6 @@ def load_run_agent(run_dir: str | Path, task: str, holdout: str | None = None, *
     strategy = make_strategy(config)
     strategy.load_state_dict(state)
     if sigma == 0:
-        return ReferenceAgent(config.network, config.task, strategy.solution().numpy())
-    return SampledRunAgent(config.network, config.task, strategy, None if sigma == "checkpoint" else float(sigma))
+        return ReferenceAgent(config.network, config.task, strategy.solution().numpy(), normalizer)
+    return SampledRunAgent(config.network, config.task, strategy, None if sigma == "checkpoint" else float(sigma),
+                           normalizer)

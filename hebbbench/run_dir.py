@@ -26,16 +26,11 @@ import tomllib
 import torch
 
 from hebbbench.agents import AGENTS, INIT_SCHEMES, hebbian_slice, initial_parameters
+from hebbbench.agents.networks import architecture
+from hebbbench.agents.normalization import ObservationStats
 from hebbbench.checks import device_name, int_at_least
 from hebbbench.envs import get_task, get_variation
-from hebbbench.es import (
-    GaussianMixtureES,
-    GaussianMixtureESConfig,
-    OpenAIES,
-    OpenAIESConfig,
-    Strategy,
-    rules_for_rho,
-)
+from hebbbench.es import STRATEGIES, GaussianMixtureES, GaussianMixtureESConfig, Strategy, rules_for_rho
 from hebbbench.files import write_atomic
 from hebbbench.protocol import get_fold
 from hebbbench.rollouts import check_backend
@@ -51,7 +46,8 @@ AGENT_FILE = "agent.py"
 #: Log keys that say how a generation ran, not what it found (they may differ between runs
 #: with the same numbers: timings, and what depends on the backend and its workers).
 EXECUTION_KEYS = ("seconds", "rollout_seconds", "worker_seconds", "bytes_sent", "workers", "worker_restarts")
-STRATEGIES = ("openai-es", "gaussian-mixture")
+#: The strategy that samples shared rules, and only them.
+MIXTURE_STRATEGY = "gaussian-mixture"
 #: The paper's shared rules: the Hebbian network, each synapse's rule drawn from M = N / rho
 #: learned rules by the Gaussian-mixture ES (:mod:`hebbbench.es.gmm`, docs/shared-rules.md).
 SHARED_AGENT = "shared"
@@ -97,11 +93,14 @@ class TrainConfig:
     ``"cpu"`` or ``"cuda"`` (``"cuda:N"``); envs and the OpenAI-ES update stay on the CPU.
     Same device, same numbers; another device gives numbers that differ in the last bits
     (docs/scaling.md). Checked against the machine when training starts."""
-    strategy: str = "openai-es"
-    """``"openai-es"``, or ``"gaussian-mixture"`` (always, and only, for ``agent="shared"``)."""
+    strategy: str | None = None
+    """A name in :data:`hebbbench.es.STRATEGIES`: ``"openai-es"`` (the paper's; the default),
+    ``"pgpe"`` (PGPE with ClipUp), or ``"gaussian-mixture"`` (always, and only, for
+    ``agent="shared"``, whose default it is)."""
     es: dict[str, Any] = field(default_factory=dict)
-    """Keyword arguments of the strategy's config other than the population size:
-    :class:`~hebbbench.es.OpenAIESConfig` (e.g. ``{"optimizer": "adam", "lr": 0.01}``), or
+    """Keyword arguments of the strategy's config other than the population size (its
+    ``config_class``): :class:`~hebbbench.es.OpenAIESConfig` (e.g. ``{"optimizer": "adam",
+    "lr": 0.01}``), :class:`~hebbbench.es.PGPEConfig`, or
     :class:`~hebbbench.es.GaussianMixtureESConfig` for ``agent="shared"``."""
     rho: int | str | None = None
     """Synapses per shared rule for ``agent="shared"``: an int in [1, N] or ``"N"`` (default 128)."""
@@ -117,6 +116,10 @@ class TrainConfig:
     """How the ES mean starts: ``"normal"`` (N(0, init_std^2), the paper's) or ``"fan-in"``
     (each weight U(+-1/sqrt(fan_in)), PyTorch's layer default, where Najarro & Risi's
     static-network code started); :func:`hebbbench.agents.initial_parameters`."""
+    observation_normalization: bool = False
+    """Normalise the policies' observations by the running mean and std of every observation
+    seen in training so far, fixed within a generation (:mod:`hebbbench.agents.normalization`;
+    vector observations only: the ant). Off by default, as the paper."""
 
     def __post_init__(self) -> None:
         if self.agent not in TRAIN_AGENTS:
@@ -140,7 +143,7 @@ class TrainConfig:
             "generations": paper_generations if self.generations is None else self.generations,
             "holdout": fold.holdout,
             "variations": fold.train if self.variations is None else tuple(self.variations),
-            "strategy": "gaussian-mixture" if shared else self.strategy,
+            "strategy": self.strategy or (MIXTURE_STRATEGY if shared else "openai-es"),
             "rho": (128 if self.rho is None else self.rho) if shared else self.rho,
             "es": dict(self.es),
         }
@@ -149,10 +152,17 @@ class TrainConfig:
         """``ValueError`` naming the first bad value and what is allowed."""
         if self.agent != SHARED_AGENT and self.rho is not None:
             raise ValueError(f"rho applies only to agent {SHARED_AGENT!r}, not {self.agent!r}")
-        if self.agent != SHARED_AGENT and self.strategy == "gaussian-mixture":
-            raise ValueError(f"the gaussian-mixture strategy samples shared rules: use agent {SHARED_AGENT!r}")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {self.strategy!r}; allowed: {', '.join(STRATEGIES)}")
+        if (self.agent == SHARED_AGENT) != (self.strategy == MIXTURE_STRATEGY):
+            raise ValueError(f"the {MIXTURE_STRATEGY} strategy samples shared rules, and only it trains them: "
+                             f"agent {SHARED_AGENT!r} goes with strategy {MIXTURE_STRATEGY!r}, got agent "
+                             f"{self.agent!r} with strategy {self.strategy!r}")
+        if not isinstance(self.observation_normalization, bool):
+            raise ValueError(f"observation_normalization must be true or false, got {self.observation_normalization!r}")
+        if self.observation_normalization and architecture(self.task).conv_front_end:
+            raise ValueError(f"observation_normalization applies to vector observations; the {self.task} agents "
+                             "observe frames (already scaled to [0, 1]): leave it out")
         for name in ("population", "generations"):
             int_at_least(name, getattr(self, name), 1)
         int_at_least("seed", self.seed, 0)
@@ -169,8 +179,8 @@ class TrainConfig:
         device_name("device", self.device)
         if self.episode_seeds not in EPISODE_SEEDS:
             raise ValueError(f"unknown episode_seeds {self.episode_seeds!r}; allowed: {', '.join(EPISODE_SEEDS)}")
-        if self.episode_seeds == "per-pair" and self.strategy != "openai-es":
-            raise ValueError("episode_seeds 'per-pair' needs mirrored pairs (OpenAI-ES); the gaussian-mixture "
+        if self.episode_seeds == "per-pair" and self.strategy == MIXTURE_STRATEGY:
+            raise ValueError(f"episode_seeds 'per-pair' needs mirrored pairs (OpenAI-ES, PGPE); the {MIXTURE_STRATEGY} "
                              "strategy samples unpaired individuals: use 'per-individual'")
         if isinstance(self.init_std, bool) or not isinstance(self.init_std, (int, float)) or not self.init_std > 0:
             raise ValueError(f"init_std must be a positive number, got {self.init_std!r}")
@@ -180,7 +190,7 @@ class TrainConfig:
             raise ValueError(f"init and init_std apply to the openai-es agents; the shared-rule mixture starts "
                              f"its means at N(0, 1) as the paper, got init={self.init!r}, "
                              f"init_std={self.init_std!r}")
-        es_config = GaussianMixtureESConfig if self.agent == SHARED_AGENT else OpenAIESConfig
+        es_config = STRATEGIES[self.strategy].config_class
         allowed = sorted(f.name for f in dataclasses.fields(es_config) if f.name != "population_size")
         unknown = sorted(set(self.es) - set(allowed))
         if unknown:
@@ -234,13 +244,24 @@ def make_strategy(config: TrainConfig) -> Strategy:
                                  device=config.device)
     generator = torch.Generator().manual_seed(config.seed)
     mean = initial_parameters(config.agent, config.task, config.init, config.init_std, generator)
-    return OpenAIES(mean, OpenAIESConfig(population_size=config.population, **config.es), seed=config.seed)
+    strategy = STRATEGIES[config.strategy]
+    return strategy(mean, strategy.config_class(population_size=config.population, **config.es), seed=config.seed)
+
+
+def initial_observation_stats(config: TrainConfig) -> ObservationStats | None:
+    """A new run's observation statistics (empty), or ``None`` without normalisation."""
+    if not config.observation_normalization:
+        return None
+    return ObservationStats.empty(architecture(config.task).widths[0])
 
 
 def save_checkpoint(run_dir: Path, strategy: Strategy, generation: int, env_steps: int, seconds: float,
-                     best: dict[str, Any] | None) -> None:
+                     best: dict[str, Any] | None, observation_stats: ObservationStats | None = None) -> None:
+    """Write ``checkpoint.pt`` and ``parameters.npy`` atomically. ``observation_stats``: the
+    statistics whose normaliser the next generation acts with (``None``: no normalisation)."""
     state = {"generation": generation, "env_steps": env_steps, "seconds": seconds, "best": best,
-             "strategy": strategy.state_dict()}
+             "strategy": strategy.state_dict(),
+             "observation_stats": None if observation_stats is None else observation_stats.state_dict()}
     write_atomic(run_dir / CHECKPOINT_FILE, lambda handle: torch.save(state, handle))
     parameters = strategy.solution().numpy()
     write_atomic(run_dir / PARAMETERS_FILE, lambda handle: np.save(handle, parameters))

@@ -8,6 +8,8 @@ directory and :func:`resume` continues one; :func:`run_generations` is the loop 
    (:mod:`hebbbench.rollouts`: in-process, a local worker pool, or Ray); the episodes of a
    batch run in lockstep, one batched policy call per step;
 3. fitness = mean return over the training variations (+ the Hebbian coefficient penalty);
+   with observation normalisation, the observations the generation saw join the running
+   statistics that fix the next generation's normaliser;
 4. ``strategy.tell(fitness)``, a log row is appended, then an atomic checkpoint (a Ctrl-C
    waits until both are written; a SIGKILL between them leaves a row that resume drops).
 
@@ -38,7 +40,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from hebbbench.agents import hebbian_slice
+from hebbbench.agents import ObservationNormalizer, ObservationStats, hebbian_slice
 from hebbbench.checks import available_device
 from hebbbench.envs import get_variation
 from hebbbench.es import (
@@ -61,6 +63,7 @@ from hebbbench.run_dir import (
     LOG_FILE,
     SEED_PERIOD,
     TrainConfig,
+    initial_observation_stats,
     make_strategy,
     read_log,
     save_checkpoint,
@@ -78,34 +81,46 @@ def episode_seeds(seed: int, generation: int, variation: int) -> tuple[int, int]
     return int(env_seed), int(weight_seed)
 
 
-def generation_batches(config: TrainConfig, generation: int, workers: int) -> list[EpisodeBatch]:
+def generation_batches(config: TrainConfig, generation: int, workers: int,
+                       normalizer: ObservationNormalizer | None = None) -> list[EpisodeBatch]:
     """The episodes of one generation: every individual once on each training variation,
-    cut into lockstep batches (at least one per worker per variation)."""
+    cut into lockstep batches (at least one per worker per variation), its policies acting
+    on observations transformed by ``normalizer`` (``None``: raw)."""
     batches = []
     for v, name in enumerate(config.variations):
         env_seed, weight_seed = episode_seeds(config.seed, generation, v)
         template = EpisodeBatch(config.network, config.task, get_variation(config.task, name).env_id, env_seed,
                                 weight_seed, 0, config.population, config.max_episode_steps,
                                 seed_period=SEED_PERIOD[config.episode_seeds](config.population),
-                                device=config.device)
+                                device=config.device, normalizer=normalizer)
         batches.extend(split_batches(template, config.population, workers))
     return batches
 
 
-def evaluate_population(config: TrainConfig, population: Any, generation: int,
-                        backend: Backend) -> tuple[np.ndarray, np.ndarray]:
-    """Play a generation on ``backend``. ``population``: the strategy's compact population.
+def evaluate_population(config: TrainConfig, population: Any, generation: int, backend: Backend,
+                        normalizer: ObservationNormalizer | None = None,
+                        ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    """Play a generation on ``backend``. ``population``: the strategy's compact population;
+    ``normalizer``: the generation's observation normalisation (``None``: off).
 
-    Returns the returns ``[P, V]`` of every individual on every training variation and
-    the episode lengths ``[P, V]`` (policy steps)."""
-    returns = np.zeros((config.population, len(config.variations)))
-    lengths = np.zeros((config.population, len(config.variations)), dtype=np.int64)
-    batches = generation_batches(config, generation, backend.workers)
+    Returns the returns ``[P, V]`` of every individual on every training variation, the
+    episode lengths ``[P, V]`` (policy steps), and with a normaliser the per-feature sum
+    and sum of squares of the raw observations seen, ``[F]`` float64 each (summed over
+    a ``[P, V, F]`` array in a fixed order: the same bits for any worker count)."""
+    shape = (config.population, len(config.variations))
+    returns, lengths = np.zeros(shape), np.zeros(shape, dtype=np.int64)
+    sums = squares = None
+    batches = generation_batches(config, generation, backend.workers, normalizer)
     column = {get_variation(config.task, name).env_id: v for v, name in enumerate(config.variations)}
     for batch, result in zip(batches, backend.run(population, batches)):
-        returns[batch.start:batch.stop, column[batch.env_id]] = result.returns
-        lengths[batch.start:batch.stop, column[batch.env_id]] = result.lengths
-    return returns, lengths
+        where = (slice(batch.start, batch.stop), column[batch.env_id])
+        returns[where], lengths[where] = result.returns, result.lengths
+        if normalizer is not None:
+            if sums is None:
+                sums, squares = (np.zeros((*shape, result.observation_sums.shape[1])) for _ in range(2))
+            sums[where], squares[where] = result.observation_sums, result.observation_squares
+    observed = None if sums is None else (sums.sum(axis=(0, 1)), squares.sum(axis=(0, 1)))
+    return returns, lengths, observed
 
 
 @contextlib.contextmanager
@@ -153,7 +168,8 @@ def _start(config: TrainConfig, run_dir: Path, progress: bool) -> Path:
     write_config(run_dir, config)
     text = AGENT_TEMPLATE.format(agent=config.agent, task=config.task, holdout=config.holdout)
     write_atomic(run_dir / AGENT_FILE, lambda h: h.write(text.encode()))
-    save_checkpoint(run_dir, strategy, generation=0, env_steps=0, seconds=0.0, best=None)
+    save_checkpoint(run_dir, strategy, generation=0, env_steps=0, seconds=0.0, best=None,
+                    observation_stats=initial_observation_stats(config))
     (run_dir / LOG_FILE).touch()
     return run_generations(config, run_dir, strategy, progress)
 
@@ -229,10 +245,12 @@ def run_generations(config: TrainConfig, run_dir: Path, strategy: Strategy, prog
     checkpoint = torch.load(run_dir / CHECKPOINT_FILE, mmap=True)  # only its counters are read here
     done, env_steps, seconds = checkpoint["generation"], checkpoint["env_steps"], checkpoint["seconds"]
     best = checkpoint.get("best")  # runs from before best tracking start tracking here
+    saved_stats = checkpoint.get("observation_stats")
+    stats = None if saved_stats is None else ObservationStats.from_state(saved_stats)
     # Rows of a generation that ran but was not checkpointed are dropped: it runs again.
     rows = [row for row in read_log(run_dir) if row["generation"] < done]
     write_atomic(run_dir / LOG_FILE, lambda h: h.write("".join(json.dumps(r) + "\n" for r in rows).encode()))
-    save_checkpoint(run_dir, strategy, done, env_steps, seconds, best)
+    save_checkpoint(run_dir, strategy, done, env_steps, seconds, best, stats)
     where = hebbian_slice(config.network, config.task)
     backend = make_backend(config.backend, config.workers, config.ray_address)
     # Episodes run in lockstep with single-threaded envs: one torch thread per process
@@ -247,7 +265,9 @@ def run_generations(config: TrainConfig, run_dir: Path, strategy: Strategy, prog
             population = strategy.ask()
             before = dict(backend.stats)
             rollout_start = time.perf_counter()
-            returns, lengths = evaluate_population(config, strategy.compact_population(), generation, backend)
+            normalizer = None if stats is None else stats.normalizer()
+            returns, lengths, observed = evaluate_population(config, strategy.compact_population(), generation,
+                                                             backend, normalizer)
             rollout_seconds = time.perf_counter() - rollout_start
             penalty = coefficient_penalty(population, where).numpy()
             fitness = returns.mean(axis=1) + penalty
@@ -266,10 +286,13 @@ def run_generations(config: TrainConfig, run_dir: Path, strategy: Strategy, prog
                 # (a state dict may hold the live tensors), and before the checkpoint: a kill
                 # in between re-runs the generation and rewrites the same file.
                 best = {"generation": generation, "fitness_mean": row["fitness_mean"]}
-                best_state = {**best, "strategy": strategy.state_dict()}
+                best_state = {**best, "strategy": strategy.state_dict(),
+                              "observation_stats": None if stats is None else stats.state_dict()}
                 with sigint_deferred():
                     write_atomic(run_dir / BEST_FILE, lambda handle: torch.save(best_state, handle))
             row.update(strategy.tell(fitness))
+            if stats is not None:
+                stats = stats.add(int(lengths.sum()), *observed)
             row.update(env_steps=env_steps, seconds=round(seconds, 3), rollout_seconds=round(rollout_seconds, 3),
                        worker_seconds=round(backend.stats["worker_seconds"] - before["worker_seconds"], 3),
                        bytes_sent=backend.stats["bytes_sent"] - before["bytes_sent"], workers=backend.workers,
@@ -280,7 +303,7 @@ def run_generations(config: TrainConfig, run_dir: Path, strategy: Strategy, prog
                     handle.write(json.dumps(row) + "\n")
                     handle.flush()
                     os.fsync(handle.fileno())
-                save_checkpoint(run_dir, strategy, generation + 1, env_steps, seconds, best)
+                save_checkpoint(run_dir, strategy, generation + 1, env_steps, seconds, best, stats)
             bar.set_postfix(fitness=f"{row['fitness_mean']:.1f}", best=f"{row['fitness_max']:.1f}")
             bar.update(1)
     finally:

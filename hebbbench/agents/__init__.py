@@ -14,11 +14,14 @@ from hebbbench.agents.networks import (
     make_policy,
     parameter_count,
 )
+from hebbbench.agents.normalization import ObservationNormalizer, ObservationStats
 from hebbbench.agents.reference import ReferenceAgent
 
 __all__ = [
     "AGENTS",
     "INIT_SCHEMES",
+    "ObservationNormalizer",
+    "ObservationStats",
     "ReferenceAgent",
     "car_observation",
     "hebbian_slice",

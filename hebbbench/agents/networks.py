@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from hebbbench.agents.layout import ParamLayout
+from hebbbench.agents.normalization import ObservationNormalizer
 from hebbbench.envs import get_task
 
 AGENTS = ("static", "lstm", "hebbian")
@@ -224,13 +225,16 @@ class BatchedPolicy:
     Call :meth:`reset` with K seeds at each episode start, then :meth:`act` with the K
     observations of each step. ``device``: where the network's tensors live and its
     arithmetic runs (``"cpu"``, ``"cuda"``, ...); observations come in and actions go out
-    as NumPy arrays on the CPU whatever the device.
+    as NumPy arrays on the CPU whatever the device. ``normalizer``: a transform of vector
+    observations applied before the first layer (observation normalisation; ``None``: none).
     """
 
     agent = ""
 
-    def __init__(self, task: str, population: torch.Tensor, device: str | torch.device = "cpu") -> None:
+    def __init__(self, task: str, population: torch.Tensor, device: str | torch.device = "cpu",
+                 normalizer: ObservationNormalizer | None = None) -> None:
         self.task = task
+        self.normalizer = normalizer
         self.arch = architecture(task)
         self.device = torch.device(device)
         population = torch.as_tensor(population, dtype=torch.float32).to(self.device)
@@ -251,6 +255,8 @@ class BatchedPolicy:
                               self.params["conv.2"])
         else:
             x = torch.as_tensor(np.asarray(observations), dtype=torch.float32).to(self.device)
+            if self.normalizer is not None:
+                x = self.normalizer(x)
         action = self.arch.to_action(self._dense(x))
         return torch.nan_to_num(action, nan=0.0, posinf=0.0, neginf=0.0).cpu().numpy()
 
@@ -314,8 +320,9 @@ class HebbianPolicy(BatchedPolicy):
 
     agent = "hebbian"
 
-    def __init__(self, task: str, population: torch.Tensor, device: str | torch.device = "cpu") -> None:
-        super().__init__(task, population, device)
+    def __init__(self, task: str, population: torch.Tensor, device: str | torch.device = "cpu",
+                 normalizer: ObservationNormalizer | None = None) -> None:
+        super().__init__(task, population, device, normalizer)
         self.rules = []
         for i in range(1, len(self.arch.activations) + 1):
             h = self.params[f"hebb.{i}"]
@@ -357,8 +364,11 @@ class HebbianPolicy(BatchedPolicy):
 POLICIES = {cls.agent: cls for cls in (StaticPolicy, LSTMPolicy, HebbianPolicy)}
 
 
-def make_policy(agent: str, task: str, population: torch.Tensor, device: str | torch.device = "cpu") -> BatchedPolicy:
+def make_policy(agent: str, task: str, population: torch.Tensor, device: str | torch.device = "cpu",
+                normalizer: ObservationNormalizer | None = None) -> BatchedPolicy:
     """The batched policy of ``agent`` on ``task`` for a ``[K, D]`` population, its
-    arithmetic on ``device``."""
+    arithmetic on ``device``, its vector observations transformed by ``normalizer`` if given."""
     _check_agent(agent)
-    return POLICIES[agent](task, population, device)
+    if normalizer is not None and architecture(task).conv_front_end:
+        raise ValueError(f"observation normalisation applies to vector observations; {task!r} observes frames")
+    return POLICIES[agent](task, population, device, normalizer)

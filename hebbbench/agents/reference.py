@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from hebbbench.agents.networks import make_policy, parameter_count
+from hebbbench.agents.normalization import ObservationNormalizer
 
 
 class ReferenceAgent:
@@ -17,16 +18,18 @@ class ReferenceAgent:
 
     ``parameters``: the flat vector of :func:`parameter_count` floats, e.g. the final mean
     of a training run. A Hebbian agent draws fresh weights from the seed given to
-    :meth:`reset`; an LSTM agent zeroes its state there.
+    :meth:`reset`; an LSTM agent zeroes its state there. ``normalizer``: the observation
+    normalisation the parameters were trained with (``None``: none).
     """
 
-    def __init__(self, agent: str, task: str, parameters: torch.Tensor | np.ndarray) -> None:
+    def __init__(self, agent: str, task: str, parameters: torch.Tensor | np.ndarray,
+                 normalizer: ObservationNormalizer | None = None) -> None:
         parameters = torch.as_tensor(np.asarray(parameters), dtype=torch.float32).reshape(-1)
         expected = parameter_count(agent, task)
         if parameters.numel() != expected:
             raise ValueError(f"{agent} agent on {task} needs {expected} parameters, got {parameters.numel()}")
         self.agent, self.task = agent, task
-        self.policy = make_policy(agent, task, parameters.unsqueeze(0))
+        self.policy = make_policy(agent, task, parameters.unsqueeze(0), normalizer=normalizer)
         self.policy.reset([0])
 
     def reset(self, seed: int | None) -> None:

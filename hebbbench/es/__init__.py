@@ -12,7 +12,8 @@ A strategy is an object with
   alone (how a trained distribution is evaluated, one sample per episode);
 * ``state_dict()`` / ``load_state_dict(state)``: exact save and restore.
 
-The trainer (:mod:`hebbbench.train`) uses only these seven (:class:`~hebbbench.es.base.Strategy`),
+Strategies are registered by name in :data:`STRATEGIES`. The trainer
+(:mod:`hebbbench.train`) uses only these seven (:class:`~hebbbench.es.base.Strategy`),
 so any strategy with them plugs in; :mod:`hebbbench.es.base` holds what strategies share.
 """
 
@@ -20,7 +21,13 @@ from hebbbench.es.base import Strategy
 from hebbbench.es.gmm import GaussianMixtureES, GaussianMixtureESConfig, rules_for_rho
 from hebbbench.es.openai_es import OpenAIES, OpenAIESConfig, centered_ranks, shape_fitness
 from hebbbench.es.penalty import coefficient_penalty
+from hebbbench.es.pgpe import PGPE, PGPEConfig
 from hebbbench.es.population import ExplicitPopulation
+
+#: Strategies by the name a training config gives (``strategy = "pgpe"``): a name and a
+#: class whose ``config_class`` holds its hyper-parameters; a new strategy is one class and
+#: one line here.
+STRATEGIES = {"openai-es": OpenAIES, "pgpe": PGPE, "gaussian-mixture": GaussianMixtureES}
 
 __all__ = [
     "ExplicitPopulation",
@@ -28,6 +35,9 @@ __all__ = [
     "GaussianMixtureESConfig",
     "OpenAIES",
     "OpenAIESConfig",
+    "PGPE",
+    "PGPEConfig",
+    "STRATEGIES",
     "Strategy",
     "centered_ranks",
     "coefficient_penalty",

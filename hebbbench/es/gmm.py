@@ -176,7 +176,7 @@ class GaussianMixtureESConfig:
     def __post_init__(self) -> None:
         if self.population_size < 2:
             raise ValueError(f"population_size must be at least 2, got {self.population_size}")
-        check_settings(self, positive=("chunk_elements", "dense_sigma"))
+        check_settings(self, positive=("chunk_elements", "dense_sigma"), optimizers=("sgd", "adam"))
 
 
 class GaussianMixtureES(ScheduledStrategy):
@@ -194,6 +194,8 @@ class GaussianMixtureES(ScheduledStrategy):
             every device samples the same noise; populations, samples, solutions and
             state dicts come back on the CPU.
     """
+
+    config_class = GaussianMixtureESConfig
 
     def __init__(self, num_synapses: int, num_rules: int, config: GaussianMixtureESConfig, *,
                  num_dense: int = 0, seed: int = 0, dtype: torch.dtype = torch.float32,

@@ -6,12 +6,12 @@ The search distribution is N(mean, sigma^2 I) over D parameters. Each generation
   ``mean + sigma * [eps; -eps]``, shaped ``[P, D]``;
 * ``tell(fitness)`` shapes the P fitnesses into centered ranks in [-0.5, 0.5], z-scores
   them, estimates the gradient ``mean_i(shaped_i * eps_i) / sigma`` and takes one ascent
-  step with SGD or Adam. The learning rate and sigma then decay geometrically.
+  step with SGD, Adam or ClipUp. The learning rate and sigma then decay geometrically.
 
 Noise row j of generation g is drawn from its own generator seeded by ``(seed, g, j)``
 (:mod:`hebbbench.es.population`), so a rollout worker can rebuild any individual from the
 mean and the seeds, and the state
-is just the mean, the generation counter and the optimiser moments: saved and restored
+is just the mean, the generation counter and the optimiser's state: saved and restored
 exactly by :meth:`OpenAIES.state_dict` / :meth:`OpenAIES.load_state_dict`. The strategy
 knows nothing about environments.
 """
@@ -39,6 +39,9 @@ class OpenAIESConfig:
     The paper's best setting for shared rules is ``optimizer="adam", lr=1.0, lr_decay=0.9931``.
     ``weight_decay``: L2 coefficient c; each step ascends ``gradient - c * mean`` (Salimans
     et al. 2017 used 0.005 on MuJoCo; the paper used none: 0).
+    ``optimizer="clipup"`` (Toklu et al. 2020): ``lr`` is ClipUp's step size,
+    ``clipup_momentum`` its momentum and ``max_speed`` its speed limit (``None``: 2 x the
+    generation's lr).
     """
 
     population_size: int
@@ -51,6 +54,8 @@ class OpenAIESConfig:
     adam_beta2: float = 0.999
     adam_eps: float = 1e-8
     weight_decay: float = 0.0
+    clipup_momentum: float = 0.9
+    max_speed: float | None = None
 
     def __post_init__(self) -> None:
         if self.population_size < 2 or self.population_size % 2:
@@ -94,6 +99,8 @@ class OpenAIES(ScheduledStrategy):
     every generation's noise.
     """
 
+    config_class = OpenAIESConfig
+
     def __init__(self, mean: torch.Tensor, config: OpenAIESConfig, seed: int) -> None:
         self.config = config
         self.seed = int(seed)
@@ -101,6 +108,7 @@ class OpenAIES(ScheduledStrategy):
         self.generation = 0
         self.adam_m = torch.zeros_like(self.mean)
         self.adam_v = torch.zeros_like(self.mean)
+        self.velocity = torch.zeros_like(self.mean)
         self._noise: torch.Tensor | None = None
         self._asked: MirroredPopulation | None = None
 
@@ -144,14 +152,17 @@ class OpenAIES(ScheduledStrategy):
         gradient = utilities @ self._noise / (len(utilities) * sigma)
         direction = gradient - self.config.weight_decay * self.mean if self.config.weight_decay else gradient
         c = self.config
-        ascent_step(self.mean, direction, lr, optimizer=c.optimizer, moments=(self.adam_m, self.adam_v),
-                    step=self.generation + 1, betas=(c.adam_beta1, c.adam_beta2), eps=c.adam_eps)
+        moments = (self.velocity,) if c.optimizer == "clipup" else (self.adam_m, self.adam_v)
+        ascent_step(self.mean, direction, lr, optimizer=c.optimizer, moments=moments, step=self.generation + 1,
+                    betas=(c.adam_beta1, c.adam_beta2), eps=c.adam_eps, momentum=c.clipup_momentum,
+                    max_speed=c.max_speed)
         self.generation += 1
         self._noise = None
         return {"sigma": sigma, "lr": lr, "grad_norm": float(gradient.norm())}
 
     def state_dict(self) -> dict:
-        """Everything needed to continue exactly: config, seed, generation, mean, Adam moments."""
+        """Everything needed to continue exactly: config, seed, generation, mean, Adam moments
+        (and ClipUp's velocity when it is the optimiser)."""
         return {
             "kind": "openai-es",
             "noise": NOISE_SCHEME,
@@ -161,6 +172,7 @@ class OpenAIES(ScheduledStrategy):
             "mean": self.mean.clone(),
             "adam_m": self.adam_m.clone(),
             "adam_v": self.adam_v.clone(),
+            **({"velocity": self.velocity.clone()} if self.config.optimizer == "clipup" else {}),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -173,4 +185,5 @@ class OpenAIES(ScheduledStrategy):
         self.mean = state["mean"].clone()
         self.adam_m = state["adam_m"].clone()
         self.adam_v = state["adam_v"].clone()
+        self.velocity = state["velocity"].clone() if "velocity" in state else torch.zeros_like(self.mean)
         self._noise = None

@@ -3,9 +3,10 @@
 A strategy's ``ask()`` returns the whole population ``[P, D]``; a worker only needs the
 rows of the individuals it plays, and the cheapest message that rebuilds them:
 
-* :class:`MirroredPopulation` (OpenAI-ES): the mean ``[D]``, sigma and the generation's
-  seeds. Each noise row is drawn from its own seed, so a worker regenerates exactly the
-  rows it needs (as OpenAI-ES workers do) and the message is ``4 D`` bytes, whatever P.
+* :class:`MirroredPopulation` (OpenAI-ES, PGPE): the mean ``[D]``, sigma (a number, or
+  PGPE's per-parameter ``[D]``) and the generation's seeds. Each noise row is drawn from
+  its own seed, so a worker regenerates exactly the rows it needs (as OpenAI-ES workers
+  do) and the message is ``4 D`` bytes (``8 D`` with PGPE's sigma), whatever P.
 * :class:`ExplicitPopulation` (any strategy): the rows themselves, cut to the rows a
   batch plays (:meth:`ExplicitPopulation.part`).
 
@@ -30,11 +31,12 @@ class MirroredPopulation:
     """``mean + sigma * [eps; -eps]`` with noise row ``j`` drawn from seed :func:`noise_row_seed`.
 
     Individual ``i < P/2`` is ``mean + sigma * eps_i``; individual ``i >= P/2`` is its
-    mirror ``mean - sigma * eps_(i - P/2)``. ``mean``: ``[D]`` float32.
+    mirror ``mean - sigma * eps_(i - P/2)``. ``mean``: ``[D]`` float32; ``sigma``: one std
+    for every parameter, or a ``[D]`` float32 tensor of per-parameter stds (PGPE).
     """
 
     mean: torch.Tensor
-    sigma: float
+    sigma: float | torch.Tensor
     seed: int
     generation: int
     size: int
