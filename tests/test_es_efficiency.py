@@ -172,7 +172,8 @@ def test_a_normalised_run_directory_acts_with_the_normaliser_it_trained_with(tmp
     ({"task": "car", "max_episode_steps": 8}, "observation_normalization applies to vector observations"),
     ({"observation_normalization": 1}, "observation_normalization must be true or false"),
     ({"es": {"weight_decay": 0.1, "sigma_decay": 0.9}}, r"unknown es settings \['sigma_decay'\] for the pgpe"),
-    ({"agent": "shared"}, "agent 'shared' goes with strategy 'gaussian-mixture', got agent 'shared' with strategy 'pgpe'"),
+    ({"agent": "shared"}, "agent 'shared' goes with strategy 'gaussian-mixture', got agent 'shared' with "
+                          "strategy 'pgpe'"),
     ({"strategy": "cma-es"}, "unknown strategy 'cma-es'; allowed: openai-es, pgpe, gaussian-mixture"),
 ])
 def test_bad_es_efficiency_settings_are_refused(overrides, message):
