@@ -126,7 +126,8 @@ def play_lockstep(envs: Sequence[gym.Env], policy: Any, env_seeds: Sequence[int]
     """One episode in each of the K ``envs`` for the K individuals of ``policy``.
 
     Env k is reset with ``env_seeds[k]`` and the policy with ``weight_seeds``; each step is
-    one batched policy call, and only the envs whose episode is still running are stepped.
+    one batched policy call, and only the envs whose episode is still running are stepped;
+    then the policy observes the step's rewards and which episodes are over (``observe``).
     ``observation_stats``: also sum each episode's raw observations and their squares
     (an episode's own sums, so they do not depend on which batch played it)."""
     observations = np.stack([env.reset(seed=seed)[0] for env, seed in zip(envs, env_seeds)])
@@ -142,12 +143,15 @@ def play_lockstep(envs: Sequence[gym.Env], policy: Any, env_seeds: Sequence[int]
             sums[running] += seen
             squares[running] += seen**2
         actions = policy.act(observations)
+        rewards = np.zeros(len(envs))
         for k in np.flatnonzero(running):
             observation, reward, terminated, truncated, _ = envs[k].step(actions[k])
             observations[k] = observation
-            returns[k] += reward
+            rewards[k] = reward
             lengths[k] += 1
             running[k] = not (terminated or truncated)
+        returns += rewards
+        policy.observe(rewards, ~running)
     return LockstepOutcome(returns, lengths, sums, squares)
 
 

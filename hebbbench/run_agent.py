@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from hebbbench.agents import ObservationNormalizer, ObservationStats, ReferenceAgent
+from hebbbench.agents.networks import POLICIES
 from hebbbench.es import (
     Strategy,
 )
@@ -54,6 +55,8 @@ class SampledRunAgent:
         self.network, self.task, self.strategy, self.sigma = network, task, strategy, sigma
         self.normalizer = normalizer
         self.agent: ReferenceAgent | None = None
+        if POLICIES[network].uses_reward:  # pass each step's reward on, as the agent interface does
+            self.observe = self._observe
 
     def reset(self, seed: int | None) -> None:
         """Draw this episode's individual from ``seed`` (``None``: a random one)."""
@@ -67,6 +70,9 @@ class SampledRunAgent:
         if self.agent is None:
             raise RuntimeError("call reset(seed) before act()")
         return self.agent.act(observation)
+
+    def _observe(self, reward: float, terminated: bool, truncated: bool) -> None:
+        self.agent.observe(reward, terminated, truncated)
 
 
 def load_run_agent(run_dir: str | Path, task: str, holdout: str | None = None, *, checkpoint: str = "best",

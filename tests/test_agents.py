@@ -16,7 +16,9 @@ from hebbbench.agents import (
     make_policy,
     parameter_count,
 )
-from hebbbench.agents.networks import _area_matrix, param_layout
+from hebbbench.agents.networks import StaticPolicy, _area_matrix, param_layout
+from hebbbench.envs import get_variation
+from hebbbench.lockstep import play_lockstep
 
 OBSERVATION_SHAPES = {"ant": (28,), "car": (96, 96, 3)}
 
@@ -220,3 +222,31 @@ def test_normal_init_is_std_times_a_standard_normal_draw_and_unknown_schemes_are
     assert torch.equal(drawn, 0.3 * torch.randn(12_288, generator=torch.Generator().manual_seed(1)))
     with pytest.raises(ValueError, match="unknown init scheme 'xavier'; allowed: normal, fan-in"):
         initial_parameters("static", "ant", "xavier", 1.0, torch.Generator())
+
+
+def test_lockstep_passes_each_steps_rewards_and_done_flags_to_the_policy():
+    """The reward seam: a batched policy's ``observe`` gets every step's rewards (summing to
+    the returns) and the done flags, as an evaluated agent's ``observe`` does."""
+
+    class RecordingPolicy(StaticPolicy):
+        uses_reward = True
+
+        def reset(self, seeds):
+            super().reset(seeds)
+            self.seen, self.done = [], []
+
+        def observe(self, rewards, done):
+            self.seen.append(rewards.copy())
+            self.done.append(done.copy())
+
+    envs = [gym.make(get_variation("ant", "default").env_id, max_episode_steps=steps) for steps in (5, 9)]
+    policy = RecordingPolicy("ant", torch.randn(2, parameter_count("static", "ant")))
+    outcome = play_lockstep(envs, policy, [1, 2], [0, 0])
+    assert np.allclose(np.sum(policy.seen, axis=0), outcome.returns)
+    done = np.array(policy.done)
+    assert done.shape == (9, 2) and done[4:, 0].all() and not done[:4, 0].any() and done[-1, 1]
+    assert all(seen[0] == 0.0 for seen in policy.seen[5:])  # nothing after its episode ended
+    agent = ReferenceAgent("static", "ant", torch.zeros(parameter_count("static", "ant")))
+    assert not hasattr(agent, "observe")  # evaluation skips the call for reward-blind networks
+    for env in envs:
+        env.close()

@@ -230,6 +230,9 @@ class BatchedPolicy:
     """
 
     agent = ""
+    #: Whether :meth:`observe` uses the rewards (a policy that learns from reward within an
+    #: episode); the reference networks do not, so evaluation skips the call for them.
+    uses_reward = False
 
     def __init__(self, task: str, population: torch.Tensor, device: str | torch.device = "cpu",
                  normalizer: ObservationNormalizer | None = None) -> None:
@@ -259,6 +262,12 @@ class BatchedPolicy:
                 x = self.normalizer(x)
         action = self.arch.to_action(self._dense(x))
         return torch.nan_to_num(action, nan=0.0, posinf=0.0, neginf=0.0).cpu().numpy()
+
+    def observe(self, rewards: np.ndarray, done: np.ndarray) -> None:
+        """What the K actions of the last :meth:`act` brought: ``rewards`` ``[K]`` float64
+        (0 for an individual whose episode had already ended) and ``done`` ``[K]`` bool
+        (its episode is over, at this step or before). The batched counterpart of an agent's
+        ``observe(reward, terminated, truncated)``; the reference networks ignore it."""
 
     def _dense(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

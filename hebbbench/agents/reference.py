@@ -31,6 +31,8 @@ class ReferenceAgent:
         self.agent, self.task = agent, task
         self.policy = make_policy(agent, task, parameters.unsqueeze(0), normalizer=normalizer)
         self.policy.reset([0])
+        if self.policy.uses_reward:  # evaluation then passes each step's reward (agent interface)
+            self.observe = self._observe
 
     def reset(self, seed: int | None) -> None:
         """Start an episode; ``seed`` fixes the Hebbian agent's initial weights (``None``: 0)."""
@@ -39,3 +41,6 @@ class ReferenceAgent:
     def act(self, observation: np.ndarray) -> np.ndarray:
         """One observation -> one float32 action within the env's bounds."""
         return self.policy.act(np.asarray(observation)[None])[0]
+
+    def _observe(self, reward: float, terminated: bool, truncated: bool) -> None:
+        self.policy.observe(np.array([float(reward)]), np.array([bool(terminated or truncated)]))
