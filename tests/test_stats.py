@@ -43,3 +43,29 @@ def test_bad_input_is_refused():
         stats.bootstrap_ci([])
     with pytest.raises(ValueError):
         stats.iqm([])
+
+
+@pytest.mark.parametrize("probability, df, expected", [
+    (0.999, 19, 3.5794001489547154), (0.975, 3, 3.1824463052837078), (0.001, 4, -7.1731822197823085),
+    (0.9995, 99, 3.391528833363685), (0.99999, 1, 31830.988608051957),
+])
+def test_t_quantile_matches_scipy_to_nine_digits(probability, df, expected):
+    assert stats.t_quantile(probability, df) == pytest.approx(expected, rel=1e-9)
+
+
+def test_t_quantile_names_the_bad_value_and_its_range():
+    with pytest.raises(ValueError, match=r"probability must be in \(0, 1\), got 1.5"):
+        stats.t_quantile(1.5, 3)
+    with pytest.raises(ValueError, match="degrees of freedom must be > 0, got 0"):
+        stats.t_quantile(0.5, 0)
+
+
+def test_mean_tolerance_fails_honest_normal_samples_at_its_stated_rate_and_catches_a_shift():
+    rng = np.random.default_rng(1)
+    alpha, trials = 0.05, 4000
+    alarms = sum(abs(np.mean(s) - np.mean(m)) > stats.mean_tolerance(m, s, alpha)
+                 for m, s in ((rng.normal(3, 2, 20), rng.normal(3, 2, 100)) for _ in range(trials)))
+    assert abs(alarms / trials - alpha) < 0.015
+    measured, shifted = rng.normal(0, 1, 20), rng.normal(3, 1, 100)
+    assert abs(np.mean(shifted) - np.mean(measured)) > stats.mean_tolerance(measured, shifted, 0.001)
+    assert stats.mean_tolerance([2.0, 2.0], [2.0, 2.0, 2.0], 0.01) == 0.0
