@@ -257,16 +257,12 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     if entry.endswith(".json"):
         directory, entry = Path(entry).resolve().parent.parent, Path(entry).stem
     record = leaderboard.verify(entry, args.agent, episodes=args.episodes, fresh_episodes=args.fresh_episodes,
-                                directory=directory, workers=args.workers, verified_at=_now())
-    seeds = ", ".join(f"{c['fold']}: seeds {c['seeds'][0]}-{c['seeds'][-1]}" for c in record["checked"])
-    print(f"{entry}: {record['level']} (exact replay of {record['episodes']} submitted seeds per variation "
-          f"and fold, {seeds}: largest return difference {record['max_abs_difference']:.3g}; "
-          f"{record['fresh_episodes']} fresh seeds per variation: smallest KS p-value {record['min_p_value']:.3g}, "
-          f"threshold {record['p_threshold']:.3g}); recorded, board re-rendered in {directory}")
-    for problem in record["problems"]:
-        print(f"  - {problem}")
+                                directory=directory, workers=args.workers, verified_at=_now(), progress=True)
+    from hebbbench.leaderboard.records import summary_lines
+
+    print("\n".join(summary_lines(entry, record)) + f"\nrecorded, board re-rendered in {directory}")
     if record["level"] == "failed":
-        raise UserError("the entry's submitted returns are unlikely under its agent (see above); it is marked "
+        raise UserError("the entry's submitted returns do not hold under its agent (see above); it is marked "
                         "FAILED on the board")
     return 0
 
@@ -392,17 +388,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     verifier = sub.add_parser(
         "verify", help="re-run episodes of a leaderboard entry and mark it verified if the returns match",
-        description="Evaluate the entry's agent files again: K submitted seeds replayed exactly (the window fixed "
-                    "by the results' hash) and M fresh seeds compared with the submitted returns by KS tests "
-                    "(every variation, every fold); records the level reached: exact, statistical or failed.")
+        description="Measure the entry's agent files on M seeds drawn in secret (the board ranks it by these) and "
+                    "replay K submitted seeds at a secretly drawn place bit for bit (portable arithmetic only); "
+                    "records the level reached: exact, statistical (native arithmetic) or failed (a replay "
+                    "differed, or a submitted mean lies outside what the measurement allows).")
     verifier.add_argument("submission", metavar="SUBMISSION",
                           help="DIR/submissions/<id>.json, or an entry id on the board in --leaderboard-dir")
     verifier.add_argument("--agent", action="append", required=True, metavar="AGENT",
                           help="agent file or directory (repeat for one per fold); matched to folds by sha256")
     verifier.add_argument("--episodes", type=int, default=5, metavar="K",
-                          help="submitted seeds replayed exactly per variation and fold (default 5)")
+                          help="submitted seeds replayed bit for bit per variation and fold (default 5)")
     verifier.add_argument("--fresh-episodes", type=int, default=20, metavar="M",
-                          help="fresh seeds per variation and fold for the statistical check (default 20)")
+                          help="secret seeds measured per variation and fold (default 20, at least 2)")
     verifier.add_argument("--workers", type=int, help="worker processes (default: one per core)")
     verifier.add_argument("--leaderboard-dir", **board_dir)
     verifier.set_defaults(handler=_cmd_verify)

@@ -1,4 +1,4 @@
-"""`hebbbench verify`: real episodes re-run through `hebbbench.evaluate` against a submitted entry."""
+"""`hebbbench verify`: real episodes, measured on secret seeds and replayed, against a submitted entry."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import META, snapshot
+from helpers import META, snapshot, submission, write_json
 
-from hebbbench import evaluate, leaderboard, write_results
+from hebbbench import evaluate, leaderboard, stats
+from hebbbench.leaderboard import records
+from hebbbench.leaderboard.sections import verified_label
 from hebbbench.leaderboard.submission import SubmissionError
+from hebbbench.results import integrity_hash
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = "2026-11-28T06:00:00+00:00"
@@ -40,18 +43,38 @@ def make_agent(task, holdout, observation_space, action_space):
 '''
 
 
-def submit_real_run(agent: Path, tmp_path: Path, name: str, board: Path) -> str:
-    """Evaluate ``agent`` on the ant (3 protocol seeds per variation) and submit it; return the entry id."""
-    results = write_results(evaluate(agent, task="ant", episodes=3, workers=1), tmp_path / f"{name}.json")
-    return leaderboard.submit([results], dict(META, name=name), directory=board, submitted=NOW,
+def random_agent(tmp_path: Path) -> Path:
+    return Path(shutil.copy(ROOT / "examples" / "random_agent.py", tmp_path / "random_agent.py"))
+
+
+def submit_real_run(agent: Path, tmp_path: Path, name: str, board: Path, edit=None, **options) -> str:
+    """Evaluate ``agent`` on the ant (3 protocol seeds per variation), let ``edit`` change the
+    results (then re-hash them, as a forger would), submit; return the entry id."""
+    results = evaluate(agent, task="ant", episodes=3, workers=1, **options).to_dict()
+    if edit is not None:
+        edit(results)
+        results["integrity"] = integrity_hash(results)
+    path = write_json(tmp_path / f"{name}.json", results)
+    return leaderboard.submit([path], dict(META, name=name), directory=board, submitted=NOW,
                               new_board=True).stem
 
 
-def test_verify_marks_a_reproduced_entry_and_refuses_the_wrong_agent(tmp_path):
-    board = tmp_path / "board"
-    agent = Path(shutil.copy(ROOT / "examples" / "random_agent.py", tmp_path / "random_agent.py"))
-    entry = submit_real_run(agent, tmp_path, "random", board)
+def verify_cli(entry_file: Path, *agents: Path) -> subprocess.CompletedProcess:
+    agent_args = [arg for agent in agents for arg in ("--agent", str(agent))]
+    return subprocess.run([sys.executable, "-m", "hebbbench.cli", "verify", str(entry_file), *agent_args,
+                           "--episodes", "2", "--fresh-episodes", "4", "--workers", "1"],
+                          capture_output=True, text=True)
 
+
+def stored(board: Path, entry: str) -> dict:
+    return json.loads((board / "submissions" / f"{entry}.json").read_text())
+
+
+def test_an_honest_entry_verifies_exact_on_secret_seeds_that_differ_between_runs_and_the_wrong_agent_is_refused(
+        tmp_path):
+    board = tmp_path / "board"
+    agent = random_agent(tmp_path)
+    entry = submit_real_run(agent, tmp_path, "random", board)
     other = tmp_path / "other_agent.py"
     other.write_text(agent.read_text() + "\n# a different file\n")
     before = snapshot(board)
@@ -59,68 +82,121 @@ def test_verify_marks_a_reproduced_entry_and_refuses_the_wrong_agent(tmp_path):
         leaderboard.verify(entry, [other], episodes=2, directory=board, workers=1, verified_at=NOW)
     assert snapshot(board) == before
 
-    entry_file = str(board / "submissions" / f"{entry}.json")
-    done = subprocess.run([sys.executable, "-m", "hebbbench.cli", "verify", entry_file,
-                           "--agent", str(other), "--agent", str(agent), "--episodes", "2", "--workers", "1"],
-                          capture_output=True, text=True)
+    entry_file = board / "submissions" / f"{entry}.json"
+    done = verify_cli(entry_file, other, agent)
     assert done.returncode == 0, done.stderr
-    assert f"{entry}: exact" in done.stdout
-    record = json.loads((board / "submissions" / f"{entry}.json").read_text())["verification"]
-    assert record["level"] == "exact" and record["episodes"] == 2 and record["max_abs_difference"] == 0.0
-    assert len(record["checked"][0]["seeds"]) == 2
-    assert "exact (2 seeds)" in (board / "README.md").read_text()
+    assert f"{entry}: exact" in done.stdout and "measuring 4 secret seeds" in done.stderr
+    first = stored(board, entry)["verification"]
+    fold = first["folds"][0]
+    assert first["level"] == "exact" and fold["arithmetic"] == "portable"
+    assert len(fold["replay"]["seeds"]) == 2 and set(fold["replay"]["seeds"]) <= set(range(1_000_000, 1_000_003))
+    seeds = fold["measured"]["seeds"]
+    assert len(seeds) == 4 and records.SECRET_SEED_LOW <= seeds[0] < records.SECRET_SEED_HIGH
+    assert fold["agent_sha256"] == stored(board, entry)["results"][0]["agent"]["sha256"]
+    board_row = leaderboard.row(stored(board, entry))  # ranked by the verifier's returns, the claim beside
+    assert board_row.heldout.mean == pytest.approx(stats.mean(fold["measured"]["returns"]["long-front"]))
+    assert board_row.claimed.episodes == 3 and "exact, 4 secret seeds (claimed" in (board / "README.md").read_text()
+
+    again = leaderboard.verify(entry, [agent], episodes=2, fresh_episodes=4, directory=board, workers=1,
+                               verified_at=NOW)
+    assert again["folds"][0]["measured"]["seeds"] != seeds
 
 
-def test_an_agent_that_does_not_replay_exactly_but_draws_from_the_same_distribution_is_statistical(tmp_path):
+def test_a_forged_results_file_with_returns_edited_upward_and_its_hash_recomputed_fails_verify(tmp_path):
+    def forge(results):
+        test = next(v for v in results["variations"] if v["split"] == "test")
+        test["returns"] = [4321.0] * len(test["returns"])
+        low, high = stats.bootstrap_ci(test["returns"])
+        test["summary"] = {"mean": 4321.0, "std": 0.0, "ci95": [low, high]}
+
+    board = tmp_path / "board"
+    agent = random_agent(tmp_path)
+    entry = submit_real_run(agent, tmp_path, "forged", board, edit=forge)
+    done = verify_cli(board / "submissions" / f"{entry}.json", agent)
+    assert done.returncode == 2 and "marked FAILED" in done.stderr
+    record = stored(board, entry)["verification"]
+    assert record["level"] == "failed"
+    assert any("the submitted mean 4321 lies" in p for p in record["problems"])
+    assert any("submitted return 4321.0" in p for p in record["problems"])  # every submitted test return is forged
+    shown = (board / "README.md").read_text()
+    assert "FAILED (claimed 4321.0)" in shown and "4321.0 [" not in shown  # scores are the verifier's
+
+
+def test_a_replay_mismatch_of_an_agent_run_with_portable_arithmetic_fails_the_entry(tmp_path):
+    """The unseeded agent's returns come from one distribution (the means agree) but never replay."""
     board = tmp_path / "board"
     agent = tmp_path / "unseeded_agent.py"
     agent.write_text(UNSEEDED_AGENT)
     entry = submit_real_run(agent, tmp_path, "unseeded", board)
-    record = leaderboard.verify(entry, [agent], episodes=2, fresh_episodes=6, directory=board, workers=1,
+    record = leaderboard.verify(entry, [agent], episodes=2, fresh_episodes=4, directory=board, workers=1,
                                 verified_at=NOW)
-    assert record["level"] == "statistical"
-    assert any("re-run gives" in problem for problem in record["problems"])
-    assert record["min_p_value"] >= record["p_threshold"] == pytest.approx(0.01 / 5)
-    assert "statistical (6 fresh seeds)" in (board / "README.md").read_text()
-
-
-def test_forged_returns_fail_verification_and_the_failure_is_recorded(tmp_path):
-    """The window of exactly replayed seeds comes from the results' hash, and fresh episodes
-    are compared with every submitted return: inflating returns anywhere is caught."""
-    from hebbbench.results import integrity_hash
-
-    board = tmp_path / "board"
-    agent = Path(shutil.copy(ROOT / "examples" / "random_agent.py", tmp_path / "random_agent.py"))
-    results = evaluate(agent, task="ant", episodes=12, workers=1).to_dict()
-    test = next(v for v in results["variations"] if v["split"] == "test")
-    test["returns"] = [4321.0] * 12
-    from hebbbench import stats
-
-    low, high = stats.bootstrap_ci(test["returns"])
-    test["summary"] = {"mean": 4321.0, "std": 0.0, "ci95": [low, high]}
-    results["integrity"] = integrity_hash(results)
-    path = tmp_path / "forged.json"
-    path.write_text(json.dumps(results))
-    entry = leaderboard.submit([path], dict(META, name="forged"), directory=board, submitted=NOW,
-                               new_board=True).stem
-    entry_file = str(board / "submissions" / f"{entry}.json")
-    done = subprocess.run([sys.executable, "-m", "hebbbench.cli", "verify", entry_file, "--agent", str(agent),
-                           "--episodes", "2", "--fresh-episodes", "6", "--workers", "1"],
-                          capture_output=True, text=True)
-    assert done.returncode == 2 and "marked FAILED" in done.stderr
-    record = json.loads(Path(entry_file).read_text())["verification"]
-    assert record["level"] == "failed" and any("fresh episodes differ" in p for p in record["problems"])
+    assert record["level"] == "failed"
+    assert record["problems"] and all("the replay gives" in p for p in record["problems"])
     assert "FAILED" in (board / "README.md").read_text()
 
 
-def test_a_verification_record_whose_numbers_contradict_its_level_is_refused(tmp_path):
+def test_an_agent_run_with_native_arithmetic_is_not_replayable_and_verifies_only_statistical(tmp_path):
     board = tmp_path / "board"
-    agent = Path(shutil.copy(ROOT / "examples" / "random_agent.py", tmp_path / "random_agent.py"))
-    entry = submit_real_run(agent, tmp_path, "random", board)
-    leaderboard.verify(entry, [agent], episodes=2, fresh_episodes=4, directory=board, workers=1, verified_at=NOW)
-    path = board / "submissions" / f"{entry}.json"
-    stored = json.loads(path.read_text())
-    stored["verification"]["max_abs_difference"] = 4321.2
-    path.write_text(json.dumps(stored))
-    with pytest.raises(SubmissionError, match="says exact but records a return difference of 4321.2"):
-        leaderboard.load_board(board)
+    agent = tmp_path / "unseeded_agent.py"
+    agent.write_text(UNSEEDED_AGENT)
+    entry = submit_real_run(agent, tmp_path, "unseeded", board, arithmetic="native")
+    record = leaderboard.verify(entry, [agent], episodes=2, fresh_episodes=4, directory=board, workers=1,
+                                verified_at=NOW)
+    assert record["level"] == "statistical" and record["folds"][0]["replay"] is None
+    assert "statistical, not replayable, 4 secret seeds" in (board / "README.md").read_text()
+
+
+def test_a_hand_typed_verification_record_does_not_render_as_verified(tmp_path):
+    entry = submission("ant", ["long-front"], "hand typed", episodes=5)
+    entry["verification"] = {"level": "exact", "episodes": 100, "checked": []}
+    (tmp_path / "submissions").mkdir()
+    write_json(tmp_path / "submissions" / f"{entry['id']}.json", entry)
+    with pytest.raises(SubmissionError, match="entry 'ant-hand-typed': verification is not a record"):
+        leaderboard.load_board(tmp_path)
+    shown = subprocess.run([sys.executable, "-m", "hebbbench.cli", "leaderboard", "--leaderboard-dir",
+                            str(tmp_path)], capture_output=True, text=True)
+    assert shown.returncode == 2 and "ant-hand-typed" in shown.stderr and "exact" not in shown.stdout
+
+
+def fake_record(entry: dict, shift: float) -> dict:
+    """A record of this format made by hand: measured returns = the submitted ones + ``shift``."""
+    results = entry["results"][0]
+    measured = {"seeds": list(range(20_000_000, 20_000_005)),
+                "returns": {v["name"]: [r + shift for r in v["returns"]] for v in results["variations"]},
+                "lengths": {v["name"]: v["lengths"] for v in results["variations"]}}
+    return {"schema": records.SCHEMA, "level": "exact", "false_alarm_rate": records.FALSE_ALARM_RATE,
+            "problems": [], "package_version": "0.4.1", "verified": NOW,
+            "folds": [{"fold": "long-front", "agent_sha256": results["agent"]["sha256"], "arithmetic": "native",
+                       "replay": None, "measured": measured}]}
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda r: r.update(level="exact"), "it says 'exact' but its own measurements give 'statistical'"),
+    (lambda r: r["folds"][0]["measured"]["returns"].pop("default"), "returns must hold one list per variation"),
+    (lambda r: r.update(false_alarm_rate=1e-300), "false_alarm_rate is 1e-300"),
+    (lambda r: r["folds"][0].update(agent_sha256="cd" * 32), "agent_sha256 is not the sha256 the results record"),
+])
+def test_a_record_whose_numbers_do_not_support_its_level_is_refused_naming_the_inconsistency(tmp_path, edit, message):
+    entry = submission("ant", ["long-front"], "edited", episodes=5)
+    entry["verification"] = fake_record(entry, 0.0)
+    entry["verification"]["level"] = "statistical"  # native arithmetic: the consistent level
+    assert leaderboard.validate_submission(entry) == []
+    edit(entry["verification"])
+    found = leaderboard.validate_submission(entry)
+    assert len(found) == 1 and "entry 'ant-edited': verification record is inconsistent" in found[0]
+    assert message in found[0]
+
+
+def test_a_record_claiming_a_pass_whose_measurement_contradicts_the_claim_is_refused(tmp_path):
+    entry = submission("ant", ["long-front"], "contradicted", episodes=5)  # returns ~ N(100, 10)
+    entry["verification"] = dict(fake_record(entry, -500.0), level="statistical")
+    found = leaderboard.validate_submission(entry)
+    assert len(found) == 1 and "says 'statistical' but its own measurements give 'failed'" in found[0]
+
+
+def test_the_committed_legacy_records_are_shown_as_legacy_and_cannot_move_to_another_entry():
+    board = leaderboard.load_board(ROOT / "leaderboard")
+    legacy = [s for s in board if s["verification"] is not None and not records.is_measured(s)]
+    assert legacy and all("legacy" in verified_label(s) for s in legacy)
+    moved = dict(board[0], verification=legacy[-1]["verification"]) if board[0] is not legacy[-1] else None
+    assert moved is not None and "not a record `hebbbench verify` wrote" in records.record_problems(moved)[0]

@@ -15,7 +15,8 @@ ranked by held-out mean, and only against entries that cover the same folds with
 protocol runs; the others are listed apart, unranked.
 
 Modules: :mod:`.submission` (the submission format and its checks), :mod:`.board` (the
-folder: load, lock, submit, verify, re-render), :mod:`.scores` (statistics),
+folder: load, lock, submit, verify, re-render), :mod:`.records` (verification records that
+check themselves), :mod:`.scores` (statistics),
 :mod:`.sections` (how rows are grouped and shown), :mod:`.text` (terminal table and
 markdown), :mod:`.html` (the page; its CSS and JS are package data), :mod:`.paper` (the
 paper's tables).
@@ -24,7 +25,6 @@ paper's tables).
 from hebbbench.leaderboard.board import (
     DEFAULT_DIR,
     FORMATS,
-    VERIFY_TOLERANCE,
     board_lock,
     check_board,
     load_board,
@@ -41,7 +41,6 @@ from hebbbench.leaderboard.submission import SubmissionError, make_submission, v
 __all__ = [
     "DEFAULT_DIR",
     "FORMATS",
-    "VERIFY_TOLERANCE",
     "Row",
     "Score",
     "SubmissionError",

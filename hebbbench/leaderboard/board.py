@@ -4,25 +4,28 @@ from __future__ import annotations
 
 import contextlib
 import json
+import secrets
+import sys
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-import numpy as np
-
-from hebbbench import stats
 from hebbbench.checks import int_at_least
 from hebbbench.envs import TASKS
 from hebbbench.files import write_atomic, write_text_atomic
+from hebbbench.leaderboard import records
 from hebbbench.leaderboard.html import render_html
 from hebbbench.leaderboard.sections import sections
 from hebbbench.leaderboard.submission import SubmissionError, fold_index, make_submission, validate_submission
 from hebbbench.leaderboard.text import render_markdown, render_table
+from hebbbench.results import returns_sha256
 from hebbbench.version import __version__
 
 DEFAULT_DIR = Path("leaderboard")
 #: A protocol run's results file is about 60 kB; anything past this is refused unread.
 MAX_RESULTS_BYTES = 2_000_000
 FORMATS = ("table", "markdown", "html")
+#: The secret source of verify's seeds and replay windows: the operating system's (os.urandom).
+SECRET = secrets.SystemRandom()
 
 
 def check_board(directory: Path | str) -> None:
@@ -134,117 +137,74 @@ def submit(results_paths: Sequence[Path | str], metadata: Mapping[str, Any], *,
 
 def _duplicate_problems(submission: dict, board: Sequence[dict], labels: Sequence[str],
                         results: Sequence[Any]) -> list[str]:
-    """Problems where a submission repeats an entry name or a results file already on the board."""
+    """Problems where a submission repeats an entry name or results already on the board.
+
+    Results are compared by content (:func:`hebbbench.results.returns_sha256`: the task, fold and
+    every variation's returns), so a copy with another time stamp or wall time is still a copy."""
     problems = []
     for other in board:
         if other["id"] == submission["id"]:
             problems.append(f"an entry named {other['entry']['name']!r} for task {other['task']!r} is "
                             f"already on the board ({other['id']}); choose another --name")
-    on_board = {r["integrity"]: other["id"] for other in board for r in other["results"]}
+    on_board = {returns_sha256(r): (other["id"], r["holdout"]) for other in board for r in other["results"]}
     for label, result in zip(labels, results):
-        if isinstance(result, dict) and isinstance(result.get("integrity"), str) and result["integrity"] in on_board:
-            problems.append(f"{label}: these results are already on the board in entry "
-                            f"{on_board[result['integrity']]!r}")
+        found = on_board.get(returns_sha256(result)) if isinstance(result, dict) else None
+        if found:
+            problems.append(f"{label}: these returns are already on the board (entry {found[0]!r}, fold {found[1]!r}): "
+                            "the same episodes, whatever other fields (created, wall_time_s, ...) say; an entry "
+                            "is submitted once")
     return problems
 
 
-#: Re-run returns must match the submitted ones to this relative (and absolute) tolerance.
-VERIFY_TOLERANCE = 1e-6
-#: Statistical verification: the chance that an honest entry fails it (all its tests together).
-FALSE_ALARM_RATE = 0.01
-#: Fresh episodes for the statistical check start at this seed: outside the protocol's
-#: seeds (1,000,000 + episode) and the training seeds below them.
-FRESH_FIRST_SEED = 2_000_000
-#: Verification levels, strongest first (``failed``: neither held; the record keeps why).
-LEVELS = ("exact", "statistical", "failed")
-
-
 def verify(entry_id: str, agents: Sequence[Path | str], *, episodes: int = 5, fresh_episodes: int = 20,
-           directory: Path | str = DEFAULT_DIR, workers: int | None = None, verified_at: str) -> dict:
-    """Re-run a board entry's agent and record how far its submitted numbers hold.
+           directory: Path | str = DEFAULT_DIR, workers: int | None = None, verified_at: str,
+           progress: bool = False) -> dict:
+    """Measure a board entry's agent on secret seeds and record how far its claim holds.
 
-    For each fold, the agent file (among ``agents``) whose sha256 its results record is
-    evaluated twice with :func:`hebbbench.evaluate`, on every variation:
+    For each fold, the agent files (among ``agents``) whose sha256 its results record are
+    run with :func:`hebbbench.evaluate`, with the options and arithmetic they were evaluated
+    with, on every variation:
 
-    * **exact replay**: ``episodes`` consecutive submitted seeds, the window fixed by the
-      results' integrity hash (not re-rollable); returns and lengths must equal the
-      submitted ones (returns to :data:`VERIFY_TOLERANCE`). Float arithmetic differs
-      between CPU instruction sets and the physics amplifies it, so a correct entry may
-      miss this level on another machine;
-    * **statistical agreement**: ``fresh_episodes`` new seeds from :data:`FRESH_FIRST_SEED`;
-      on each variation a two-sample Kolmogorov-Smirnov test compares them with all the
-      submitted returns, Bonferroni-corrected over every variation and fold so that an
-      honest entry fails with probability at most :data:`FALSE_ALARM_RATE`.
+    * **measurement**: ``fresh_episodes`` consecutive seeds whose first is drawn at verify
+      time from the operating system's secret source (:mod:`secrets`), in
+      [:data:`~.records.SECRET_SEED_LOW`, :data:`~.records.SECRET_SEED_HIGH`): nobody can
+      know them before the run. The board ranks the entry by these returns;
+    * **exact replay** (portable arithmetic only; native is not replayable): ``episodes``
+      consecutive submitted seeds, the window placed at random from the same secret source;
+      returns must equal the submitted ones bit for bit, and lengths too.
 
-    The entry's ``verification`` record says which level held (``exact`` when both did,
-    ``statistical`` when only the second, else ``failed`` with the reasons) and is written,
-    failures included, and the board re-rendered. Agent files that cannot be matched or run
-    raise :class:`SubmissionError` and change nothing.
+    The level (:func:`.records.judge`): ``failed`` on any replay mismatch or any variation
+    whose submitted mean lies outside what the measurement allows; else ``exact`` if every
+    fold was replayed, else ``statistical``. The record (``docs/results-format.md``) keeps
+    every seed, return and length measured, so that every load recomputes its level; it is
+    written, failures included, and the board re-rendered. Agent files that cannot be
+    matched or run raise :class:`SubmissionError` and change nothing. ``progress``: say on
+    stderr what runs, with evaluate's progress bars.
     """
-    from hebbbench.agent_file import AgentError, agent_sha256
-    from hebbbench.episodes import EvaluationError
-    from hebbbench.protocol import evaluate
-
     int_at_least("episodes", episodes, 1)
     int_at_least("fresh_episodes", fresh_episodes, 2)
     directory = Path(directory)
     submission = _entry(load_board(directory), entry_id, directory)
-    by_sha = {}
-    for path in agents:
-        if not Path(path).exists():
-            raise ValueError(f"agent {str(path)!r} does not exist")
-        by_sha[agent_sha256(path)] = str(path)
-    tests = sum(len(r["variations"]) for r in submission["results"])
-    threshold = FALSE_ALARM_RATE / tests
-    refused, mismatches, unlikely, checked, largest, smallest_p = [], [], [], [], 0.0, 1.0
+    by_sha = _agents_by_sha256(agents)
+    refused, folds = [], []
     for results in submission["results"]:
-        fold = results["holdout"]
         agent = by_sha.get(results["agent"]["sha256"])
         if agent is None:
-            refused.append(f"fold {fold!r}: no --agent file has the sha256 its results record "
+            refused.append(f"fold {results['holdout']!r}: no --agent file has the sha256 its results record "
                            f"({results['agent']['sha256'][:12]}..., evaluated as {results['agent']['path']!r}): "
                            "the agent's files changed since it was evaluated (for a directory, any file in it "
                            "counts: more training, a plot or results file written there); pass the files as "
                            "they were evaluated, or evaluate and submit again")
             continue
-        count = min(episodes, results["episodes_per_variation"])
-        start = int(results["integrity"][:16], 16) % (results["episodes_per_variation"] - count + 1)
-        as_evaluated = dict(agent_options=results["agent"].get("options"),
-                            arithmetic=results["agent"].get("arithmetic", "native"))
         try:
-            replay = evaluate(agent, task=results["task"], holdout=fold, episodes=count, workers=workers,
-                              seed=results["variations"][0]["seeds"][start], **as_evaluated)
-            fresh = evaluate(agent, task=results["task"], holdout=fold, episodes=fresh_episodes, workers=workers,
-                             seed=FRESH_FIRST_SEED, **as_evaluated)
-        except (AgentError, EvaluationError) as error:
-            refused.append(f"fold {fold!r}: re-running the agent failed: {error}")
-            continue
-        for variation in results["variations"]:
-            again = replay.variation(variation["name"])
-            for i, seed_ in enumerate(again.seeds):
-                submitted = variation["returns"][start + i], variation["lengths"][start + i]
-                largest = max(largest, abs(again.returns[i] - submitted[0]))
-                if again.lengths[i] != submitted[1] or not np.isclose(
-                        again.returns[i], submitted[0], rtol=VERIFY_TOLERANCE, atol=VERIFY_TOLERANCE):
-                    mismatches.append(f"fold {fold!r}, variation {variation['name']!r}, seed {seed_}: submitted "
-                                      f"return {submitted[0]!r} in {submitted[1]} steps, re-run gives "
-                                      f"{again.returns[i]!r} in {again.lengths[i]} steps")
-            distance, p_value = stats.ks_two_sample(variation["returns"], fresh.variation(variation["name"]).returns)
-            smallest_p = min(smallest_p, p_value)
-            if p_value < threshold:
-                unlikely.append(f"fold {fold!r}, variation {variation['name']!r}: the submitted returns and "
-                                f"{fresh_episodes} fresh episodes differ (KS distance {distance:.3f}, p = "
-                                f"{p_value:.2g} < {threshold:.2g})")
-        checked.append({"fold": fold, "seeds": list(replay.variations[0].seeds)})
+            folds.append(_measure_fold(results, agent, episodes, fresh_episodes, workers, progress))
+        except RuntimeError as error:
+            refused.append(f"fold {results['holdout']!r}: re-running the agent failed: {error}")
     if refused:
         raise SubmissionError(refused, "nothing was recorded:")
-    level = "failed" if unlikely else "statistical" if mismatches else "exact"
-    replayed = min(episodes, min(r["episodes_per_variation"] for r in submission["results"]))
-    record = {"level": level, "episodes": replayed,
-              "checked": checked, "max_abs_difference": largest, "fresh_episodes": fresh_episodes,
-              "fresh_first_seed": FRESH_FIRST_SEED, "min_p_value": smallest_p, "p_threshold": threshold,
-              "problems": (mismatches + unlikely)[:20] if level != "exact" else [],
-              "package_version": __version__, "verified": verified_at}
+    level, problems = records.judge(submission, folds)
+    record = {"schema": records.SCHEMA, "level": level, "false_alarm_rate": records.FALSE_ALARM_RATE,
+              "problems": problems[:20], "package_version": __version__, "verified": verified_at, "folds": folds}
     with board_lock(directory):  # the board as it is now: others may have changed it meanwhile
         board = load_board(directory)
         if submission not in board:
@@ -253,6 +213,62 @@ def verify(entry_id: str, agents: Sequence[Path | str], *, episodes: int = 5, fr
         updated = dict(submission, verification=record)
         _store(directory, updated, [updated if s == submission else s for s in board])
     return record
+
+
+def _agents_by_sha256(agents: Sequence[Path | str]) -> dict[str, str]:
+    """The agent paths given to verify, by the sha256 results record (``ValueError`` for a missing one)."""
+    from hebbbench.agent_file import agent_sha256
+
+    by_sha = {}
+    for path in agents:
+        if not Path(path).exists():
+            raise ValueError(f"agent {str(path)!r} does not exist")
+        by_sha[agent_sha256(path)] = str(path)
+    return by_sha
+
+
+def _measure_fold(results: dict, agent: str, episodes: int, fresh_episodes: int, workers: int | None,
+                  progress: bool) -> dict:
+    """One fold's record: the agent run on secret seeds, and (portable arithmetic) a replay of a
+    secretly placed window of the submitted seeds. ``RuntimeError`` if the agent fails."""
+    from hebbbench.agent_file import AgentError
+    from hebbbench.episodes import EvaluationError
+    from hebbbench.protocol import evaluate
+
+    fold, arithmetic = results["holdout"], results["agent"].get("arithmetic", "native")
+    as_evaluated = dict(task=results["task"], holdout=fold, workers=workers, progress=progress,
+                        agent_options=results["agent"].get("options"), arithmetic=arithmetic)
+    first = SECRET.randrange(records.SECRET_SEED_LOW, records.SECRET_SEED_HIGH)
+    submitted = results["variations"][0]["seeds"]
+    count = min(episodes, len(submitted))
+    start = SECRET.randrange(len(submitted) - count + 1)
+    try:
+        if arithmetic == "portable":
+            _say(progress, f"fold {fold}: replaying {count} submitted seeds from {submitted[start]} (portable "
+                           "arithmetic: must match bit for bit)")
+            replay = _episodes(evaluate(agent, episodes=count, seed=submitted[start], **as_evaluated))
+        else:
+            _say(progress, f"fold {fold}: native arithmetic, not replayable: no exact replay")
+            replay = None
+        _say(progress, f"fold {fold}: measuring {fresh_episodes} secret seeds per variation")
+        measured = _episodes(evaluate(agent, episodes=fresh_episodes, seed=first, **as_evaluated))
+    except (AgentError, EvaluationError) as error:
+        raise RuntimeError(str(error)) from None
+    return {"fold": fold, "agent_sha256": results["agent"]["sha256"], "arithmetic": arithmetic,
+            "replay": replay, "measured": measured}
+
+
+def _episodes(run: Any) -> dict:
+    """A :class:`~hebbbench.results.Results`' seeds, and its returns and lengths per variation."""
+    return {"seeds": list(run.variations[0].seeds),
+            "returns": {v.name: list(v.returns) for v in run.variations},
+            "lengths": {v.name: list(v.lengths) for v in run.variations}}
+
+
+def _say(show: bool, text: str) -> None:
+    """One progress line on stderr, when ``show``."""
+    if show:
+        print(text, file=sys.stderr, flush=True)
 
 
 def _entry(board: Sequence[dict], entry_id: str, directory: Path) -> dict:

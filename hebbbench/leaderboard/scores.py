@@ -8,6 +8,7 @@ from typing import Sequence
 import numpy as np
 
 from hebbbench import stats
+from hebbbench.leaderboard import records
 
 #: Bootstrap settings for every interval on the board (fixed, so renders are reproducible).
 BOOTSTRAP_RESAMPLES = 2000
@@ -27,12 +28,18 @@ class Score:
 
 @dataclass(frozen=True)
 class Row:
-    """One entry's statistics: held-out and train scores, and per (variation, split) scores."""
+    """One entry's statistics: held-out and train scores, and per (variation, split) scores.
+
+    For an entry verified by this package's verify (:func:`.records.is_measured`) they are
+    the verifier's, from its secret seeds, and ``claimed`` is the submitter's held-out score;
+    otherwise they are the submitter's and ``claimed`` is ``None``.
+    """
 
     submission: dict
     heldout: Score
     train: Score
     by_variation: dict[tuple[str, str], Score]
+    claimed: Score | None = None
 
     @property
     def entry(self) -> dict:
@@ -54,12 +61,21 @@ def score(groups: Sequence[Sequence[float]]) -> Score:
 
 
 def row(submission: dict) -> Row:
-    """The statistics of one (valid) submission."""
+    """The statistics of one (valid) submission: the verifier's numbers where it has them."""
+    claimed = _pools(submission, [{v["name"]: v["returns"] for v in r["variations"]} for r in submission["results"]])
+    if not records.is_measured(submission):
+        return Row(submission, *claimed)
+    measured = _pools(submission, records.measured_returns(submission))
+    return Row(submission, *measured, claimed=claimed[0])
+
+
+def _pools(submission: dict, returns: list[dict[str, list[float]]]) -> tuple[Score, Score, dict]:
+    """Held-out, train and per (variation, split) scores of ``returns`` (per fold, per variation name)."""
     heldout, train = [], []
     by_variation: dict[tuple[str, str], list[list[float]]] = {}
-    for results in submission["results"]:
+    for results, fold in zip(submission["results"], returns):
         for variation in results["variations"]:
-            (heldout if variation["split"] == "test" else train).append(variation["returns"])
-            by_variation.setdefault((variation["name"], variation["split"]), []).append(variation["returns"])
-    return Row(submission, score(heldout), score(train),
-               {key: score(groups) for key, groups in by_variation.items()})
+            values = fold[variation["name"]]
+            (heldout if variation["split"] == "test" else train).append(values)
+            by_variation.setdefault((variation["name"], variation["split"]), []).append(values)
+    return score(heldout), score(train), {key: score(groups) for key, groups in by_variation.items()}

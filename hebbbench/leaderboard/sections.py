@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from hebbbench.envs import PAPER_HOLDOUT, TASKS, variations
-from hebbbench.leaderboard.scores import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, Row, row
+from hebbbench.leaderboard import records
+from hebbbench.leaderboard.scores import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, Row, Score, row
 
 
 @dataclass(frozen=True)
@@ -52,16 +53,23 @@ def budget_label(entry: Mapping[str, Any]) -> str:
     return f"{budget['generations']} gen x {budget['population']} pop, {budget['env_steps']:,} env steps"
 
 
-def verified_label(submission: Mapping[str, Any]) -> str:
-    """``exact (5 seeds)``, ``statistical (20 fresh seeds)``, ``FAILED`` or ``no``."""
+def verified_label(submission: Mapping[str, Any], claimed: Score | None = None) -> str:
+    """How far ``submission`` was verified, with the submitter's held-out mean (``claimed``)
+    beside the verifier's: e.g. ``exact, 20 secret seeds (claimed 114.0)``,
+    ``statistical, not replayable, 20 secret seeds (claimed 1.5)``, ``FAILED (claimed 1000.0)``,
+    ``legacy exact (5 submitted seeds)`` for a record of the old verify, or ``no``."""
     record = submission.get("verification")
     if not record:
         return "no"
-    if record["level"] == "exact":
-        return f"exact ({record['episodes']} seed{'s' if record['episodes'] != 1 else ''})"
-    if record["level"] == "statistical":
-        return f"statistical ({record['fresh_episodes']} fresh seeds)"
-    return "FAILED"
+    if not records.is_measured(submission):
+        return f"legacy {record['level'] if record['level'] != 'failed' else 'FAILED'} ({record['episodes']} " \
+               "submitted seeds)"
+    seeds = len(record["folds"][0]["measured"]["seeds"])
+    claim = f"(claimed {number(claimed.mean)})" if claimed is not None else ""
+    if record["level"] == "failed":
+        return f"FAILED {claim}"
+    replay = "" if record["level"] == "exact" else ", not replayable"
+    return f"{record['level']}{replay}, {seeds} secret seeds {claim}"
 
 
 def number(value: float) -> str:
@@ -74,7 +82,7 @@ def with_ci(value: float, ci: tuple[float, float]) -> str:
 
 
 COLUMNS = ("#", "entry", "family", "held out", "held-out mean [95% CI]", "held-out IQM [95% CI]",
-            "train mean [95% CI]", "train IQM [95% CI]", "episodes/variation", "budget", "verified")
+            "train mean [95% CI]", "train IQM [95% CI]", "episodes/variation", "budget", "verified (submitter's claim)")
 
 
 def row_cells(section: Section, index: int, r: Row) -> list[str]:
@@ -84,7 +92,7 @@ def row_cells(section: Section, index: int, r: Row) -> list[str]:
             f"all {len(folds)} folds" if len(folds) == len(variations(section.task)) else ", ".join(folds),
             with_ci(r.heldout.mean, r.heldout.mean_ci), with_ci(r.heldout.iqm, r.heldout.iqm_ci),
             with_ci(r.train.mean, r.train.mean_ci), with_ci(r.train.iqm, r.train.iqm_ci),
-            "/".join(str(e) for e in episodes), budget_label(r.entry), verified_label(r.submission)]
+            "/".join(str(e) for e in episodes), budget_label(r.entry), verified_label(r.submission, r.claimed)]
 
 
 EMPTY = ("No entries yet. The board holds only entries produced by real runs of this package "
@@ -101,8 +109,15 @@ METHOD = ("Each entry covers one task and one or more folds (a fold holds out on
            "only against entries with full protocol runs (100 episodes per variation on the "
            "protocol's seeds) of the same folds; other entries are listed apart, unranked. "
            "Results are reported by their submitters: the integrity hash catches a file changed "
-           "after `hebbbench evaluate` wrote it, not a forged one. `hebbbench verify` re-runs an entry "
-           "from its agent files: exact means replayed submitted seeds gave the same returns; "
-           "statistical means fresh episodes agree with the submitted returns (two-sample "
-           "Kolmogorov-Smirnov tests, at most a 1% chance of failing an honest entry) though an exact "
-           "replay did not hold (float arithmetic differs between CPUs); FAILED means they did not agree.")
+           "after `hebbbench evaluate` wrote it, not a forged one. `hebbbench verify` measures an entry "
+           "from its agent files on seeds it draws in secret at verify time; a verified entry's scores "
+           "and rank are the verifier's (its episodes/variation column counts the submitted episodes), "
+           "the submitter's held-out mean is shown beside them. exact: a randomly placed window of "
+           "submitted seeds replayed bit for bit (portable arithmetic) and every variation's submitted "
+           "mean lies within what the verifier's episodes allow; statistical: the latter only, for "
+           "agents run with native arithmetic, which no other CPU can replay; FAILED: a replay differed or "
+           f"a submitted mean lies outside (Welch tests at a nominal false-alarm rate of "
+           f"{records.FALSE_ALARM_RATE:.1%} per entry; 0-2% measured on the board's real returns). "
+           "Legacy: recorded by the verify of hebbbench 0.4.1 or older, "
+           "which replayed submitted seeds only; ranked by the submitter's numbers. Every record is "
+           "re-checked against its stored measurements whenever the board is rendered.")
