@@ -70,6 +70,24 @@ def test_markdown_lists_every_entry_and_cites_the_paper_tables():
     assert "10 gen x 20 pop, 30,000 env steps" in markdown
 
 
+def test_a_budget_without_generations_shows_its_env_steps_and_never_zero_generations_by_zero_population():
+    from helpers import META, results_dict
+
+    def entry(name, **budget):
+        meta = dict(META, **budget)
+        return leaderboard.make_submission([results_dict("ant", "long-front")], name=name,
+                                           submitted="2026-11-28T05:00:00+00:00", **meta)
+
+    board = [entry("ppo", generations=0, population=0, env_steps=2_007_040),
+             entry("random", generations=0, population=0, env_steps=0),
+             entry("es", generations=10, population=20, env_steps=30_000)]
+    for fmt in leaderboard.FORMATS:
+        shown = leaderboard.render(board, fmt, "ant")
+        assert "0 gen x 0 pop" not in shown
+        assert "2,007,040 env steps" in shown and "untrained (0 env steps)" in shown
+        assert "10 gen x 20 pop, 30,000 env steps" in shown
+
+
 def test_empty_board_says_so():
     for fmt in leaderboard.FORMATS:
         assert "No entries yet" in leaderboard.render([], fmt)

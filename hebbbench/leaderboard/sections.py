@@ -49,8 +49,17 @@ def folds_label(task: str, folds: Sequence[str]) -> str:
 
 
 def budget_label(entry: Mapping[str, Any]) -> str:
+    """The entry's training budget in the form that fits it.
+
+    An evolution strategies budget is generations x population plus env steps; a budget
+    without generations and population (gradient RL such as PPO) is its env steps alone,
+    since "0 gen x 0 pop" would misdescribe it; no budget at all is ``untrained``.
+    """
     budget = entry["budget"]
-    return f"{budget['generations']} gen x {budget['population']} pop, {budget['env_steps']:,} env steps"
+    steps = f"{budget['env_steps']:,} env steps"
+    if budget["generations"] or budget["population"]:
+        return f"{budget['generations']} gen x {budget['population']} pop, {steps}"
+    return steps if budget["env_steps"] else "untrained (0 env steps)"
 
 
 def verified_label(submission: Mapping[str, Any], claimed: Score | None = None) -> str:

@@ -67,7 +67,9 @@ def render_markdown(board: Sequence[Section], tasks: Sequence[str]) -> str:
             "```", "",
             "G, P and STEPS are the training budget (ES generations, population size, environment "
             "steps in all; `hebbbench train` logs `env_steps` in its run's `log.jsonl`); 0 for an "
-            "untrained agent. One results file per fold covered: one, or all five.", "",
+            "untrained agent. A method that is not an evolution strategy (gradient RL such as PPO) "
+            "leaves out `--generations` and `--population`: its budget is shown as env steps alone. "
+            "One results file per fold covered: one, or all five.", "",
             "`hebbbench submit` checks the schema, protocol version, every variation, the "
             "protocol's seeds and episode count, each summary against its per-episode returns "
             "and the integrity hash, and refuses duplicates. `hebbbench verify` re-runs "
