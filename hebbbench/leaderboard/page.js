@@ -100,6 +100,8 @@
       node("text", {x: x0 + 17, y: y0}, svg, label);
       x0 += width_;
     });
+    // The legend wraps onto as many rows as its entries need: the viewBox grows to hold the last one.
+    svg.setAttribute("viewBox", "0 0 " + width + " " + Math.max(height, y0 + 14));
     svg.setAttribute("data-points", String(points.length));
     svg.setAttribute("data-rendered", "true");
   }
