@@ -2,8 +2,8 @@
 
 One policy object acts for K individuals at once: every tensor carries a leading
 population axis ``[K, ...]`` and every layer is one batched matrix product, so the per-step
-cost of the network is amortised over the population. The architectures are the paper's
-(see ``shared/reference/reference-setup.md``):
+cost of the network is amortised over the population. The architectures are the paper's,
+as its code builds them:
 
 * ant: 28 -> 128 -> 64 -> 8, tanh on every layer, no biases;
 * car: an evolved conv front end (conv 3->6 3x3, tanh, maxpool 2; conv 6->8 5x5 stride 2,

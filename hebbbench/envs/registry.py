@@ -5,7 +5,7 @@ here: the protocol's folds, the CLI's choices and `hebbbench envs` alike. Adding
 variation is one line in :data:`VARIATIONS`.
 
 Facts from the paper (Palm, Najarro & Risi, "Testing the Genomic Bottleneck Hypothesis in
-Hebbian Meta-Learning", section 4) and the reference setup (`shared/reference`).
+Hebbian Meta-Learning", section 4) and the paper's code.
 """
 
 from __future__ import annotations
