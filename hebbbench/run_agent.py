@@ -6,14 +6,13 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from hebbbench.agents import ObservationNormalizer, ObservationStats, ReferenceAgent
 from hebbbench.agents.networks import POLICIES
 from hebbbench.es import (
     Strategy,
 )
-from hebbbench.run_dir import BEST_FILE, CHECKPOINT_FILE, CONFIG_FILE, TrainConfig, make_strategy
+from hebbbench.run_dir import BEST_FILE, CHECKPOINT_FILE, CONFIG_FILE, TrainConfig, load_state, make_strategy
 
 AGENT_TEMPLATE = '''"""Agent file written by `hebbbench train`: the {agent} agent on {task}, trained with
 {holdout!r} held out.
@@ -106,7 +105,7 @@ def load_run_agent(run_dir: str | Path, task: str, holdout: str | None = None, *
                          "distribution): evaluate it with --agent-option checkpoint=final")
     # Memory-mapped: the checkpoint's pages are read once into the strategy's tensors, and
     # evaluation workers on one machine share them in the page cache.
-    saved = torch.load(path, mmap=True)
+    saved = load_state(path)
     state = saved["strategy"]
     stats = saved.get("observation_stats")  # the normaliser this distribution acted with
     normalizer = None if stats is None else ObservationStats.from_state(stats).normalizer()

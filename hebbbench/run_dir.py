@@ -16,6 +16,7 @@ Run directory::
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -255,16 +256,89 @@ def initial_observation_stats(config: TrainConfig) -> ObservationStats | None:
     return ObservationStats.empty(architecture(config.task).widths[0])
 
 
+#: Keys of a strategy's state that only continuing the run needs (optimiser moments and
+#: velocity): a distribution saved for evaluation (best.pt) leaves them out.
+OPTIMIZER_STATE = ("adam_m", "adam_v", "velocity", "moments")
+#: The key of a saved state's checksum (:func:`state_checksum`).
+CHECKSUM_KEY = "checksum"
+
+
+def distribution_state(state: dict[str, Any]) -> dict[str, Any]:
+    """A strategy's state without what only training needs (:data:`OPTIMIZER_STATE`)."""
+    return {key: value for key, value in state.items() if key not in OPTIMIZER_STATE}
+
+
+def state_checksum(value: Any) -> str:
+    """SHA-256 over a saved state's contents (nested dicts, lists, tensors, numbers,
+    strings), independent of how ``torch.save`` laid out the file: what a flipped byte in a
+    tensor or a changed counter changes."""
+    digest = hashlib.sha256()
+
+    def feed(item: Any) -> None:
+        if isinstance(item, dict):
+            digest.update(b"{")
+            for key in sorted(item, key=str):
+                feed(key)
+                feed(item[key])
+            digest.update(b"}")
+        elif isinstance(item, (list, tuple)):
+            digest.update(b"[")
+            for element in item:
+                feed(element)
+            digest.update(b"]")
+        elif isinstance(item, torch.Tensor):
+            flat = item.detach().cpu().contiguous().reshape(-1)
+            digest.update(f"tensor{item.dtype}{tuple(item.shape)}".encode())
+            digest.update(flat.view(torch.uint8).numpy() if flat.numel() else b"")
+        else:
+            digest.update(f"{type(item).__name__}:{item!r};".encode())
+
+    feed(value)
+    return digest.hexdigest()
+
+
+def save_state(path: Path, state: dict[str, Any]) -> None:
+    """``torch.save`` ``state`` to ``path`` atomically with its :func:`state_checksum`."""
+    checked = {**state, CHECKSUM_KEY: state_checksum(state)}
+    write_atomic(path, lambda handle: torch.save(checked, handle))
+
+
+def load_state(path: Path) -> dict[str, Any]:
+    """A state written by :func:`save_state` (memory-mapped), its checksum verified;
+    ``ValueError`` saying what to do if the file cannot be read or was changed. Files
+    from before checksums (hebbbench < 0.5) load unchecked."""
+    try:
+        state = torch.load(path, mmap=True)
+    except Exception as error:  # torch raises several kinds for a truncated or foreign file
+        raise ValueError(f"{path} cannot be read ({type(error).__name__}: {error}); the file is damaged "
+                         "(hebbbench writes it atomically, so something else changed it): restore it, "
+                         "e.g. from git") from None
+    saved = state.pop(CHECKSUM_KEY, None)
+    if saved is not None and saved != state_checksum(state):
+        raise ValueError(f"{path} does not match the checksum hebbbench wrote into it: its contents were "
+                         "changed after training saved them; restore it (e.g. from git) instead of using it")
+    return state
+
+
 def save_checkpoint(run_dir: Path, strategy: Strategy, generation: int, env_steps: int, seconds: float,
-                     best: dict[str, Any] | None, observation_stats: ObservationStats | None = None) -> None:
-    """Write ``checkpoint.pt`` and ``parameters.npy`` atomically. ``observation_stats``: the
-    statistics whose normaliser the next generation acts with (``None``: no normalisation)."""
+                    best: dict[str, Any] | None, observation_stats: ObservationStats | None = None,
+                    config: TrainConfig | None = None) -> None:
+    """Write ``checkpoint.pt`` (with its checksum) and ``parameters.npy`` atomically.
+    ``observation_stats``: the statistics whose normaliser the next generation acts with
+    (``None``: no normalisation); ``config``: the run's config, so that a resume notices
+    a ``config.json`` edited by hand."""
     state = {"generation": generation, "env_steps": env_steps, "seconds": seconds, "best": best,
              "strategy": strategy.state_dict(),
-             "observation_stats": None if observation_stats is None else observation_stats.state_dict()}
-    write_atomic(run_dir / CHECKPOINT_FILE, lambda handle: torch.save(state, handle))
+             "observation_stats": None if observation_stats is None else observation_stats.state_dict(),
+             "config": None if config is None else config_values(config)}
+    save_state(run_dir / CHECKPOINT_FILE, state)
     parameters = strategy.solution().numpy()
     write_atomic(run_dir / PARAMETERS_FILE, lambda handle: np.save(handle, parameters))
+
+
+def config_values(config: TrainConfig) -> dict[str, Any]:
+    """The config as the plain JSON values ``config.json`` holds."""
+    return json.loads(json.dumps(dataclasses.asdict(config)))
 
 
 def write_config(run_dir: Path, config: TrainConfig) -> None:

@@ -63,10 +63,14 @@ from hebbbench.run_dir import (
     LOG_FILE,
     SEED_PERIOD,
     TrainConfig,
+    config_values,
+    distribution_state,
     initial_observation_stats,
+    load_state,
     make_strategy,
     read_log,
     save_checkpoint,
+    save_state,
     write_config,
 )
 
@@ -169,7 +173,7 @@ def _start(config: TrainConfig, run_dir: Path, progress: bool) -> Path:
     text = AGENT_TEMPLATE.format(agent=config.agent, task=config.task, holdout=config.holdout)
     write_atomic(run_dir / AGENT_FILE, lambda h: h.write(text.encode()))
     save_checkpoint(run_dir, strategy, generation=0, env_steps=0, seconds=0.0, best=None,
-                    observation_stats=initial_observation_stats(config))
+                    observation_stats=initial_observation_stats(config), config=config)
     (run_dir / LOG_FILE).touch()
     return run_generations(config, run_dir, strategy, progress)
 
@@ -207,12 +211,8 @@ def _resume(run_dir: Path, progress: bool, **changes: Any) -> Path:
     if given.get("backend", config.backend) != config.backend:
         # The saved worker count and Ray address belonged to the old backend.
         given = {"workers": None, "ray_address": None, **given}
-    try:
-        checkpoint = torch.load(run_dir / CHECKPOINT_FILE, mmap=True)
-    except Exception as error:  # torch raises several kinds for a truncated or foreign file
-        raise ValueError(f"{run_dir / CHECKPOINT_FILE} cannot be read ({type(error).__name__}: {error}); the file is "
-                         "damaged (hebbbench writes it atomically, so something else changed it): restore it, "
-                         "e.g. from git") from None
+    checkpoint = load_state(run_dir / CHECKPOINT_FILE)
+    _check_unedited(config, checkpoint.get("config"), run_dir)
     done = checkpoint["generation"]
     if "generations" in given and given["generations"] <= done:
         raise ValueError(f"{str(run_dir)!r} already has {done} generations; --generations extends a run, so give "
@@ -230,6 +230,21 @@ def _resume(run_dir: Path, progress: bool, **changes: Any) -> Path:
     return run_generations(config, run_dir, strategy, progress)
 
 
+def _check_unedited(config: TrainConfig, saved: dict[str, Any] | None, run_dir: Path) -> None:
+    """``ValueError`` naming the first field of ``config.json`` that differs from the config
+    the checkpoint was trained with, other than :data:`RESUME_CHANGES` (which ``resume``
+    changes through its arguments). Checkpoints from before hebbbench 0.5 carry no config."""
+    if saved is None:
+        return
+    current = config_values(config)
+    for name in sorted(set(saved) | set(current)):
+        if name not in RESUME_CHANGES and saved.get(name) != current.get(name):
+            raise ValueError(f"{run_dir / CONFIG_FILE} says {name} = {current.get(name)!r} but the run was trained "
+                             f"with {saved.get(name)!r}: the file was edited after training started. Restore "
+                             f"{name}, or start a new run with --out; resume may change only "
+                             f"{', '.join(RESUME_CHANGES)}")
+
+
 def run_generations(config: TrainConfig, run_dir: Path, strategy: Strategy, progress: bool = True) -> Path:
     """Train from the checkpoint in ``run_dir`` to ``config.generations``.
 
@@ -242,7 +257,7 @@ def run_generations(config: TrainConfig, run_dir: Path, strategy: Strategy, prog
     ``workers`` and ``worker_restarts`` (workers replaced after dying); ``device`` (where
     the policies computed).
     """
-    checkpoint = torch.load(run_dir / CHECKPOINT_FILE, mmap=True)  # only its counters are read here
+    checkpoint = load_state(run_dir / CHECKPOINT_FILE)  # only its counters are read here
     done, env_steps, seconds = checkpoint["generation"], checkpoint["env_steps"], checkpoint["seconds"]
     best = checkpoint.get("best")  # runs from before best tracking start tracking here
     saved_stats = checkpoint.get("observation_stats")
@@ -250,7 +265,7 @@ def run_generations(config: TrainConfig, run_dir: Path, strategy: Strategy, prog
     # Rows of a generation that ran but was not checkpointed are dropped: it runs again.
     rows = [row for row in read_log(run_dir) if row["generation"] < done]
     write_atomic(run_dir / LOG_FILE, lambda h: h.write("".join(json.dumps(r) + "\n" for r in rows).encode()))
-    save_checkpoint(run_dir, strategy, done, env_steps, seconds, best, stats)
+    save_checkpoint(run_dir, strategy, done, env_steps, seconds, best, stats, config)
     where = hebbian_slice(config.network, config.task)
     backend = make_backend(config.backend, config.workers, config.ray_address)
     # Episodes run in lockstep with single-threaded envs: one torch thread per process
@@ -286,10 +301,10 @@ def run_generations(config: TrainConfig, run_dir: Path, strategy: Strategy, prog
                 # (a state dict may hold the live tensors), and before the checkpoint: a kill
                 # in between re-runs the generation and rewrites the same file.
                 best = {"generation": generation, "fitness_mean": row["fitness_mean"]}
-                best_state = {**best, "strategy": strategy.state_dict(),
+                best_state = {**best, "strategy": distribution_state(strategy.state_dict()),
                               "observation_stats": None if stats is None else stats.state_dict()}
                 with sigint_deferred():
-                    write_atomic(run_dir / BEST_FILE, lambda handle: torch.save(best_state, handle))
+                    save_state(run_dir / BEST_FILE, best_state)
             row.update(strategy.tell(fitness))
             if stats is not None:
                 stats = stats.add(int(lengths.sum()), *observed)
@@ -303,7 +318,7 @@ def run_generations(config: TrainConfig, run_dir: Path, strategy: Strategy, prog
                     handle.write(json.dumps(row) + "\n")
                     handle.flush()
                     os.fsync(handle.fileno())
-                save_checkpoint(run_dir, strategy, generation + 1, env_steps, seconds, best, stats)
+                save_checkpoint(run_dir, strategy, generation + 1, env_steps, seconds, best, stats, config)
             bar.set_postfix(fitness=f"{row['fitness_mean']:.1f}", best=f"{row['fitness_max']:.1f}")
             bar.update(1)
     finally:

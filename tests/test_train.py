@@ -189,7 +189,8 @@ def test_a_run_from_before_per_row_noise_seeds_evaluates_but_does_not_resume(tmp
     config = _config("static", "ant", generations=1)
     run_dir = train(config, tmp_path / "run", progress=False)
     checkpoint = torch.load(run_dir / "checkpoint.pt")
-    del checkpoint["strategy"]["noise"]  # as saved before commit 6467fe0
+    del checkpoint["strategy"]["noise"]  # as saved before commit 6467fe0,
+    del checkpoint["checksum"], checkpoint["config"]  # which wrote neither checksum nor config
     torch.save(checkpoint, run_dir / "checkpoint.pt")
     with pytest.raises(ValueError, match="older hebbbench that drew its ES noise differently"):
         resume(run_dir, progress=False, generations=2)
@@ -432,3 +433,34 @@ def test_policies_and_the_mixture_take_a_device_and_answer_on_the_cpu():
     strategy.tell(np.arange(6.0))
     assert population.device.type == "cpu" and strategy.solution().device.type == "cpu"
     assert lockstep_size("car", "hebbian", "cuda") == GPU_LOCKSTEP > lockstep_size("car", "hebbian", "cpu")
+
+
+def test_a_byte_flipped_inside_a_checkpoint_tensor_is_refused_on_resume(tmp_path):
+    run_dir = train(_config("static", "ant", generations=1), tmp_path / "run", progress=False)
+    path = run_dir / "checkpoint.pt"
+    data = bytearray(path.read_bytes())
+    mean = torch.load(path)["strategy"]["mean"].numpy().tobytes()
+    where = bytes(data).find(mean[:64])
+    assert where > 0  # torch.save stores tensor bytes as they are
+    data[where + 10] ^= 0x40
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="does not match the checksum"):
+        resume(run_dir, generations=2, progress=False)
+
+
+@pytest.mark.parametrize("field, value", [("seed", 4), ("population", 6), ("es", {"lr": 0.5})])
+def test_a_config_edited_by_hand_between_runs_is_refused_naming_the_field(field, value, tmp_path):
+    run_dir = train(_config("static", "ant", generations=1), tmp_path / "run", progress=False)
+    values = json.loads((run_dir / "config.json").read_text())
+    values[field] = value
+    (run_dir / "config.json").write_text(json.dumps(values))
+    with pytest.raises(ValueError, match=f"says {field} = .* but the run was trained with"):
+        resume(run_dir, generations=2, progress=False)
+
+
+def test_best_checkpoint_keeps_only_what_evaluation_reads(tmp_path):
+    run_dir = train(_config("static", "ant", generations=1, es={"optimizer": "adam", "lr": 0.01}), tmp_path / "run",
+                    progress=False)
+    best = torch.load(run_dir / "best.pt")["strategy"]
+    assert "mean" in best and not {"adam_m", "adam_v"} & set(best)
+    assert set(torch.load(run_dir / "checkpoint.pt")["strategy"]) >= {"adam_m", "adam_v"}

@@ -350,9 +350,10 @@ class GaussianMixtureES(ScheduledStrategy):
         self.chunk_elements = config.chunk_elements
         for name, param in self._parameters().items():
             param.copy_(state["params"][name])
-        for name, (m, v) in self._moments.items():
-            m.copy_(state["moments"][name][0])
-            v.copy_(state["moments"][name][1])
+        for name, (m, v) in self._moments.items():  # none saved for evaluation alone (best.pt): zeros
+            saved = state.get("moments", {}).get(name, (torch.zeros_like(m), torch.zeros_like(v)))
+            m.copy_(saved[0])
+            v.copy_(saved[1])
         self.generation = int(state["generation"])
         self._rng.set_state(state["rng"])
         self._rng_before_ask = state["rng"].clone()

@@ -176,14 +176,15 @@ class OpenAIES(ScheduledStrategy):
         }
 
     def load_state_dict(self, state: dict) -> None:
-        """Restore a :meth:`state_dict`; the next ``ask()`` is the one the saved run would have made."""
+        """Restore a :meth:`state_dict`; the next ``ask()`` is the one the saved run would have made.
+        Missing optimiser tensors (a state saved for evaluation) start at zero."""
         if state.get("kind") != "openai-es":
             raise ValueError(f"not an OpenAI-ES state (kind {state.get('kind')!r})")
         self.config = OpenAIESConfig(**state["config"])
         self.seed = int(state["seed"])
         self.generation = int(state["generation"])
         self.mean = state["mean"].clone()
-        self.adam_m = state["adam_m"].clone()
-        self.adam_v = state["adam_v"].clone()
-        self.velocity = state["velocity"].clone() if "velocity" in state else torch.zeros_like(self.mean)
+        # A distribution saved for evaluation alone (best.pt) keeps no optimiser state.
+        self.adam_m, self.adam_v, self.velocity = (state[key].clone() if key in state else torch.zeros_like(self.mean)
+                                                   for key in ("adam_m", "adam_v", "velocity"))
         self._noise = None

@@ -167,5 +167,6 @@ class PGPE:
         self.generation = int(state["generation"])
         self.mean = state["mean"].clone()
         self.sigma = state["sigma"].clone()
-        self.moments = tuple(m.clone() for m in state["moments"]) or self._fresh_moments()
+        # A distribution saved for evaluation alone (best.pt) keeps no optimiser state.
+        self.moments = tuple(m.clone() for m in state.get("moments", ())) or self._fresh_moments()
         self._asked = None
