@@ -88,6 +88,77 @@ def test_a_budget_without_generations_shows_its_env_steps_and_never_zero_generat
         assert "10 gen x 20 pop, 30,000 env steps" in shown
 
 
+SANDBOX_CASES = {"no bwrap": "none (bwrap not installed)", "before the field": None,
+                 "contained": "pid-namespace+ro-fs+no-net"}
+
+
+@pytest.fixture
+def sandbox_board(tmp_path):
+    """A board in ``tmp_path`` made by ``submit`` from results files whose ``agent.sandbox`` says
+    bubblewrap was not installed, is absent (results from before the field), or says contained."""
+    from helpers import META, results_dict
+
+    from hebbbench.results import integrity_hash
+
+    for seed, (name, sandbox) in enumerate(SANDBOX_CASES.items()):
+        results = results_dict("ant", "long-front", seed=seed)
+        if sandbox is not None:
+            results["agent"]["sandbox"] = sandbox
+            results["integrity"] = integrity_hash(results)
+        path = write_json(tmp_path / f"{seed}.json", results)
+        leaderboard.submit([path], dict(META, name=name), directory=tmp_path, submitted="2026-11-28T05:00:00+00:00",
+                           new_board=True)
+    return tmp_path
+
+
+SANDBOX_SHOWN = {"no bwrap": "not sandboxed (bwrap not installed)", "before the field": "not recorded",
+                 "contained": "sandboxed"}
+
+
+def test_the_text_table_shows_each_entrys_sandbox_not_sandboxed_with_its_reason_or_not_recorded(sandbox_board,
+                                                                                                   capsys):
+    from hebbbench.cli import main
+
+    assert main(["leaderboard", "--leaderboard-dir", str(sandbox_board), "--task", "ant"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2].endswith("  sandbox")
+    for name, shown in SANDBOX_SHOWN.items():
+        line = next(line for line in lines if f"  {name}  " in line)
+        assert line.endswith(f"  {shown}"), line
+
+
+def test_the_markdown_board_shows_each_entrys_sandbox_not_sandboxed_with_its_reason_or_not_recorded(sandbox_board):
+    lines = (sandbox_board / "README.md").read_text(encoding="utf-8").splitlines()
+    assert any(line.endswith("| sandbox |") for line in lines)
+    for name, shown in SANDBOX_SHOWN.items():
+        line = next(line for line in lines if line.startswith("| ") and f" {name} (Test Author) |" in line)
+        escaped = shown.replace("(", "\\(").replace(")", "\\)")  # markdown-escaped: the reason is the entrant's
+        assert line.endswith(f"| {escaped} |"), line
+
+
+def test_the_html_board_shows_each_entrys_sandbox_not_sandboxed_with_its_reason_or_not_recorded(sandbox_board):
+    import re
+
+    page = (sandbox_board / "index.html").read_text(encoding="utf-8")
+    assert "<th>sandbox</th></tr></thead>" in page
+    for name, shown in SANDBOX_SHOWN.items():
+        entry_id = "ant-" + name.replace(" ", "-")
+        row = re.search(rf'<tr data-entry="{entry_id}">(.*?)</tr>', page).group(1)
+        assert row.endswith(f'<td data-value="{shown}">{shown}</td>'), row
+
+
+def test_an_entry_whose_folds_ran_differently_shows_the_sandbox_of_each_fold():
+    from hebbbench.leaderboard.sections import sandbox_label
+
+    entry = submission("ant", ["default", "long-front"], "mixed")
+    assert sandbox_label(entry) == "not recorded"
+    entry["results"][1]["agent"]["sandbox"] = "pid-namespace+ro-fs+no-net"
+    assert sandbox_label(entry) == "default: not recorded; long-front: sandboxed"
+    entry["results"][0]["agent"]["sandbox"] = "none (" + "why\n" * 100 + ")"
+    shown = sandbox_label(entry).split("; ")[0]
+    assert "\n" not in shown and shown.endswith("...)") and len(shown) < 200
+
+
 def test_empty_board_says_so():
     for fmt in leaderboard.FORMATS:
         assert "No entries yet" in leaderboard.render([], fmt)

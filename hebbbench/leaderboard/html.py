@@ -53,7 +53,8 @@ def _html_section(section: Section) -> list[str]:
             + _num_cell(r.train.mean, r.train.mean_ci) + _num_cell(r.train.iqm, r.train.iqm_ci)
             + f'<td class="num" data-value="{_esc(cells[8].split("/")[0])}">{_esc(cells[8])}</td>'
             f'<td data-value="{budget["env_steps"]}">{_esc(cells[9])}</td>'
-            f'<td data-value="{_esc(cells[10])}">{_esc(cells[10])}</td></tr>')
+            f'<td data-value="{_esc(cells[10])}">{_esc(cells[10])}</td>'
+            f'<td data-value="{_esc(cells[11])}">{_esc(cells[11])}</td></tr>')
     return out + ["</tbody></table>"]
 
 

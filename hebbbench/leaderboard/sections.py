@@ -8,6 +8,7 @@ from typing import Any, Mapping, Sequence
 from hebbbench.envs import PAPER_HOLDOUT, TASKS, variations
 from hebbbench.leaderboard import records
 from hebbbench.leaderboard.scores import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, Row, Score, row
+from hebbbench.processes import SANDBOXED
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,37 @@ def verified_label(submission: Mapping[str, Any], claimed: Score | None = None) 
     return f"{record['level']}{replay}, {seeds} secret seeds {claim}"
 
 
+#: The longest reason for no sandbox a board cell shows (the package's own are under 100).
+MAX_SANDBOX_REASON = 160
+
+
+def sandbox_label(submission: Mapping[str, Any]) -> str:
+    """Whether the entry's agent ran in the sandbox when its results were made, from each
+    results file's ``agent.sandbox`` (``docs/sandbox.md``): ``sandboxed``, ``not sandboxed
+    (why)``, or ``not recorded`` for results written before evaluate recorded it. One label
+    when every fold agrees, else one per fold (``default: sandboxed; long-front: ...``), so a
+    mixed entry cannot pass for a contained one."""
+    folds = [(r["holdout"], sandbox_state(r["agent"].get("sandbox", ""))) for r in submission["results"]]
+    if len({state for _, state in folds}) == 1:
+        return folds[0][1]
+    return "; ".join(f"{fold}: {state}" for fold, state in folds)
+
+
+def sandbox_state(recorded: str) -> str:
+    """One results file's ``agent.sandbox`` in words: ``"pid-namespace+ro-fs+no-net"`` is
+    ``sandboxed``, ``"none (why)"`` is ``not sandboxed (why)``, absent (``""``) is ``not recorded``.
+    The reason is the submitter's text: shown on one line, cut at :data:`MAX_SANDBOX_REASON` characters."""
+    if not recorded:
+        return "not recorded"
+    if recorded == SANDBOXED:
+        return "sandboxed"
+    inner = recorded.removeprefix("none (").removesuffix(")") if recorded.startswith("none (") else recorded
+    inner = " ".join(inner.split())
+    if len(inner) > MAX_SANDBOX_REASON:
+        inner = inner[:MAX_SANDBOX_REASON - 3] + "..."
+    return f"not sandboxed ({inner})"
+
+
 def number(value: float) -> str:
     text = f"{value:.1f}"
     return "0.0" if text == "-0.0" else text
@@ -91,7 +123,8 @@ def with_ci(value: float, ci: tuple[float, float]) -> str:
 
 
 COLUMNS = ("#", "entry", "family", "held out", "held-out mean [95% CI]", "held-out IQM [95% CI]",
-            "train mean [95% CI]", "train IQM [95% CI]", "episodes/variation", "budget", "verified (submitter's claim)")
+           "train mean [95% CI]", "train IQM [95% CI]", "episodes/variation", "budget",
+           "verified (submitter's claim)", "sandbox")
 
 
 def row_cells(section: Section, index: int, r: Row) -> list[str]:
@@ -101,7 +134,8 @@ def row_cells(section: Section, index: int, r: Row) -> list[str]:
             f"all {len(folds)} folds" if len(folds) == len(variations(section.task)) else ", ".join(folds),
             with_ci(r.heldout.mean, r.heldout.mean_ci), with_ci(r.heldout.iqm, r.heldout.iqm_ci),
             with_ci(r.train.mean, r.train.mean_ci), with_ci(r.train.iqm, r.train.iqm_ci),
-            "/".join(str(e) for e in episodes), budget_label(r.entry), verified_label(r.submission, r.claimed)]
+            "/".join(str(e) for e in episodes), budget_label(r.entry), verified_label(r.submission, r.claimed),
+            sandbox_label(r.submission)]
 
 
 EMPTY = ("No entries yet. The board holds only entries produced by real runs of this package "
@@ -129,4 +163,8 @@ METHOD = ("Each entry covers one task and one or more folds (a fold holds out on
            f"{records.FALSE_ALARM_RATE:.1%} per entry; 0-2% measured on the board's real returns). "
            "Legacy: recorded by the verify of hebbbench 0.4.1 or older, "
            "which replayed submitted seeds only; ranked by the submitter's numbers. Every record is "
-           "re-checked against its stored measurements whenever the board is rendered.")
+           "re-checked against its stored measurements whenever the board is rendered. Sandbox: whether "
+           "the submitter's `hebbbench evaluate` ran the agent contained by bubblewrap (its own PID namespace, "
+           "a read-only file system, no network; docs/sandbox.md), as its results files record it: sandboxed, "
+           "not sandboxed (why), or not recorded for results written before evaluate recorded it; one per "
+           "fold where an entry's folds differ.")

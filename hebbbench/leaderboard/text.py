@@ -52,7 +52,8 @@ def render_markdown(board: Sequence[Section], tasks: Sequence[str]) -> str:
                     "|" + "---|" * len(COLUMNS)]
             for i, r in enumerate(section.rows):
                 cells = row_cells(section, i, r)
-                cells[1], cells[2] = _md_escape(cells[1]), _md_escape(cells[2])  # the entrant's own text
+                for own in (1, 2, 11):  # the entrant's own text: name, family, why no sandbox
+                    cells[own] = _md_escape(cells[own])
                 if r.entry["link"]:
                     cells[1] = f"[{cells[1]}]({r.entry['link']})"
                 cells[1] += f" ({_md_escape(', '.join(r.entry['authors']))})"
