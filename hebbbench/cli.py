@@ -257,7 +257,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     if entry.endswith(".json"):
         directory, entry = Path(entry).resolve().parent.parent, Path(entry).stem
     record = leaderboard.verify(entry, args.agent, episodes=args.episodes, fresh_episodes=args.fresh_episodes,
-                                directory=directory, workers=args.workers, verified_at=_now(), progress=True)
+                                directory=directory, workers=args.workers, verified_at=_now(), progress=True,
+                                load_timeout=args.load_timeout)
     from hebbbench.leaderboard.records import summary_lines
 
     print("\n".join(summary_lines(entry, record)) + f"\nrecorded, board re-rendered in {directory}")
@@ -265,6 +266,16 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         raise UserError("the entry's submitted returns do not hold under its agent (see above); it is marked "
                         "FAILED on the board")
     return 0
+
+
+def _add_load_timeout(parser: argparse.ArgumentParser) -> None:
+    """``--load-timeout SEC``, one definition for evaluate and verify (which loads agents through
+    evaluate); its value is checked by :func:`hebbbench.protocol.check_load_timeout`."""
+    from hebbbench.episodes import AGENT_LOAD_TIMEOUT
+
+    parser.add_argument("--load-timeout", type=float, default=AGENT_LOAD_TIMEOUT, metavar="SEC",
+                        help="fail if importing the agent and its make_agent take longer than SEC seconds "
+                             f"(default {AGENT_LOAD_TIMEOUT:g}, at least 1)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -338,9 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluator.add_argument("--record", metavar="DIR", help="save a GIF of one episode per variation in DIR")
     evaluator.add_argument("--episode-timeout", type=float, default=600.0, metavar="SEC",
                            help="fail if one episode takes longer than SEC seconds of wall time (default 600)")
-    evaluator.add_argument("--load-timeout", type=float, default=600.0, metavar="SEC",
-                           help="fail if importing the agent and its make_agent take longer than SEC seconds "
-                                "(default 600)")
+    _add_load_timeout(evaluator)
     evaluator.add_argument("--agent-option", action="append", metavar="KEY=VALUE",
                            help="keyword argument for the agent's make_agent, recorded in the results (repeatable); "
                                 "a training run directory takes checkpoint=best|final and sigma=checkpoint|S, 0 for "
@@ -401,6 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
     verifier.add_argument("--fresh-episodes", type=int, default=20, metavar="M",
                           help="secret seeds measured per variation and fold (default 20, at least 2)")
     verifier.add_argument("--workers", type=int, help="worker processes (default: one per core)")
+    _add_load_timeout(verifier)
     verifier.add_argument("--leaderboard-dir", **board_dir)
     verifier.set_defaults(handler=_cmd_verify)
     return parser

@@ -6,12 +6,14 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
-from helpers import META, snapshot, submission, write_json
+from helpers import META, results_dict, snapshot, submission, write_json
 
 from hebbbench import evaluate, leaderboard, stats
+from hebbbench.agent_file import agent_sha256
 from hebbbench.leaderboard import records
 from hebbbench.leaderboard.sections import verified_label
 from hebbbench.leaderboard.submission import SubmissionError
@@ -144,6 +146,44 @@ def test_an_agent_run_with_native_arithmetic_is_not_replayable_and_verifies_only
                                 verified_at=NOW)
     assert record["level"] == "statistical" and record["folds"][0]["replay"] is None
     assert "statistical, not replayable, 4 secret seeds" in (board / "README.md").read_text()
+
+
+SLEEPS_AT_IMPORT = '''
+import time
+
+time.sleep(600)
+
+
+def make_agent(task, holdout, observation_space, action_space):
+    raise AssertionError("never reached: the import sleeps")
+'''
+
+
+def test_verify_with_load_timeout_stops_an_agent_that_sleeps_at_import_within_seconds_naming_the_flag(tmp_path):
+    """The entry is a results file built in code whose sha256 is the sleeping agent's: nothing
+    needs to load it before verify does."""
+    agent = tmp_path / "sleeps_at_import.py"
+    agent.write_text(SLEEPS_AT_IMPORT)
+    results = results_dict("ant", "long-front", episodes=3)
+    results["agent"]["sha256"] = agent_sha256(agent)
+    results["integrity"] = integrity_hash(results)
+    board = tmp_path / "board"
+    entry = leaderboard.submit([write_json(tmp_path / "results.json", results)], dict(META, name="sleeper"),
+                               directory=board, submitted=NOW, new_board=True)
+    before = snapshot(board)
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "hebbbench.cli", "verify", str(entry), "--agent", str(agent),
+                           "--workers", "1", "--load-timeout", "2"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert "took longer than 2 s" in done.stderr and "--load-timeout" in done.stderr
+    assert "nothing was recorded" in done.stderr and snapshot(board) == before
+    assert time.monotonic() - start < 60, "verify's load deadline did not follow --load-timeout"
+
+
+@pytest.mark.parametrize("value", [0.5, float("nan"), "10"])
+def test_verify_refuses_a_load_timeout_outside_its_range_before_running_anything(tmp_path, value):
+    with pytest.raises(ValueError, match=r"load_timeout \(--load-timeout\) must be a number of seconds in \[1, "):
+        leaderboard.verify("no-such-entry", [], directory=tmp_path, verified_at=NOW, load_timeout=value)
 
 
 def test_a_hand_typed_verification_record_does_not_render_as_verified(tmp_path):

@@ -11,12 +11,14 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from hebbbench.checks import int_at_least
 from hebbbench.envs import TASKS
+from hebbbench.episodes import AGENT_LOAD_TIMEOUT
 from hebbbench.files import write_atomic, write_text_atomic
 from hebbbench.leaderboard import records
 from hebbbench.leaderboard.html import render_html
 from hebbbench.leaderboard.sections import sections
 from hebbbench.leaderboard.submission import SubmissionError, fold_index, make_submission, validate_submission
 from hebbbench.leaderboard.text import render_markdown, render_table
+from hebbbench.protocol import check_load_timeout
 from hebbbench.results import returns_sha256
 from hebbbench.version import __version__
 
@@ -158,7 +160,7 @@ def _duplicate_problems(submission: dict, board: Sequence[dict], labels: Sequenc
 
 def verify(entry_id: str, agents: Sequence[Path | str], *, episodes: int = 5, fresh_episodes: int = 20,
            directory: Path | str = DEFAULT_DIR, workers: int | None = None, verified_at: str,
-           progress: bool = False) -> dict:
+           progress: bool = False, load_timeout: float = AGENT_LOAD_TIMEOUT) -> dict:
     """Measure a board entry's agent on secret seeds and record how far its claim holds.
 
     For each fold, the agent files (among ``agents``) whose sha256 its results record are
@@ -179,10 +181,13 @@ def verify(entry_id: str, agents: Sequence[Path | str], *, episodes: int = 5, fr
     every seed, return and length measured, so that every load recomputes its level; it is
     written, failures included, and the board re-rendered. Agent files that cannot be
     matched or run raise :class:`SubmissionError` and change nothing. ``progress``: say on
-    stderr what runs, with evaluate's progress bars.
+    stderr what runs, with evaluate's progress bars. ``load_timeout``: seconds each worker
+    may take to import the agent and run ``make_agent``, as evaluate's (``--load-timeout``),
+    checked before anything runs: an agent that hangs at import fails in seconds, not 10 minutes.
     """
     int_at_least("episodes", episodes, 1)
     int_at_least("fresh_episodes", fresh_episodes, 2)
+    load_timeout = check_load_timeout(load_timeout)
     directory = Path(directory)
     submission = _entry(load_board(directory), entry_id, directory)
     by_sha = _agents_by_sha256(agents)
@@ -197,7 +202,7 @@ def verify(entry_id: str, agents: Sequence[Path | str], *, episodes: int = 5, fr
                            "they were evaluated, or evaluate and submit again")
             continue
         try:
-            folds.append(_measure_fold(results, agent, episodes, fresh_episodes, workers, progress))
+            folds.append(_measure_fold(results, agent, episodes, fresh_episodes, workers, progress, load_timeout))
         except RuntimeError as error:
             refused.append(f"fold {results['holdout']!r}: re-running the agent failed: {error}")
     if refused:
@@ -228,7 +233,7 @@ def _agents_by_sha256(agents: Sequence[Path | str]) -> dict[str, str]:
 
 
 def _measure_fold(results: dict, agent: str, episodes: int, fresh_episodes: int, workers: int | None,
-                  progress: bool) -> dict:
+                  progress: bool, load_timeout: float) -> dict:
     """One fold's record: the agent run on secret seeds, and (portable arithmetic) a replay of a
     secretly placed window of the submitted seeds. ``RuntimeError`` if the agent fails."""
     from hebbbench.agent_file import AgentError
@@ -237,7 +242,8 @@ def _measure_fold(results: dict, agent: str, episodes: int, fresh_episodes: int,
 
     fold, arithmetic = results["holdout"], results["agent"].get("arithmetic", "native")
     as_evaluated = dict(task=results["task"], holdout=fold, workers=workers, progress=progress,
-                        agent_options=results["agent"].get("options"), arithmetic=arithmetic)
+                        agent_options=results["agent"].get("options"), arithmetic=arithmetic,
+                        load_timeout=load_timeout)
     first = SECRET.randrange(records.SECRET_SEED_LOW, records.SECRET_SEED_HIGH)
     submitted = results["variations"][0]["seeds"]
     count = min(episodes, len(submitted))
