@@ -12,7 +12,7 @@ equal to upstream's and progress within about 1e-11 (sums and norms round differ
 the last bit), checked against ``AntBulletEnv-v0`` in ``tests/test_fast_ant.py``.
 
 The physics call is the same as upstream's; the rest of a step is kept small (its cost
-is measured in ``benchmarks/test_env_throughput.py`` and README). Just after the physics
+is measured in ``benchmarks/test_env_throughput.py``, results in docs/environments.md). Just after the physics
 has evicted the caches, numpy calls cost far more than in a warm micro-benchmark, so the
 per-step code keeps to Python floats and C-level ``map``/``sum``.
 """
