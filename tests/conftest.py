@@ -35,6 +35,7 @@ SLOW = (
     "test_train.py::test_sigkilled_run_resumes_to_exactly_the_uninterrupted_parameters",
     "test_train.py::test_worker_processes_give_the_same_numbers",
     "test_rollouts.py::test_per_individual_episodes_give_the_same_numbers_on_every_backend",
+    "test_rollouts.py::test_local_pool_gives_the_in_process_numbers",
     "test_rollouts.py::test_a_killed_worker_is_replaced_and_the_numbers_stay",
     "test_rollouts.py::test_ray_backend_gives_the_in_process_numbers",
     "test_rollouts.py::test_ctrl_c_or_kill_stops_training_cleanly",
