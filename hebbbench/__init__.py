@@ -4,11 +4,26 @@ Importing the package registers every environment ID with Gymnasium
 (``gym.make("AntDamageLeft-v0")``); see :mod:`hebbbench.envs.registry`.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from hebbbench.envs import register_all as _register_all
-from hebbbench.protocol import evaluate
-from hebbbench.results import Results, load_results, write_results
 from hebbbench.version import __version__
 
 _register_all()
 
+#: Public names and the modules that define them, imported on first use (PEP 562), so that
+#: ``import hebbbench.envs`` (what ``gym.make`` of an ID needs) does not load the evaluation
+#: stack and torch.
+_LAZY = {"evaluate": "hebbbench.protocol", "Results": "hebbbench.results", "load_results": "hebbbench.results",
+         "write_results": "hebbbench.results"}
+
 __all__ = ["Results", "__version__", "evaluate", "load_results", "write_results"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'hebbbench' has no attribute {name!r}")

@@ -3,8 +3,12 @@ value and what is allowed, never a silent conversion (no bools as numbers, no ro
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 #: Device types a run's policies and ES update may use.
 DEVICE_TYPES = ("cpu", "cuda")
@@ -36,6 +40,8 @@ def device_name(name: str, value: object) -> str:
     """``value`` if it names a torch device of :data:`DEVICE_TYPES` (``"cpu"``, ``"cuda"``,
     ``"cuda:1"``); ``ValueError`` otherwise. Says nothing of whether this machine has it
     (:func:`available_device` does)."""
+    import torch  # here, so that importing the envs (which use this module's checks) needs no torch
+
     try:
         device = torch.device(value) if isinstance(value, str) else None
     except RuntimeError:
@@ -45,9 +51,11 @@ def device_name(name: str, value: object) -> str:
     return value
 
 
-def available_device(name: str, value: str) -> torch.device:
+def available_device(name: str, value: str) -> "torch.device":
     """The device ``value`` if this machine can run on it; ``ValueError`` saying why not
     (no CUDA in this torch build, no GPU visible, or no GPU of that index) otherwise."""
+    import torch
+
     device = torch.device(device_name(name, value))
     if device.type == "cuda":
         if torch.version.cuda is None:

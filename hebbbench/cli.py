@@ -75,37 +75,66 @@ def _cmd_train(args: argparse.Namespace) -> int:
                         f"with: hebbbench train --resume {run_dir}") from None
 
 
+#: The train command's options that set a TrainConfig field: (flag, argparse settings,
+#: whether ``--resume`` may change it). Their destinations are the field names; choices
+#: that come from a registry (agents, strategies, backends) are checked by TrainConfig,
+#: whose message lists the registered names (the CLI does not import torch to build its parser).
+TRAIN_OPTIONS: tuple[tuple[str, dict, bool], ...] = (
+    ("--agent", dict(help="reference network to evolve (hebbbench.agents.AGENTS, or shared: Hebbian with rules "
+                          "shared by rho synapses)"), False),
+    ("--strategy", dict(help="evolution strategy (hebbbench.es.STRATEGIES): openai-es (default), pgpe, or "
+                             "gaussian-mixture for --agent shared"), False),
+    ("--rho", dict(type=_rho, help="synapses per shared rule for --agent shared: 1..N or N (default 128)"), False),
+    ("--task", dict(choices=list(TASKS), help="task whose variations form the meta-task"), False),
+    ("--holdout", dict(help="variation left out of training (default: the paper's fold)"), False),
+    ("--variations", dict(help="comma-separated training variations (default: all but the holdout)"), False),
+    ("--population", dict(type=int, help="individuals per generation, even (default: the paper's)"), False),
+    ("--generations", dict(type=int, help="generations to run (default: the paper's)"), True),
+    ("--workers", dict(type=int, help="workers that run episodes (default: one per core)"), True),
+    ("--backend", dict(help="where episodes run (hebbbench.rollouts.BACKENDS): local worker pool (default), ray, "
+                            "or inprocess"), True),
+    ("--ray-address", dict(help="join the Ray cluster at this address (with --backend ray; default: start a "
+                                "local Ray)"), True),
+    ("--device", dict(help="where the policies and the shared rules' update compute: cpu (default) or cuda "
+                           "(cuda:N); envs stay on the CPU"), True),
+    ("--seed", dict(type=int, help="seed of every random number in the run (default 0)"), False),
+    ("--max-episode-steps", dict(type=int, help="shorten every episode to K policy steps"), False),
+    ("--episode-seeds", dict(help="episodes of a generation: shared (one for all, default), per-pair (one per "
+                                  "mirrored pair) or per-individual (as the paper's code)"), False),
+    ("--observation-normalization", dict(action="store_const", const=True,
+                                         help="normalise observations by running statistics, fixed within a "
+                                              "generation (vector observations: the ant)"), False),
+)
+
+
+def _dest(flag: str) -> str:
+    return flag.lstrip("-").replace("-", "_")
+
+
 def _train(args: argparse.Namespace) -> int:
     from hebbbench import train
 
+    values = {_dest(flag): getattr(args, _dest(flag)) for flag, _, _ in TRAIN_OPTIONS}
     if args.resume:
-        given = [flag for flag, value in (("--agent", args.agent), ("--task", args.task), ("--config", args.config),
-                                          ("--out", args.out), ("--holdout", args.holdout), ("--rho", args.rho),
-                                          ("--variations", args.variations), ("--population", args.population),
-                                          ("--seed", args.seed), ("--max-episode-steps", args.max_episode_steps),
-                                          ("--episode-seeds", args.episode_seeds))
-                 if value is not None]
-        if given:
-            raise UserError(f"--resume continues a run with its saved config (only --generations, --workers, "
-                            f"--backend, --ray-address and --device may change); drop {', '.join(given)}")
-        run_dir = train.resume(args.resume, workers=args.workers, generations=args.generations,
-                               backend=args.backend, ray_address=args.ray_address, device=args.device)
+        fixed = [flag for flag, _, resumable in TRAIN_OPTIONS if not resumable and values[_dest(flag)] is not None]
+        fixed += [flag for flag, value in (("--config", args.config), ("--out", args.out)) if value is not None]
+        if fixed:
+            changeable = ", ".join(flag for flag, _, resumable in TRAIN_OPTIONS if resumable)
+            raise UserError(f"--resume continues a run with its saved config (only {changeable} may change); "
+                            f"drop {', '.join(fixed)}")
+        run_dir = train.resume(args.resume, **{_dest(flag): values[_dest(flag)]
+                                               for flag, _, resumable in TRAIN_OPTIONS if resumable})
     else:
         if args.out is None:
             raise UserError("give --out RUN_DIR for a new run, or --resume RUN_DIR to continue one")
-        overrides = {
-            "agent": args.agent, "task": args.task, "holdout": args.holdout, "population": args.population,
-            "generations": args.generations, "workers": args.workers, "seed": args.seed,
-            "backend": args.backend, "ray_address": args.ray_address, "device": args.device,
-            "max_episode_steps": args.max_episode_steps, "rho": args.rho, "episode_seeds": args.episode_seeds,
-            "variations": tuple(args.variations.split(",")) if args.variations is not None else None,
-        }
+        if values["variations"] is not None:
+            values["variations"] = tuple(values["variations"].split(","))
         if args.config:
-            config = train.TrainConfig.from_file(args.config, **overrides)
+            config = train.TrainConfig.from_file(args.config, **values)
         else:
             if args.agent is None or args.task is None:
                 raise UserError("give --agent and --task (or a --config preset from configs/)")
-            config = train.TrainConfig(**{k: v for k, v in overrides.items() if v is not None})
+            config = train.TrainConfig(**{k: v for k, v in values.items() if v is not None})
         run_dir = train.train(config, args.out)
     print(f"run finished: {run_dir}  (evaluate it: {_evaluate_command(run_dir)}; plot it: hebbbench plot {run_dir})")
     return 0
@@ -293,28 +322,10 @@ def build_parser() -> argparse.ArgumentParser:
                                       "and the settings all IDs of a task share.")
     envs.set_defaults(handler=_cmd_envs)
 
-    trainer = sub.add_parser("train", help="evolve a reference agent with OpenAI-ES (checkpointed, resumable)")
-    trainer.add_argument("--agent", choices=["static", "lstm", "hebbian", "shared"],
-                         help="reference network to evolve; shared: Hebbian with rules shared by rho synapses")
-    trainer.add_argument("--rho", type=_rho,
-                         help="synapses per shared rule for --agent shared: 1..N or N (default 128)")
-    trainer.add_argument("--task", choices=list(TASKS), help="task whose variations form the meta-task")
-    trainer.add_argument("--holdout", help="variation left out of training (default: the paper's fold)")
-    trainer.add_argument("--variations", help="comma-separated training variations (default: all but the holdout)")
-    trainer.add_argument("--population", type=int, help="individuals per generation, even (default: the paper's)")
-    trainer.add_argument("--generations", type=int, help="generations to run (default: the paper's)")
-    trainer.add_argument("--workers", type=int, help="workers that run episodes (default: one per core)")
-    trainer.add_argument("--backend", choices=["local", "ray", "inprocess"],
-                         help="where episodes run: a local worker pool (default), Ray, or this process")
-    trainer.add_argument("--ray-address", help="join the Ray cluster at this address (with --backend ray; "
-                                               "default: start a local Ray)")
-    trainer.add_argument("--device", help="where the policies and the shared rules' update compute: cpu "
-                                          "(default) or cuda (cuda:N); envs stay on the CPU")
-    trainer.add_argument("--seed", type=int, help="seed of every random number in the run (default 0)")
-    trainer.add_argument("--max-episode-steps", type=int, help="shorten every episode to K policy steps")
-    trainer.add_argument("--episode-seeds", choices=["shared", "per-pair", "per-individual"],
-                         help="episodes of a generation: one shared by all (default), one per mirrored pair, or "
-                              "one per individual (as the paper's code)")
+    trainer = sub.add_parser("train", help="evolve a reference agent by an evolution strategy (checkpointed, "
+                                           "resumable)")
+    for flag, settings, _ in TRAIN_OPTIONS:
+        trainer.add_argument(flag, **settings)
     trainer.add_argument("--config", help="a preset TOML file from configs/; flags given override it")
     trainer.add_argument("--out", metavar="RUN_DIR", help="new run directory")
     trainer.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its checkpoint")

@@ -39,6 +39,14 @@ SANDBOXED = "pid-namespace+ro-fs+no-net"
 SANDBOX_PROBE_TIMEOUT = 30.0
 
 
+def default_workers() -> int:
+    """One worker process per CPU core this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _prctl(option: int, value: int = 0) -> int:
     import ctypes
 

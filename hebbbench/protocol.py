@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime
 import inspect
-import os
 import pickle
 import time
 from dataclasses import dataclass
@@ -39,7 +38,7 @@ from hebbbench.episodes import (
     run_in_workers,
     task_spaces,
 )
-from hebbbench.processes import sandbox_status, undumpable
+from hebbbench.processes import default_workers, sandbox_status, undumpable
 from hebbbench.results import ARITHMETIC, Results, VariationResult, option_problems
 from hebbbench.version import __version__
 
@@ -96,14 +95,6 @@ def protocol_seeds(task: str, variation: str, episodes: int = EPISODES) -> list[
     """
     get_variation(task, variation)
     return list(range(FIRST_SEED, FIRST_SEED + episodes))
-
-
-def default_workers() -> int:
-    """One worker process per CPU core this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def evaluate(

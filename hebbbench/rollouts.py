@@ -47,9 +47,8 @@ import hebbbench  # noqa: F401  (registers the env IDs, also in worker processes
 from hebbbench.checks import int_at_least
 from hebbbench.interrupts import sigint_ignored
 from hebbbench.lockstep import BatchResult, EpisodeBatch, EpisodeWorker
-from hebbbench.protocol import default_workers
+from hebbbench.processes import default_workers
 
-BACKENDS = ("inprocess", "local", "ray")
 #: Workers a single batch may take down before the run stops.
 MAX_FAILURES = 3
 
@@ -90,6 +89,15 @@ class Backend:
     """
 
     name = ""
+
+    @classmethod
+    def check(cls, workers: int | None, address: str | None) -> None:
+        """``ValueError`` unless ``workers`` (``None``: the backend's default) and
+        ``address`` (a cluster's, for backends that join one) suit this backend."""
+        if workers is not None:
+            int_at_least("workers", workers, 1)
+        if address is not None:
+            raise ValueError(f"a Ray address applies only to the ray backend, not {cls.name!r}")
 
     def __init__(self, workers: int, max_failures: int = MAX_FAILURES) -> None:
         self.workers = int_at_least("workers", workers, 1)
@@ -182,7 +190,15 @@ class InProcessBackend(Backend):
 
     name = "inprocess"
 
-    def __init__(self) -> None:
+    @classmethod
+    def check(cls, workers: int | None, address: str | None) -> None:
+        super().check(workers, address)
+        if workers not in (None, 1):
+            raise ValueError(f"the inprocess backend plays in this process (1 worker), got workers={workers}; "
+                             f"use the local backend for worker processes")
+
+    def __init__(self, workers: int | None = None, address: str | None = None) -> None:
+        self.check(workers, address)
         super().__init__(workers=1)
         self._worker = EpisodeWorker()
         self._outcome: BatchResult | _Failed | None = None
@@ -231,7 +247,9 @@ class LocalPoolBackend(Backend):
 
     name = "local"
 
-    def __init__(self, workers: int | None = None, max_failures: int = MAX_FAILURES) -> None:
+    def __init__(self, workers: int | None = None, address: str | None = None,
+                 max_failures: int = MAX_FAILURES) -> None:
+        self.check(workers, address)
         super().__init__(default_workers() if workers is None else workers, max_failures)
         self._context = multiprocessing.get_context("spawn")
         self._processes: list[Any] = [None] * self.workers
@@ -327,9 +345,16 @@ class RayBackend(Backend):
 
     name = "ray"
 
+    @classmethod
+    def check(cls, workers: int | None, address: str | None) -> None:
+        if workers is not None:
+            int_at_least("workers", workers, 1)
+        if importlib.util.find_spec("ray") is None:
+            raise ValueError("the ray backend needs Ray: pip install 'hebbbench[ray]' (or use the local backend)")
+
     def __init__(self, workers: int | None = None, address: str | None = None,
                  max_failures: int = MAX_FAILURES) -> None:
-        check_backend(self.name, workers, address)
+        self.check(workers, address)
         import ray
 
         self._ray = ray
@@ -390,27 +415,20 @@ class RayBackend(Backend):
             self._ray.shutdown()
 
 
+#: Backends by name (``backend = "local"`` in a config): a new backend is one
+#: :class:`Backend` subclass (its ``check``, ``_submit``, ``_wait``, ``_replace``) and one entry here.
+BACKENDS = {cls.name: cls for cls in (InProcessBackend, LocalPoolBackend, RayBackend)}
+
+
 def check_backend(name: str, workers: int | None = None, address: str | None = None) -> None:
     """Raise ``ValueError`` unless ``name``, ``workers`` and ``address`` make a backend."""
     if name not in BACKENDS:
         raise ValueError(f"unknown backend {name!r}; allowed: {', '.join(BACKENDS)}")
-    if workers is not None:
-        int_at_least("workers", workers, 1)
-    if address is not None and name != "ray":
-        raise ValueError(f"a Ray address applies only to the ray backend, not {name!r}")
-    if name == "ray" and importlib.util.find_spec("ray") is None:
-        raise ValueError("the ray backend needs Ray: pip install 'hebbbench[ray]' (or use the local backend)")
-    if name == "inprocess" and workers not in (None, 1):
-        raise ValueError(f"the inprocess backend plays in this process (1 worker), got workers={workers}; "
-                         f"use the local backend for worker processes")
+    BACKENDS[name].check(workers, address)
 
 
 def make_backend(name: str = "local", workers: int | None = None, address: str | None = None) -> Backend:
     """The backend ``name`` (see :data:`BACKENDS`) with ``workers`` workers (default: one per
     core; for Ray on a cluster, one per cluster CPU). ``address`` is Ray's, for ``"ray"`` only."""
     check_backend(name, workers, address)
-    if name == "inprocess":
-        return InProcessBackend()
-    if name == "local":
-        return LocalPoolBackend(workers)
-    return RayBackend(workers, address)
+    return BACKENDS[name](workers, address)

@@ -179,3 +179,18 @@ def test_a_normalised_run_directory_acts_with_the_normaliser_it_trained_with(tmp
 def test_bad_es_efficiency_settings_are_refused(overrides, message):
     with pytest.raises(ValueError, match=message):
         _config(**overrides)
+
+
+def test_cli_trains_with_pgpe_and_normalisation_and_names_registered_choices(tmp_path, capsys):
+    from hebbbench.cli import main
+
+    common = ["train", "--task", "ant", "--population", "4", "--generations", "1", "--max-episode-steps", "10",
+              "--backend", "inprocess"]
+    assert main([*common, "--agent", "static", "--strategy", "pgpe", "--observation-normalization",
+                 "--out", str(tmp_path / "run")]) == 0
+    config = TrainConfig.from_file(tmp_path / "run" / "config.json")
+    assert config.strategy == "pgpe" and config.observation_normalization
+    assert main([*common, "--agent", "perceptron", "--out", str(tmp_path / "other")]) == 2
+    assert "allowed agents: static, lstm, hebbian, shared" in capsys.readouterr().err
+    assert main(["train", "--resume", str(tmp_path / "run"), "--strategy", "openai-es"]) == 2
+    assert "drop --strategy" in capsys.readouterr().err

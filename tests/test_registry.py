@@ -32,3 +32,18 @@ def test_unknown_names_raise_and_list_the_allowed_ones():
         get_task("walker")
     with pytest.raises(ValueError, match="long-front"):
         get_variation("ant", "long-middle")
+
+
+def test_importing_the_envs_loads_neither_torch_nor_the_evaluation_stack():
+    """``gym.make`` of a hebbbench ID needs only the envs: a user who wants the environments
+    does not pay for torch (seconds) or the protocol."""
+    import subprocess
+    import sys
+
+    code = ("import sys, gymnasium as gym, hebbbench.envs; gym.make('AntDamageLeft-v0').close(); "
+            "print(sorted(m for m in ('torch', 'hebbbench.protocol', 'hebbbench.results') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+    code = "import hebbbench; from hebbbench import evaluate, Results; print(evaluate.__module__, Results.__module__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["hebbbench.protocol", "hebbbench.results"]

@@ -34,8 +34,6 @@ from hebbbench.agents.layout import ParamLayout
 from hebbbench.agents.normalization import ObservationNormalizer
 from hebbbench.envs import get_task
 
-AGENTS = ("static", "lstm", "hebbian")
-
 #: Car frames are resized from 96x96 to this side length (area interpolation).
 CAR_INPUT_SIDE = 84
 #: Hebbian weights are drawn from U(-HEBBIAN_INIT, HEBBIAN_INIT) at each episode start.
@@ -83,26 +81,12 @@ def _check_agent(agent: str) -> None:
 
 
 def param_layout(agent: str, task: str) -> ParamLayout:
-    """Names and shapes of the evolved parameters of ``agent`` on ``task``, in vector order."""
+    """Names and shapes of the evolved parameters of ``agent`` on ``task``, in vector order:
+    the car's conv front end, then the agent family's own tensors (``layout_shapes``)."""
     _check_agent(agent)
     arch = architecture(task)
-    shapes: list[tuple[str, tuple[int, ...]]] = list(_CONV_SHAPES) if arch.conv_front_end else []
-    pairs = list(zip(arch.widths[:-1], arch.widths[1:]))
-    if agent == "static":
-        shapes += [(f"dense.{i}", pair) for i, pair in enumerate(pairs, 1)]
-    elif agent == "lstm":
-        gates = 4 * LSTM_HIDDEN
-        shapes += [
-            ("lstm.weight_ih", (arch.widths[0], gates)),
-            ("lstm.weight_hh", (LSTM_HIDDEN, gates)),
-            ("lstm.bias_ih", (gates,)),
-            ("lstm.bias_hh", (gates,)),
-        ]
-        rest = [(LSTM_HIDDEN, arch.widths[2])] + pairs[2:]
-        shapes += [(f"dense.{i}", pair) for i, pair in enumerate(rest, 2)]
-    else:
-        shapes += [(f"hebb.{i}", (*pair, 5)) for i, pair in enumerate(pairs, 1)]
-    return ParamLayout(tuple(shapes))
+    shapes = list(_CONV_SHAPES) if arch.conv_front_end else []
+    return ParamLayout(tuple(shapes + POLICIES[agent].layout_shapes(arch)))
 
 
 def parameter_count(agent: str, task: str) -> int:
@@ -132,16 +116,11 @@ def initial_parameters(agent: str, task: str, scheme: str, std: float, generator
     parts = []
     for name, shape in layout.shapes:
         size = math.prod(shape)
-        if name.startswith("hebb."):
+        fan_in = POLICIES[agent].fan_in(name, shape)
+        if fan_in is None:  # a rule coefficient, not a weight
             parts.append(std * torch.randn(size, generator=generator))
-            continue
-        if name.startswith("lstm."):
-            fan_in = LSTM_HIDDEN
-        elif name.startswith("conv."):  # [out, in, kh, kw]
-            fan_in = math.prod(shape[1:])
-        else:  # dense [in, out]
-            fan_in = shape[0]
-        parts.append((torch.rand(size, generator=generator) * 2 - 1) * (1 / math.sqrt(fan_in)))
+        else:
+            parts.append((torch.rand(size, generator=generator) * 2 - 1) * (1 / math.sqrt(fan_in)))
     return torch.cat(parts)
 
 
@@ -150,7 +129,9 @@ def hebbian_slice(agent: str, task: str) -> slice | None:
 
     The coefficient penalty of the reference (``-0.01 * mean(h**2)``) is taken over it.
     """
-    found = [where for name, where in param_layout(agent, task).offsets().items() if name.startswith("hebb.")]
+    prefix = POLICIES[agent].rule_prefix
+    found = [where for name, where in param_layout(agent, task).offsets().items()
+             if prefix is not None and name.startswith(prefix)]
     return slice(found[0].start, found[-1].stop) if found else None
 
 
@@ -230,6 +211,9 @@ class BatchedPolicy:
     """
 
     agent = ""
+    #: The name prefix of the tensors that hold learning-rule coefficients (``None``: none);
+    #: the coefficient penalty of training is taken over them (:func:`hebbian_slice`).
+    rule_prefix: str | None = None
     #: Whether :meth:`observe` uses the rewards (a policy that learns from reward within an
     #: episode); the reference networks do not, so evaluation skips the call for them.
     uses_reward = False
@@ -272,6 +256,21 @@ class BatchedPolicy:
     def _dense(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    @classmethod
+    def layout_shapes(cls, arch: Architecture) -> list[tuple[str, tuple[int, ...]]]:
+        """The family's evolved tensors after any conv front end: (name, shape) in vector order."""
+        raise NotImplementedError
+
+    @classmethod
+    def fan_in(cls, name: str, shape: tuple[int, ...]) -> int | None:
+        """The inputs of one unit of tensor ``name`` (the fan-in init's scale), or ``None``
+        for a tensor of rule coefficients (drawn N(0, std^2) instead)."""
+        if cls.rule_prefix is not None and name.startswith(cls.rule_prefix):
+            return None
+        if name.startswith("conv."):  # [out, in, kh, kw]
+            return math.prod(shape[1:])
+        return shape[0]  # dense [in, out]
+
 
 def max_abs(weight: torch.Tensor) -> torch.Tensor:
     """``max |W|`` of each individual's layer, ``[K, n_in, n_out] -> [K, 1, 1]``: the larger
@@ -290,6 +289,10 @@ class StaticPolicy(BatchedPolicy):
 
     agent = "static"
 
+    @classmethod
+    def layout_shapes(cls, arch: Architecture) -> list[tuple[str, tuple[int, ...]]]:
+        return [(f"dense.{i}", pair) for i, pair in enumerate(zip(arch.widths[:-1], arch.widths[1:]), 1)]
+
     def _dense(self, x: torch.Tensor) -> torch.Tensor:
         for i, act in enumerate(self.arch.activations, 1):
             x = act(_layer(x, self.params[f"dense.{i}"]))
@@ -300,6 +303,18 @@ class LSTMPolicy(BatchedPolicy):
     """An LSTM cell (gates i, f, g, o; state zeroed at reset) followed by the dense layers 2 and 3."""
 
     agent = "lstm"
+
+    @classmethod
+    def layout_shapes(cls, arch: Architecture) -> list[tuple[str, tuple[int, ...]]]:
+        gates = 4 * LSTM_HIDDEN
+        rest = [(LSTM_HIDDEN, arch.widths[2])] + list(zip(arch.widths[2:-1], arch.widths[3:]))
+        return [("lstm.weight_ih", (arch.widths[0], gates)), ("lstm.weight_hh", (LSTM_HIDDEN, gates)),
+                ("lstm.bias_ih", (gates,)), ("lstm.bias_hh", (gates,))] + \
+            [(f"dense.{i}", pair) for i, pair in enumerate(rest, 2)]
+
+    @classmethod
+    def fan_in(cls, name: str, shape: tuple[int, ...]) -> int | None:
+        return LSTM_HIDDEN if name.startswith("lstm.") else super().fan_in(name, shape)  # as nn.LSTMCell
 
     def reset(self, seeds: Sequence[int]) -> None:
         super().reset(seeds)
@@ -328,6 +343,11 @@ class HebbianPolicy(BatchedPolicy):
     """
 
     agent = "hebbian"
+    rule_prefix = "hebb."
+
+    @classmethod
+    def layout_shapes(cls, arch: Architecture) -> list[tuple[str, tuple[int, ...]]]:
+        return [(f"hebb.{i}", (*pair, 5)) for i, pair in enumerate(zip(arch.widths[:-1], arch.widths[1:]), 1)]
 
     def __init__(self, task: str, population: torch.Tensor, device: str | torch.device = "cpu",
                  normalizer: ObservationNormalizer | None = None) -> None:
@@ -370,7 +390,11 @@ class HebbianPolicy(BatchedPolicy):
         return x
 
 
+#: Agent families by name: a new family is one :class:`BatchedPolicy` subclass (its
+#: ``layout_shapes``, ``_dense`` and, if it needs them, ``fan_in``, ``rule_prefix``,
+#: ``reset`` and ``observe``) and one entry here.
 POLICIES = {cls.agent: cls for cls in (StaticPolicy, LSTMPolicy, HebbianPolicy)}
+AGENTS = tuple(POLICIES)
 
 
 def make_policy(agent: str, task: str, population: torch.Tensor, device: str | torch.device = "cpu",
