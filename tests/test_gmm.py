@@ -282,3 +282,16 @@ def test_defaults_decay_sigma_as_the_papers_code_and_keep_the_dense_block_as_its
     fixed = _es(50, 5, 4, sigma_decay=1.0)
     fixed.generation = 100
     assert fixed.sigma == 0.1
+
+
+def test_rule_usage_counts_the_rules_that_are_some_synapses_most_probable_one():
+    from hebbbench.es.gmm import rule_usage
+
+    logits = torch.zeros(6, 4)
+    logits[[0, 1, 2], 1] = 3.0  # three synapses prefer rule 1
+    logits[[3, 4], 2] = 1.0  # two prefer rule 2; synapse 5 ties everywhere (argmax: rule 0)
+    assert rule_usage(logits, chunk_elements=8) == {"rules_in_use": 3, "largest_rule_synapses": 3}
+    strategy = GaussianMixtureES(12, 3, GaussianMixtureESConfig(population_size=4), seed=0)
+    strategy.ask()
+    stats = strategy.tell(torch.arange(4.0))
+    assert 1 <= stats["rules_in_use"] <= 3 and stats["largest_rule_synapses"] >= 4

@@ -148,6 +148,18 @@ def mean_entropy(logits: torch.Tensor, chunk_elements: int = 2**24) -> float:
     return total / synapses
 
 
+def rule_usage(logits: torch.Tensor, chunk_elements: int = 2**24) -> dict[str, int]:
+    """How many rules are some synapse's most probable one (``rules_in_use``) and how many
+    synapses the most popular rule has (``largest_rule_synapses``): a mixture still uniform
+    spreads its synapses over all M rules by ties' chance; one that learned concentrates them."""
+    synapses, num_rules = logits.shape
+    counts = torch.zeros(num_rules, dtype=torch.int64)
+    step = _rows_per_chunk(synapses, num_rules, chunk_elements)
+    for start in range(0, synapses, step):
+        counts += torch.bincount(logits[start:start + step].argmax(dim=1).cpu(), minlength=num_rules)
+    return {"rules_in_use": int((counts > 0).sum()), "largest_rule_synapses": int(counts.max())}
+
+
 @dataclass(frozen=True)
 class GaussianMixtureESConfig:
     """Hyper-parameters. Defaults as the paper's code ran: sigma 0.1 x 0.999 per generation
@@ -278,8 +290,10 @@ class GaussianMixtureES(ScheduledStrategy):
 
         Returns the generation's diagnostics: ``entropy`` (mean assignment entropy after
         the update, nats; ``log M`` is uniform), ``grad_norm_logits``, ``grad_norm_means``,
-        ``grad_norm_dense`` (Frobenius norms of the ascent gradient), and ``sigma``/``lr``
-        as used in this update.
+        ``grad_norm_dense`` (Frobenius norms of the ascent gradient), ``rules_in_use`` (rules
+        that are some synapse's most probable one) and ``largest_rule_synapses`` (synapses
+        whose most probable rule is the most popular one), and ``sigma``/``lr`` as used in
+        this update.
         """
         if self._pending is None:
             raise RuntimeError("tell() needs a population from ask() first")
@@ -298,7 +312,8 @@ class GaussianMixtureES(ScheduledStrategy):
         self.generation += 1
         for name, param in self._parameters().items():
             self._step(name, param, grads[name], lr)
-        stats.update(sigma=sigma, lr=lr, entropy=mean_entropy(self.logits, self.chunk_elements))
+        stats.update(sigma=sigma, lr=lr, entropy=mean_entropy(self.logits, self.chunk_elements),
+                     **rule_usage(self.logits, self.chunk_elements))
         self._pending = self._asked = None
         self._rng_before_ask = self._rng.get_state()
         return stats
