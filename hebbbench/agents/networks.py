@@ -390,10 +390,12 @@ class HebbianPolicy(BatchedPolicy):
         return x
 
 
+from hebbbench.agents.modulated import ModulatedHebbianPolicy  # noqa: E402 (it subclasses HebbianPolicy)
+
 #: Agent families by name: a new family is one :class:`BatchedPolicy` subclass (its
 #: ``layout_shapes``, ``_dense`` and, if it needs them, ``fan_in``, ``rule_prefix``,
 #: ``reset`` and ``observe``) and one entry here.
-POLICIES = {cls.agent: cls for cls in (StaticPolicy, LSTMPolicy, HebbianPolicy)}
+POLICIES = {cls.agent: cls for cls in (StaticPolicy, LSTMPolicy, HebbianPolicy, ModulatedHebbianPolicy)}
 AGENTS = tuple(POLICIES)
 
 
