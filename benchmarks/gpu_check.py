@@ -28,10 +28,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hebbbench.agent_file import load_agent_factory
 from hebbbench.envs import get_variation
 from hebbbench.es import GaussianMixtureES, GaussianMixtureESConfig
-from hebbbench.train import TrainConfig, read_log, train
+from hebbbench.evaluation.agent_file import load_agent_factory
+from hebbbench.training.train import TrainConfig, read_log, train
 
 ANT_SYNAPSES = 12_288
 CAR_JOB = dict(agent="hebbian", task="car", population=64, generations=3, seed=0, max_episode_steps=150)

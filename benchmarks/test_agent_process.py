@@ -2,9 +2,9 @@
 
 Run: ``pytest benchmarks/test_agent_process.py -s``. Each round plays the same seeded ant
 episodes (default variation, seeds 1000000-1000002) through the evaluation's
-:class:`~hebbbench.episodes.EpisodeRunner`, with the agent either built in this process
+:class:`~hebbbench.evaluation.episodes.EpisodeRunner`, with the agent either built in this process
 (as evaluation workers did before agents got their own process) or behind
-:class:`~hebbbench.agent_process.AgentProcess` (what ``hebbbench evaluate`` does for an
+:class:`~hebbbench.evaluation.agent_process.AgentProcess` (what ``hebbbench evaluate`` does for an
 agent file now). Agents: an agent file that returns zeros (the boundary's cost alone) and
 the board's static ant baseline (a trained MLP run directory: a real agent's cost). Both
 sides must give identical returns. The session ends with microseconds per step and the
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from hebbbench.agent_process import AgentProcess
 from hebbbench.envs import get_variation
-from hebbbench.episodes import AgentSpec, EpisodeRunner, Job, task_spaces
+from hebbbench.evaluation.agent_process import AgentProcess
+from hebbbench.evaluation.episodes import AgentSpec, EpisodeRunner, Job, task_spaces
 
 ROOT = Path(__file__).resolve().parents[1]
 ZERO_AGENT = '''

@@ -14,8 +14,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from hebbbench.agent_file import load_agent_factory
 from hebbbench.envs import variations
+from hebbbench.evaluation.agent_file import load_agent_factory
 
 SEEDS = (0, 1, 2)
 _LINES: list[str] = []

@@ -10,7 +10,7 @@ Hebbian agents at the paper's budgets (ant: population 500, D = 61,440; car: pop
 * ``bytes``: what a worker receives per generation (the pickled compact population);
 * ``reset``, ``step``, ``policy``: an episode's parts: one env reset with a new seed, one
   env step, and the batched policy's step per individual at
-  :func:`~hebbbench.lockstep.lockstep_size`; ``reset_kept``: a reset with the last reset's
+  :func:`~hebbbench.training.lockstep.lockstep_size`; ``reset_kept``: a reset with the last reset's
   seed (the car keeps its track then; in training, with shared episode seeds, most resets
   are of this kind; the projection uses ``reset``, the dearer);
 * ``latency``: a local-pool batch round trip beyond the worker's own time (1-step
@@ -34,8 +34,8 @@ import torch
 from hebbbench.agents import hebbian_slice, make_policy, parameter_count
 from hebbbench.envs import get_variation
 from hebbbench.es import OpenAIES, OpenAIESConfig, coefficient_penalty
-from hebbbench.lockstep import EpisodeBatch, lockstep_size, split_batches
-from hebbbench.rollouts import LocalPoolBackend
+from hebbbench.training.lockstep import EpisodeBatch, lockstep_size, split_batches
+from hebbbench.training.rollouts import LocalPoolBackend
 
 PAPER = {"ant": 500, "car": 200}  # population
 VARIATIONS = 4

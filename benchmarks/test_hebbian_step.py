@@ -2,7 +2,7 @@
 and as a fraction of an ant env step.
 
 Run: ``pytest benchmarks/test_hebbian_step.py --benchmark-only -s``. All timings use one
-torch thread, as :mod:`hebbbench.train` does (episodes run in lockstep with
+torch thread, as :mod:`hebbbench.training.train` does (episodes run in lockstep with
 single-threaded envs). The summary printed at the end gives
 
 * the speed-up of one batched Hebbian step for K=200 individuals (``make_policy(...,

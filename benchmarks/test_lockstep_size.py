@@ -2,11 +2,11 @@
 
 Run: ``pytest benchmarks/test_lockstep_size.py -s`` (a few minutes; run it on a quiet
 machine). Each round plays the same 64 individuals (random parameters, seeded) on the
-default variation through :func:`~hebbbench.lockstep.play_lockstep`, as 64 / K batches of
+default variation through :func:`~hebbbench.training.lockstep.play_lockstep`, as 64 / K batches of
 K, with episodes of a fixed length (car: 100 steps, the negative-reward rule off; ant: 200
 steps), so the time is the whole training step per individual: env and batched policy.
 The summary gives microseconds per individual and step for each K and the ratio to K = 64
-(the one size used for all before). :data:`hebbbench.lockstep.LOCKSTEP_SIZE` takes its
+(the one size used for all before). :data:`hebbbench.training.lockstep.LOCKSTEP_SIZE` takes its
 per-task, per-agent sizes from this benchmark.
 """
 
@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from hebbbench.agents import make_policy, parameter_count
-from hebbbench.lockstep import play_lockstep
+from hebbbench.training.lockstep import play_lockstep
 
 POPULATION = 64
 SIZES = (8, 16, 32, 64)

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from hebbbench.train import EXECUTION_KEYS, TrainConfig, read_log, train
+from hebbbench.training.train import EXECUTION_KEYS, TrainConfig, read_log, train
 
 JOB = dict(agent="hebbian", task="ant", population=48, generations=4, seed=0, max_episode_steps=500)
 RUNS = {"local-1": ("local", 1), "local-2": ("local", 2), "ray-2": ("ray", 2)}

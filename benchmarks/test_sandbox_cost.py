@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 
 from hebbbench import evaluate
-from hebbbench.processes import SANDBOXED, sandbox_status
+from hebbbench.system.processes import SANDBOXED, sandbox_status
 
 ZERO_AGENT = '''
 import numpy as np
@@ -39,7 +39,7 @@ def test_evaluate_seconds(benchmark, tmp_path, monkeypatch, side):
     if side == "sandbox" and sandbox_status() != SANDBOXED:
         pytest.skip(f"no sandbox here: {sandbox_status()}")
     if side == "none":
-        monkeypatch.setattr("hebbbench.protocol.sandbox_status", lambda: "none (benchmark)")
+        monkeypatch.setattr("hebbbench.evaluation.protocol.sandbox_status", lambda: "none (benchmark)")
     agent = tmp_path / "zero_agent.py"
     agent.write_text(ZERO_AGENT)
 

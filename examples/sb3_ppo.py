@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hebbbench.files import write_atomic, write_text_atomic
+from hebbbench.system.files import write_atomic, write_text_atomic
 
 AGENT_FILE = '''"""Agent file written by examples/sb3_ppo.py: SB3 PPO trained on {task}, {holdout!r} held out."""
 

@@ -17,8 +17,8 @@ _register_all()
 #: Public names and the modules that define them, imported on first use (PEP 562), so that
 #: ``import hebbbench.envs`` (what ``gym.make`` of an ID needs) does not load the evaluation
 #: stack and torch.
-_LAZY = {"evaluate": "hebbbench.protocol", "Results": "hebbbench.results", "load_results": "hebbbench.results",
-         "write_results": "hebbbench.results"}
+_LAZY = {"evaluate": "hebbbench.evaluation.protocol", "Results": "hebbbench.evaluation.results",
+         "load_results": "hebbbench.evaluation.results", "write_results": "hebbbench.evaluation.results"}
 
 __all__ = ["Results", "__version__", "evaluate", "load_results", "write_results"]
 

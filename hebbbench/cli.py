@@ -54,8 +54,8 @@ def _rho(text: str) -> int | str:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     """Start a training run in ``--out``, or continue one with ``--resume``."""
-    from hebbbench.interrupts import terminate_as_interrupt
-    from hebbbench.rollouts import BatchError, WorkerCrashError
+    from hebbbench.system.interrupts import terminate_as_interrupt
+    from hebbbench.training.rollouts import BatchError, WorkerCrashError
 
     # `kill PID` stops a run as Ctrl-C does: its workers are shut down and the log and
     # checkpoint stay consistent (a bare SIGTERM would orphan the workers mid-batch).
@@ -91,8 +91,8 @@ TRAIN_OPTIONS: tuple[tuple[str, dict, bool], ...] = (
     ("--population", dict(type=int, help="individuals per generation, even (default: the paper's)"), False),
     ("--generations", dict(type=int, help="generations to run (default: the paper's)"), True),
     ("--workers", dict(type=int, help="workers that run episodes (default: one per core)"), True),
-    ("--backend", dict(help="where episodes run (hebbbench.rollouts.BACKENDS): local worker pool (default), ray, "
-                            "or inprocess"), True),
+    ("--backend", dict(help="where episodes run (hebbbench.training.rollouts.BACKENDS): local worker pool "
+                            "(default), ray, or inprocess"), True),
     ("--ray-address", dict(help="join the Ray cluster at this address (with --backend ray; default: start a "
                                 "local Ray)"), True),
     ("--device", dict(help="where the policies and the shared rules' update compute: cpu (default) or cuda "
@@ -112,7 +112,7 @@ def _dest(flag: str) -> str:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from hebbbench import train
+    from hebbbench.training import train
 
     values = {_dest(flag): getattr(args, _dest(flag)) for flag, _, _ in TRAIN_OPTIONS}
     if args.resume:
@@ -146,7 +146,7 @@ def _evaluate_command(run_dir: str | Path) -> str:
     import json
     import shlex
 
-    from hebbbench.run_dir import CONFIG_FILE
+    from hebbbench.training.run_dir import CONFIG_FILE
 
     config = json.loads(Path(run_dir, CONFIG_FILE).read_text(encoding="utf-8"))
     return (f"hebbbench evaluate {shlex.quote(str(run_dir))} --task {config['task']} "
@@ -155,7 +155,7 @@ def _evaluate_command(run_dir: str | Path) -> str:
 
 def _cmd_plot(args: argparse.Namespace) -> int:
     """Write a run's learning-curve PNG."""
-    from hebbbench.plots import plot_run
+    from hebbbench.training.plots import plot_run
 
     print(plot_run(args.run_dir, args.out))
     return 0
@@ -182,11 +182,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     """Evaluate an agent on every variation of a task; print a table, write the results file."""
     import tempfile
 
-    from hebbbench.agent_file import AgentError
-    from hebbbench.episodes import EvaluationError
-    from hebbbench.interrupts import terminate_as_interrupt
-    from hebbbench.protocol import EPISODES, FIRST_SEED, evaluate, get_fold
-    from hebbbench.results import format_table, summary_rows, write_results
+    from hebbbench.evaluation.agent_file import AgentError
+    from hebbbench.evaluation.episodes import EvaluationError
+    from hebbbench.evaluation.protocol import EPISODES, FIRST_SEED, evaluate, get_fold
+    from hebbbench.evaluation.results import format_table, summary_rows, write_results
+    from hebbbench.system.interrupts import terminate_as_interrupt
 
     fold = get_fold(args.task, args.holdout)
     shown = args.output or f"results-{fold.task}-{fold.holdout}.json"
@@ -299,8 +299,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 def _add_load_timeout(parser: argparse.ArgumentParser) -> None:
     """``--load-timeout SEC``, one definition for evaluate and verify (which loads agents through
-    evaluate); its value is checked by :func:`hebbbench.protocol.check_load_timeout`."""
-    from hebbbench.episodes import AGENT_LOAD_TIMEOUT
+    evaluate); its value is checked by :func:`hebbbench.evaluation.protocol.check_load_timeout`."""
+    from hebbbench.evaluation.episodes import AGENT_LOAD_TIMEOUT
 
     parser.add_argument("--load-timeout", type=float, default=AGENT_LOAD_TIMEOUT, metavar="SEC",
                         help="fail if importing the agent and its make_agent take longer than SEC seconds "
@@ -435,7 +435,7 @@ def _interrupted_message(args: argparse.Namespace) -> str:
     run_dir = (args.resume or args.out) if args.command == "train" else None
     if not run_dir or not Path(run_dir).exists():
         return f"hebbbench {args.command}: interrupted; nothing was written."
-    from hebbbench.run_dir import CHECKPOINT_FILE
+    from hebbbench.training.run_dir import CHECKPOINT_FILE
 
     if Path(run_dir, CHECKPOINT_FILE).is_file():
         return (f"hebbbench train: interrupted; {run_dir} keeps the checkpoint of the last finished generation: "

@@ -10,9 +10,9 @@ import gymnasium as gym
 import numpy as np
 
 from hebbbench.envs import env_settings, variations
+from hebbbench.evaluation.protocol import EPISODES, PROTOCOL_VERSION, protocol_seeds
+from hebbbench.evaluation.results import Results, VariationResult
 from hebbbench.leaderboard.submission import make_submission
-from hebbbench.protocol import EPISODES, PROTOCOL_VERSION, protocol_seeds
-from hebbbench.results import Results, VariationResult
 from hebbbench.version import __version__
 
 
@@ -33,7 +33,7 @@ def rollout(env: gym.Env, actions, seed: int):
 def outcomes(run_dir) -> list[dict]:
     """A training run's log rows without the keys that say how it ran (timings, workers):
     what two runs with the same seed must agree on, whatever their backends."""
-    from hebbbench.train import EXECUTION_KEYS, read_log
+    from hebbbench.training.train import EXECUTION_KEYS, read_log
 
     return [{k: v for k, v in row.items() if k not in EXECUTION_KEYS} for row in read_log(run_dir)]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from hebbbench import evaluate
-from hebbbench.agent_file import MAX_AGENT_BYTES, AgentError, agent_sha256, sibling_modules
+from hebbbench.evaluation.agent_file import MAX_AGENT_BYTES, AgentError, agent_sha256, sibling_modules
 
 AGENT = '''
 import numpy as np
@@ -93,7 +93,7 @@ def test_an_agent_file_over_the_limit_is_refused_by_its_size(tmp_path):
 
 
 def test_hashing_streams_in_chunks_and_matches_a_whole_read(tmp_path, monkeypatch):
-    monkeypatch.setattr("hebbbench.agent_file.HASH_CHUNK_BYTES", 7)
+    monkeypatch.setattr("hebbbench.evaluation.agent_file.HASH_CHUNK_BYTES", 7)
     agent = tmp_path / "agent"
     agent.mkdir()
     (agent / "agent.py").write_text("x = 1\n" * 100)

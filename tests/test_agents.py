@@ -18,7 +18,7 @@ from hebbbench.agents import (
 )
 from hebbbench.agents.networks import StaticPolicy, _area_matrix, param_layout
 from hebbbench.envs import get_variation
-from hebbbench.lockstep import play_lockstep
+from hebbbench.training.lockstep import play_lockstep
 
 OBSERVATION_SHAPES = {"ant": (28,), "car": (96, 96, 3)}
 

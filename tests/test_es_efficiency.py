@@ -13,8 +13,8 @@ from hebbbench.agents import ObservationStats, ReferenceAgent, make_policy
 from hebbbench.agents.normalization import MIN_VARIANCE, OBSERVATION_CLIP
 from hebbbench.es import PGPE, GaussianMixtureESConfig, OpenAIES, OpenAIESConfig, PGPEConfig
 from hebbbench.es.base import ascent_step
-from hebbbench.run_agent import load_run_agent
-from hebbbench.train import TrainConfig, resume, train
+from hebbbench.training.run_agent import load_run_agent
+from hebbbench.training.train import TrainConfig, resume, train
 
 evotorch_functional = pytest.importorskip("evotorch.algorithms.functional")
 

@@ -19,7 +19,7 @@ from test_hostile_agents import _agent_hosts
 
 from hebbbench import cli
 from hebbbench.envs import variations
-from hebbbench.results import load_results
+from hebbbench.evaluation.results import load_results
 
 HEBBBENCH = str(Path(sys.executable).parent / "hebbbench")
 
@@ -274,7 +274,7 @@ def test_bad_options_fail_before_running(tmp_path, capsys):
 
 def test_results_that_cannot_be_written_are_kept_elsewhere(tmp_path, capsys, monkeypatch):
     """The disk fills up during an evaluation: the numbers are not lost."""
-    import hebbbench.results as results_module
+    import hebbbench.evaluation.results as results_module
 
     agent = write_agent(tmp_path, "return np.zeros(8)")
     monkeypatch.setenv("TMPDIR", str(tmp_path / "rescue"))
@@ -291,7 +291,7 @@ def test_results_that_cannot_be_written_are_kept_elsewhere(tmp_path, capsys, mon
             raise OSError(28, "No space left on device")
         return real(results, path)
 
-    monkeypatch.setattr("hebbbench.results.write_results", first_write_fails)
+    monkeypatch.setattr("hebbbench.evaluation.results.write_results", first_write_fails)
     code = cli.main(["evaluate", str(agent), "--task", "ant", "--episodes", "1", "--workers", "1",
                      "--output", str(tmp_path / "r.json")])
     assert code == 2

@@ -10,11 +10,11 @@ import pytest
 import torch
 from helpers import outcomes
 
-from hebbbench.agent_file import load_agent_factory
 from hebbbench.cli import main
 from hebbbench.envs import get_variation
 from hebbbench.es import GaussianMixtureES
-from hebbbench.train import TrainConfig, make_strategy, read_log, resume, train
+from hebbbench.evaluation.agent_file import load_agent_factory
+from hebbbench.training.train import TrainConfig, make_strategy, read_log, resume, train
 
 TINY = {"ant": 15, "car": 8}  # policy steps per episode in these tests
 

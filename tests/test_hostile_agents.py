@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from hebbbench import evaluate
-from hebbbench.agent_file import AgentError
+from hebbbench.evaluation.agent_file import AgentError
 
 AGENT = '''
 import os
@@ -105,7 +105,7 @@ def make_swallowing_agent(task, holdout, observation_space, action_space):
 
 
 def test_a_worker_whose_in_memory_agent_swallows_the_alarm_is_stopped_from_outside(monkeypatch):
-    monkeypatch.setattr("hebbbench.episodes.TIMEOUT_GRACE", 1.0)
+    monkeypatch.setattr("hebbbench.evaluation.episodes.TIMEOUT_GRACE", 1.0)
     start = time.monotonic()
     with pytest.raises(AgentError, match="exceeded the episode timeout of 1 s and the agent did not give control"):
         evaluate(make_swallowing_agent, task="ant", episodes=1, workers=2, episode_timeout=1.0)
@@ -135,7 +135,7 @@ def test_an_agent_that_leaves_a_thread_running_does_not_keep_evaluate_alive(tmp_
 
 
 FORGER = """
-import hebbbench.episodes
+import hebbbench.evaluation.episodes
 import hebbbench.envs.ant
 
 _step = hebbbench.envs.ant.AntMorphologyEnv.step
@@ -147,7 +147,7 @@ def _forged_step(self, action):
 
 
 hebbbench.envs.ant.AntMorphologyEnv.step = _forged_step
-hebbbench.episodes.EpisodeRunner.run = lambda self, job: (4321.0, 960)
+hebbbench.evaluation.episodes.EpisodeRunner.run = lambda self, job: (4321.0, 960)
 """
 
 
@@ -286,14 +286,14 @@ def _descendants(pid: int) -> list[int]:
 
 
 def _agent_hosts(pid: int) -> list[int]:
-    """The agent host processes (python running hebbbench.agent_host, not bwrap) below ``pid``."""
+    """The agent host processes (python running hebbbench.evaluation.agent_host, not bwrap) below ``pid``."""
     hosts = []
     for child in _descendants(pid):
         try:
             command = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"hebbbench.agent_host" in command and b"bwrap" not in command[0]:
+        if b"hebbbench.evaluation.agent_host" in command and b"bwrap" not in command[0]:
             hosts.append(child)
     return hosts
 

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from helpers import ROOT, submission, write_json
 
-from hebbbench import leaderboard, stats
+from hebbbench import leaderboard
 from hebbbench.envs import variations
+from hebbbench.evaluation import stats
 from hebbbench.leaderboard.submission import SubmissionError
 
 
@@ -98,7 +99,7 @@ def sandbox_board(tmp_path):
     bubblewrap was not installed, is absent (results from before the field), or says contained."""
     from helpers import META, results_dict
 
-    from hebbbench.results import integrity_hash
+    from hebbbench.evaluation.results import integrity_hash
 
     for seed, (name, sandbox) in enumerate(SANDBOX_CASES.items()):
         results = results_dict("ant", "long-front", seed=seed)

@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 from helpers import META, results_dict, snapshot, submission, write_json
 
-from hebbbench import evaluate, leaderboard, stats
-from hebbbench.agent_file import agent_sha256
+from hebbbench import evaluate, leaderboard
+from hebbbench.evaluation import stats
+from hebbbench.evaluation.agent_file import agent_sha256
+from hebbbench.evaluation.results import integrity_hash
 from hebbbench.leaderboard import records
 from hebbbench.leaderboard.sections import verified_label
 from hebbbench.leaderboard.submission import SubmissionError
-from hebbbench.results import integrity_hash
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = "2026-11-28T06:00:00+00:00"

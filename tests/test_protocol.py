@@ -7,7 +7,7 @@ import pytest
 
 import hebbbench
 from hebbbench.envs import PAPER_HOLDOUT, TASKS, variations
-from hebbbench.protocol import EPISODES, FIRST_SEED, PROTOCOL_VERSION, folds, get_fold, protocol_seeds
+from hebbbench.evaluation.protocol import EPISODES, FIRST_SEED, PROTOCOL_VERSION, folds, get_fold, protocol_seeds
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -130,7 +130,7 @@ def test_an_agent_with_observe_gets_every_steps_outcome_and_the_results_say_so()
     without = hebbbench.evaluate(make_zero_agent, task="ant", holdout="damage-left", episodes=1, workers=1)
     assert "observes" not in without.to_dict()["agent"]
     # One call per step, the rewards summing to the episode's return, the last one its end.
-    from hebbbench.episodes import EpisodeRunner, Job
+    from hebbbench.evaluation.episodes import EpisodeRunner, Job
 
     agent = RewardWatchingAgent()
     total, steps = EpisodeRunner(agent, None).run(Job(0, "default", "CarRacingDefault-v0", 0, 1, FIRST_SEED))

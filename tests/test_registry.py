@@ -41,9 +41,10 @@ def test_importing_the_envs_loads_neither_torch_nor_the_evaluation_stack():
     import sys
 
     code = ("import sys, gymnasium as gym, hebbbench.envs; gym.make('AntDamageLeft-v0').close(); "
-            "print(sorted(m for m in ('torch', 'hebbbench.protocol', 'hebbbench.results') if m in sys.modules))")
+            "print(sorted(m for m in ('torch', 'hebbbench.evaluation.protocol', 'hebbbench.evaluation.results') "
+            "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
     code = "import hebbbench; from hebbbench import evaluate, Results; print(evaluate.__module__, Results.__module__)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["hebbbench.protocol", "hebbbench.results"]
+    assert out.split() == ["hebbbench.evaluation.protocol", "hebbbench.evaluation.results"]

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from hebbbench import stats
-from hebbbench.results import SCHEMA, Results, VariationResult, integrity_hash, load_results, write_results
+from hebbbench.evaluation import stats
+from hebbbench.evaluation.results import SCHEMA, Results, VariationResult, integrity_hash, load_results, write_results
 
 
 def make_results(returns=(12.5, -3.0, 7.25)) -> Results:
@@ -68,7 +68,7 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp_file(tmp_path, mon
     def disk_full(*args):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("hebbbench.files.os.replace", disk_full)  # the temp file is written, the rename fails
+    monkeypatch.setattr("hebbbench.system.files.os.replace", disk_full)  # the temp file is written, the rename fails
     with pytest.raises(OSError, match="No space left"):
         write_results(make_results(returns=(1.0, 2.0, 3.0)), path)
     assert path.read_bytes() == before
@@ -87,7 +87,7 @@ def test_load_names_the_first_problem(tmp_path):
 
 def test_written_files_get_the_usual_permissions_not_the_temp_files_private_ones(tmp_path, monkeypatch):
     for umask, mode in ((0o022, 0o644), (0o027, 0o640)):
-        monkeypatch.setattr("hebbbench.files._UMASK", umask)  # the umask read at import
+        monkeypatch.setattr("hebbbench.system.files._UMASK", umask)  # the umask read at import
         path = write_results(make_results(), tmp_path / f"results-{umask:o}.json")
         assert path.stat().st_mode & 0o777 == mode
 

@@ -1,4 +1,4 @@
-"""hebbbench.rollouts: the same numbers on every backend, compact populations, real faults."""
+"""hebbbench.training.rollouts: the same numbers on every backend, compact populations, real faults."""
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ from helpers import outcomes
 from hebbbench.agents import parameter_count
 from hebbbench.envs import get_variation
 from hebbbench.es import GaussianMixtureES, GaussianMixtureESConfig, OpenAIES, OpenAIESConfig
-from hebbbench.interrupts import sigint_deferred
-from hebbbench.lockstep import EpisodeBatch, lockstep_size, split_batches
-from hebbbench.rollouts import (
+from hebbbench.system.interrupts import sigint_deferred
+from hebbbench.training.lockstep import EpisodeBatch, lockstep_size, split_batches
+from hebbbench.training.rollouts import (
     BatchError,
     InProcessBackend,
     LocalPoolBackend,
@@ -29,7 +29,7 @@ from hebbbench.rollouts import (
     WorkerCrashError,
     make_backend,
 )
-from hebbbench.train import TrainConfig, read_log, resume, train
+from hebbbench.training.train import TrainConfig, read_log, resume, train
 
 POPULATION = 8
 KILLED_POPULATION = 16

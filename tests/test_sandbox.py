@@ -16,8 +16,8 @@ import pytest
 from test_hostile_agents import _alive, _none_alive, agent_file
 
 from hebbbench import evaluate
-from hebbbench.agent_file import AgentError
-from hebbbench.processes import SANDBOXED, sandbox_status
+from hebbbench.evaluation.agent_file import AgentError
+from hebbbench.system.processes import SANDBOXED, sandbox_status
 
 ROOT = Path(__file__).resolve().parents[1]
 needs_sandbox = pytest.mark.skipif(sandbox_status() != SANDBOXED, reason=f"no sandbox here: {sandbox_status()}")
@@ -142,7 +142,7 @@ def test_an_agent_cannot_reach_a_listener_on_this_machines_loopback(tmp_path):
 
 
 def test_without_the_sandbox_evaluate_still_runs_and_says_so(tmp_path, monkeypatch):
-    monkeypatch.setattr("hebbbench.protocol.sandbox_status", lambda: "none (bubblewrap is not installed)")
+    monkeypatch.setattr("hebbbench.evaluation.protocol.sandbox_status", lambda: "none (bubblewrap is not installed)")
     results = evaluate(str(agent_file(tmp_path)), task="ant", episodes=1, workers=1)
     assert results.agent_sandbox == "none (bubblewrap is not installed)"
     assert results.to_dict()["agent"]["sandbox"] == "none (bubblewrap is not installed)"

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from hebbbench import stats
+from hebbbench.evaluation import stats
 
 
 def test_iqm_drops_the_outer_quartiles():

@@ -11,8 +11,8 @@ from helpers import META, results_dict, snapshot, write_json
 
 from hebbbench import leaderboard
 from hebbbench.envs import variations
+from hebbbench.evaluation.results import integrity_hash
 from hebbbench.leaderboard.submission import SubmissionError, validate_submission
-from hebbbench.results import integrity_hash
 
 NOW = "2026-11-28T06:00:00+00:00"
 

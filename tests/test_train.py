@@ -16,10 +16,10 @@ import pytest
 import torch
 from helpers import outcomes
 
-from hebbbench.agent_file import load_agent_factory
 from hebbbench.cli import main
 from hebbbench.envs import get_variation
-from hebbbench.train import TrainConfig, read_log, resume, train
+from hebbbench.evaluation.agent_file import load_agent_factory
+from hebbbench.training.train import TrainConfig, read_log, resume, train
 
 TINY = {"ant": 15, "car": 8}  # policy steps per episode in these tests
 
@@ -119,7 +119,7 @@ def test_resume_drops_a_logged_but_uncheckpointed_generation(tmp_path):
 
 
 def test_plot_writes_a_png_beside_the_run_so_its_hash_does_not_change(tmp_path):
-    from hebbbench.agent_file import agent_sha256
+    from hebbbench.evaluation.agent_file import agent_sha256
 
     run_dir = train(_config("static", "ant", generations=2), tmp_path / "run", progress=False)
     before = agent_sha256(run_dir)
@@ -157,8 +157,8 @@ def test_cli_errors_are_one_line_and_exit_2(tmp_path, capsys):
 @pytest.mark.parametrize("agent", ["static", "shared"])
 def test_run_agent_draws_one_individual_of_the_final_distribution_per_episode(agent, tmp_path):
     """As the paper evaluated (one sample per episode): same seed, same individual."""
-    from hebbbench.run_agent import SampledRunAgent, load_run_agent
-    from hebbbench.train import make_strategy
+    from hebbbench.training.run_agent import SampledRunAgent, load_run_agent
+    from hebbbench.training.train import make_strategy
 
     overrides = {"rho": 1024} if agent == "shared" else {}
     config = _config(agent, "ant", generations=1, **overrides)
@@ -184,7 +184,7 @@ def test_run_agent_draws_one_individual_of_the_final_distribution_per_episode(ag
 
 
 def test_a_run_from_before_per_row_noise_seeds_evaluates_but_does_not_resume(tmp_path):
-    from hebbbench.train import load_run_agent
+    from hebbbench.train import load_run_agent  # the committed run directories' import path
 
     config = _config("static", "ant", generations=1)
     run_dir = train(config, tmp_path / "run", progress=False)
@@ -202,7 +202,7 @@ def test_a_run_from_before_per_row_noise_seeds_evaluates_but_does_not_resume(tmp
 
 def test_a_fan_in_run_starts_from_the_fan_in_draw_of_its_seed(tmp_path):
     from hebbbench.agents import initial_parameters
-    from hebbbench.train import make_strategy
+    from hebbbench.training.train import make_strategy
 
     config = _config("static", "car", init="fan-in")
     expected = initial_parameters("static", "car", "fan-in", 1.0, torch.Generator().manual_seed(config.seed))
@@ -216,7 +216,7 @@ def test_a_fan_in_run_starts_from_the_fan_in_draw_of_its_seed(tmp_path):
 def test_best_checkpoint_holds_the_distribution_of_the_generation_with_the_best_mean_fitness(agent, tmp_path):
     """As the paper's best.t: the ES distribution that produced the best population-mean
     fitness (for the mixture too, whose state dict holds live tensors that tell() moves)."""
-    from hebbbench.train import make_strategy
+    from hebbbench.training.train import make_strategy
 
     def solution(state):
         strategy = make_strategy(config)
@@ -252,7 +252,7 @@ def _flat(agent) -> torch.Tensor:
 
 def test_run_directory_agent_options_pick_checkpoint_and_sigma(tmp_path):
     from hebbbench.agents import ReferenceAgent
-    from hebbbench.run_agent import SampledRunAgent, load_run_agent
+    from hebbbench.training.run_agent import SampledRunAgent, load_run_agent
 
     config = _config("static", "ant", generations=3, population=6)
     run_dir = train(config, tmp_path / "run", progress=False)
@@ -417,7 +417,7 @@ def test_policies_and_the_mixture_take_a_device_and_answer_on_the_cpu():
     """The device path as CI can run it (device="cpu" through the same code)."""
     from hebbbench.agents import make_policy, parameter_count
     from hebbbench.es import GaussianMixtureES, GaussianMixtureESConfig
-    from hebbbench.lockstep import GPU_LOCKSTEP, lockstep_size
+    from hebbbench.training.lockstep import GPU_LOCKSTEP, lockstep_size
 
     population = torch.randn(2, parameter_count("hebbian", "car"), generator=torch.Generator().manual_seed(0)) * 0.1
     frames = np.random.default_rng(0).integers(0, 256, size=(2, 96, 96, 3), dtype=np.uint8)

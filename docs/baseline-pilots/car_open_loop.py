@@ -25,7 +25,7 @@ import torch
 
 from hebbbench.agents import networks
 from hebbbench.envs import register_all
-from hebbbench.run_dir import CONFIG_FILE, PARAMETERS_FILE, TrainConfig
+from hebbbench.training.run_dir import CONFIG_FILE, PARAMETERS_FILE, TrainConfig
 
 TRACKS = (1, 2, 3, 4)
 

@@ -15,11 +15,11 @@ from hebbbench.envs.quiet import c_output_silenced  # first: imports pybullet qu
 from pybullet_envs_gymnasium.gym_locomotion_envs import AntBulletEnv
 # isort: on
 
-from hebbbench.checks import int_at_least
 from hebbbench.envs.ant_mjcf import ANKLE_GEOMS, ant_mjcf_path, validate_ankle_lengths
 from hebbbench.envs.ant_step import BatchedAntStep
 from hebbbench.envs.knobs import ANKLE_LENGTH
 from hebbbench.envs.validation import ActionCheck, check_render_mode
+from hebbbench.system.checks import int_at_least
 
 
 class AntMorphologyEnv(AntBulletEnv):

@@ -20,7 +20,7 @@ from typing import Sequence
 import pybullet_data
 
 from hebbbench.envs.knobs import ANKLE_LENGTH
-from hebbbench.files import write_text_atomic
+from hebbbench.system.files import write_text_atomic
 
 #: Leg order used by every ``ankle_lengths`` tuple, with the ankle geom of each leg.
 ANKLE_GEOMS = {

@@ -9,12 +9,12 @@ import numpy as np
 from gymnasium.envs.box2d.car_racing import CarRacing
 from gymnasium.utils import EzPickle
 
-from hebbbench.checks import int_at_least
 from hebbbench.envs.car_dynamics import VariedCar
 from hebbbench.envs.car_render import StatePixelRenderer
 from hebbbench.envs.headless import choose_headless_video_driver
 from hebbbench.envs.knobs import CAMERA, FRICTION, SIDE_FORCE
 from hebbbench.envs.validation import check_render_mode, checked_action
+from hebbbench.system.checks import int_at_least
 
 choose_headless_video_driver()  # no "XDG_RUNTIME_DIR is invalid" on stderr when SDL starts without a display
 

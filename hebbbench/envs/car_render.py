@@ -41,7 +41,7 @@ import numpy as np
 import pygame
 from gymnasium.envs.box2d import car_dynamics, car_racing
 
-from hebbbench.checks import int_at_least
+from hebbbench.system.checks import int_at_least
 
 # Upstream's frame geometry, read from Gymnasium so a change there stays visible here.
 _W, _H = car_racing.WINDOW_W, car_racing.WINDOW_H  # the full-size surface, pixels

@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from hebbbench.checks import as_number
+from hebbbench.system.checks import as_number
 
 
 @dataclass(frozen=True)

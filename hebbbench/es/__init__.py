@@ -13,12 +13,13 @@ A strategy is an object with
 * ``state_dict()`` / ``load_state_dict(state)``: exact save and restore.
 
 Strategies are registered by name in :data:`STRATEGIES`. The trainer
-(:mod:`hebbbench.train`) uses only these seven (:class:`~hebbbench.es.base.Strategy`),
+(:mod:`hebbbench.training.train`) uses only these seven (:class:`~hebbbench.es.base.Strategy`),
 so any strategy with them plugs in; :mod:`hebbbench.es.base` holds what strategies share.
 """
 
 from hebbbench.es.base import Strategy
 from hebbbench.es.gmm import GaussianMixtureES, GaussianMixtureESConfig, rules_for_rho
+from hebbbench.es.merge import EMRules, EMRulesConfig, EvolveMerge, EvolveMergeConfig
 from hebbbench.es.openai_es import OpenAIES, OpenAIESConfig, centered_ranks, shape_fitness
 from hebbbench.es.penalty import coefficient_penalty
 from hebbbench.es.pgpe import PGPE, PGPEConfig
@@ -27,9 +28,14 @@ from hebbbench.es.population import ExplicitPopulation
 #: Strategies by the name a training config gives (``strategy = "pgpe"``): a name and a
 #: class whose ``config_class`` holds its hyper-parameters; a new strategy is one class and
 #: one line here.
-STRATEGIES = {"openai-es": OpenAIES, "pgpe": PGPE, "gaussian-mixture": GaussianMixtureES}
+STRATEGIES = {"openai-es": OpenAIES, "pgpe": PGPE, "gaussian-mixture": GaussianMixtureES, "evolve-merge": EvolveMerge,
+              "em-rules": EMRules}
 
 __all__ = [
+    "EMRules",
+    "EMRulesConfig",
+    "EvolveMerge",
+    "EvolveMergeConfig",
     "ExplicitPopulation",
     "GaussianMixtureES",
     "GaussianMixtureESConfig",

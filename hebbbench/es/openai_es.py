@@ -28,7 +28,7 @@ from hebbbench.es.population import MirroredPopulation
 
 #: How ``ask()`` draws its noise (row j of generation g from seed (seed, g, j)), saved with
 #: the state: a run saved under another scheme would not continue the same numbers
-#: (``hebbbench.train.resume`` refuses it; sampling or evaluating it is fine).
+#: (``hebbbench.training.train.resume`` refuses it; sampling or evaluating it is fine).
 NOISE_SCHEME = "per-row-seeds/1"
 
 

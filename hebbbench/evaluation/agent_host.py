@@ -1,4 +1,5 @@
-"""The agent process of :mod:`hebbbench.agent_process` (``python -m hebbbench.agent_host FD PARENT``).
+"""The agent process of :mod:`hebbbench.evaluation.agent_process`
+(``python -m hebbbench.evaluation.agent_host FD PARENT``).
 
 Imports the agent file, builds the agent from the spec the worker sends over the pipe on
 file descriptor ``FD``, and answers the worker's requests in the reply format that
@@ -18,10 +19,10 @@ from multiprocessing.connection import Connection
 
 import numpy as np
 
-from hebbbench.agent_file import AgentError, describe, where
-from hebbbench.agent_process import PIPE_LOST_EXIT
 from hebbbench.envs.validation import InvalidAction, checked_action
-from hebbbench.processes import die_with_parent
+from hebbbench.evaluation.agent_file import AgentError, describe, where
+from hebbbench.evaluation.agent_process import PIPE_LOST_EXIT
+from hebbbench.system.processes import die_with_parent
 
 #: Longest error text sent to the worker.
 MAX_ERROR_CHARS = 4000

@@ -1,8 +1,8 @@
 """An agent file in its own process, apart from the env that scores it.
 
-A worker process of :func:`hebbbench.episodes.run_in_workers` plays the env, sums the
+A worker process of :func:`hebbbench.evaluation.episodes.run_in_workers` plays the env, sums the
 rewards and reports returns; it never imports agent code. It starts one agent process
-(``python -m hebbbench.agent_host``) that imports the agent file and answers requests
+(``python -m hebbbench.evaluation.agent_host``) that imports the agent file and answers requests
 over a pipe: ``reset(seed)``, ``act(observation)`` and, for agents that have it,
 ``observe(reward, terminated, truncated)``. The agent's own code therefore cannot change
 the env, the rewards or the comparison ``verify`` makes, whatever it does at import.
@@ -12,8 +12,8 @@ the agent process answers in a fixed byte format that the worker parses without 
 ``R`` + observes flag (built), ``K`` (done), ``A`` + the action as float64 bytes (checked
 again by the worker's episode loop), ``V`` + text (invalid action), ``E`` + text (the agent raised).
 
-Where bubblewrap runs (:func:`~hebbbench.processes.sandbox_status`), the agent process is
-contained (:func:`~hebbbench.processes.sandboxed`): its own PID namespace, so that every
+Where bubblewrap runs (:func:`~hebbbench.system.processes.sandbox_status`), the agent process is
+contained (:func:`~hebbbench.system.processes.sandboxed`): its own PID namespace, so that every
 process it starts, ``setsid`` or not, is killed with it, whether the evaluation succeeds,
 fails or is killed; a read-only view of the file system (the repository, the package, the
 board, its own files) except a scratch folder of its own (``TMPDIR``, deleted when it
@@ -47,9 +47,9 @@ from typing import Any
 
 import numpy as np
 
-from hebbbench.agent_file import AgentError, ReportedError
 from hebbbench.envs.validation import InvalidAction
-from hebbbench.processes import SANDBOXED, kill_group, sandboxed
+from hebbbench.evaluation.agent_file import AgentError, ReportedError
+from hebbbench.system.processes import SANDBOXED, kill_group, sandboxed
 
 #: Longest reply the worker reads from an agent process (an error text; actions are small).
 MAX_REPLY_BYTES = 1 << 16
@@ -62,7 +62,7 @@ GONE_WAIT_S = 1.0
 #: Seconds between checks that the agent's process is alive while a reply is awaited.
 REPLY_POLL_S = 0.2
 #: The agent process's module (also what marks its processes for :func:`kill_group`).
-AGENT_HOST = "hebbbench.agent_host"
+AGENT_HOST = "hebbbench.evaluation.agent_host"
 #: Environment of an agent process with ``arithmetic="portable"``: torch's baseline
 #: kernels instead of the CPU's widest vector ones, MKL's conditional numerical
 #: reproducibility mode and oneDNN's SSE4.1 kernels, so that a torch agent computes the
@@ -139,7 +139,7 @@ class AgentProcess:
 
     def act(self, observation: np.ndarray) -> np.ndarray:
         """The agent's action as float64, unchecked: the caller checks it against the space
-        (:class:`~hebbbench.episodes.EpisodeRunner` does, in the worker)."""
+        (:class:`~hebbbench.evaluation.episodes.EpisodeRunner` does, in the worker)."""
         kind, body = self._request("act", observation)
         if kind == b"V":
             raise InvalidAction(body.decode("utf-8", "replace"))

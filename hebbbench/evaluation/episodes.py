@@ -1,7 +1,7 @@
 """Playing evaluation episodes: one agent on benchmark envs, in this process or spread over
 a pool of worker processes (each builds its own agent and envs), with a progress display.
 
-:func:`hebbbench.protocol.evaluate` decides which episodes to play and turns their
+:func:`hebbbench.evaluation.protocol.evaluate` decides which episodes to play and turns their
 returns into results; this module only plays them. Every episode is independent (the env
 and the agent are reset with the episode's seed), so the returns do not depend on the
 worker count or the order of play.
@@ -25,13 +25,20 @@ import gymnasium as gym
 import numpy as np
 from tqdm import tqdm
 
-from hebbbench.agent_file import AgentError, AgentFactory, describe, load_agent_factory, make_checked_agent, where
-from hebbbench.agent_process import AGENT_HOST, AgentProcess
 from hebbbench.envs import variations
 from hebbbench.envs.validation import InvalidAction, checked_action
-from hebbbench.files import write_atomic
-from hebbbench.interrupts import sigint_ignored
-from hebbbench.processes import adopt_orphans, die_with_parent, kill_children, kill_group, make_undumpable
+from hebbbench.evaluation.agent_file import (
+    AgentError,
+    AgentFactory,
+    describe,
+    load_agent_factory,
+    make_checked_agent,
+    where,
+)
+from hebbbench.evaluation.agent_process import AGENT_HOST, AgentProcess
+from hebbbench.system.files import write_atomic
+from hebbbench.system.interrupts import sigint_ignored
+from hebbbench.system.processes import adopt_orphans, die_with_parent, kill_children, kill_group, make_undumpable
 
 #: Recordings (``record_dir``) keep every RECORD_EVERY-th frame of one episode.
 RECORD_EVERY = 4
@@ -204,9 +211,9 @@ class AgentSpec:
     action_space: gym.Space
     options: dict[str, Any]
     #: ``"portable"``: the agent's process uses CPU-independent torch arithmetic
-    #: (:data:`~hebbbench.agent_process.PORTABLE_ARITHMETIC`); ``"native"``: the CPU's fastest.
+    #: (:data:`~hebbbench.evaluation.agent_process.PORTABLE_ARITHMETIC`); ``"native"``: the CPU's fastest.
     arithmetic: str = "native"
-    #: How an agent file's process is contained: :data:`~hebbbench.processes.SANDBOXED`
+    #: How an agent file's process is contained: :data:`~hebbbench.system.processes.SANDBOXED`
     #: (bubblewrap), or ``"none (why)"`` (a plain process of its own).
     sandbox: str = "none (not asked for)"
 

@@ -20,15 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from hebbbench.agent_file import (
+from hebbbench.envs import PAPER_HOLDOUT, env_settings, get_task, get_variation, variations
+from hebbbench.evaluation.agent_file import (
     AgentError,
     AgentFactory,
     agent_sha256,
     describe,
 )
-from hebbbench.checks import int_at_least
-from hebbbench.envs import PAPER_HOLDOUT, env_settings, get_task, get_variation, variations
-from hebbbench.episodes import (
+from hebbbench.evaluation.episodes import (
     AGENT_LOAD_TIMEOUT,
     AgentSpec,
     Job,
@@ -38,8 +37,9 @@ from hebbbench.episodes import (
     run_in_workers,
     task_spaces,
 )
-from hebbbench.processes import default_workers, sandbox_status, undumpable
-from hebbbench.results import ARITHMETIC, Results, VariationResult, option_problems
+from hebbbench.evaluation.results import ARITHMETIC, Results, VariationResult, option_problems
+from hebbbench.system.checks import int_at_least
+from hebbbench.system.processes import default_workers, sandbox_status, undumpable
 from hebbbench.version import __version__
 
 #: 2: the car's view follows its velocity, as the paper's gym 0.17 (``camera="velocity"``);
@@ -115,7 +115,7 @@ def evaluate(
     """Evaluate an agent on every variation of ``task``, holding out ``holdout``.
 
     ``agent_factory`` is ``make_agent(task, holdout, observation_space, action_space)``
-    or the path of an agent file / directory (see :mod:`hebbbench.agent_file`); with
+    or the path of an agent file / directory (see :mod:`hebbbench.evaluation.agent_file`); with
     ``workers >= 2`` a factory must be picklable (a module-level function).
     ``holdout`` defaults to the paper's fold. ``episodes`` per variation run on seeds
     ``seed, seed + 1, ...`` (default: the protocol's seeds); only ``episodes ==
@@ -137,7 +137,7 @@ def evaluate(
     works (``docs/sandbox.md``); the results record whether it did (``agent.sandbox``).
 
     Raises :class:`AgentError` if the agent fails (naming variation, episode and seed),
-    :class:`~hebbbench.episodes.EvaluationError` if a worker dies, ``ValueError`` for bad arguments.
+    :class:`~hebbbench.evaluation.episodes.EvaluationError` if a worker dies, ``ValueError`` for bad arguments.
     """
     fold = get_fold(task, holdout)
     int_at_least("episodes", episodes, 1)

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from hebbbench import stats
-from hebbbench.files import write_text_atomic
+from hebbbench.evaluation import stats
+from hebbbench.system.files import write_text_atomic
 
 SCHEMA = "hebbbench.results/1"
 #: The summary's bootstrap CI: 2000 resamples with seed 0, as the format doc fixes.

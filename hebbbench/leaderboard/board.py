@@ -9,17 +9,17 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-from hebbbench.checks import int_at_least
 from hebbbench.envs import TASKS
-from hebbbench.episodes import AGENT_LOAD_TIMEOUT
-from hebbbench.files import write_atomic, write_text_atomic
+from hebbbench.evaluation.episodes import AGENT_LOAD_TIMEOUT
+from hebbbench.evaluation.protocol import check_load_timeout
+from hebbbench.evaluation.results import returns_sha256
 from hebbbench.leaderboard import records
 from hebbbench.leaderboard.html import render_html
 from hebbbench.leaderboard.sections import sections
 from hebbbench.leaderboard.submission import SubmissionError, fold_index, make_submission, validate_submission
 from hebbbench.leaderboard.text import render_markdown, render_table
-from hebbbench.protocol import check_load_timeout
-from hebbbench.results import returns_sha256
+from hebbbench.system.checks import int_at_least
+from hebbbench.system.files import write_atomic, write_text_atomic
 from hebbbench.version import __version__
 
 DEFAULT_DIR = Path("leaderboard")
@@ -141,7 +141,7 @@ def _duplicate_problems(submission: dict, board: Sequence[dict], labels: Sequenc
                         results: Sequence[Any]) -> list[str]:
     """Problems where a submission repeats an entry name or results already on the board.
 
-    Results are compared by content (:func:`hebbbench.results.returns_sha256`: the task, fold and
+    Results are compared by content (:func:`hebbbench.evaluation.results.returns_sha256`: the task, fold and
     every variation's returns), so a copy with another time stamp or wall time is still a copy."""
     problems = []
     for other in board:
@@ -222,7 +222,7 @@ def verify(entry_id: str, agents: Sequence[Path | str], *, episodes: int = 5, fr
 
 def _agents_by_sha256(agents: Sequence[Path | str]) -> dict[str, str]:
     """The agent paths given to verify, by the sha256 results record (``ValueError`` for a missing one)."""
-    from hebbbench.agent_file import agent_sha256
+    from hebbbench.evaluation.agent_file import agent_sha256
 
     by_sha = {}
     for path in agents:
@@ -236,9 +236,9 @@ def _measure_fold(results: dict, agent: str, episodes: int, fresh_episodes: int,
                   progress: bool, load_timeout: float) -> dict:
     """One fold's record: the agent run on secret seeds, and (portable arithmetic) a replay of a
     secretly placed window of the submitted seeds. ``RuntimeError`` if the agent fails."""
-    from hebbbench.agent_file import AgentError
-    from hebbbench.episodes import EvaluationError
-    from hebbbench.protocol import evaluate
+    from hebbbench.evaluation.agent_file import AgentError
+    from hebbbench.evaluation.episodes import EvaluationError
+    from hebbbench.evaluation.protocol import evaluate
 
     fold, arithmetic = results["holdout"], results["agent"].get("arithmetic", "native")
     as_evaluated = dict(task=results["task"], holdout=fold, workers=workers, progress=progress,
@@ -265,7 +265,7 @@ def _measure_fold(results: dict, agent: str, episodes: int, fresh_episodes: int,
 
 
 def _episodes(run: Any) -> dict:
-    """A :class:`~hebbbench.results.Results`' seeds, and its returns and lengths per variation."""
+    """A :class:`~hebbbench.evaluation.results.Results`' seeds, and its returns and lengths per variation."""
     return {"seeds": list(run.variations[0].seeds),
             "returns": {v.name: list(v.returns) for v in run.variations},
             "lengths": {v.name: list(v.lengths) for v in run.variations}}

@@ -19,9 +19,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Mapping, Sequence
 
-from hebbbench import stats
 from hebbbench.envs import get_task, variations
-from hebbbench.results import canonical_json, is_int, is_number
+from hebbbench.evaluation import stats
+from hebbbench.evaluation.results import canonical_json, is_int, is_number
 
 SCHEMA = "hebbbench.verification/2"
 #: Verification levels, strongest first (``failed``: the record keeps why).
@@ -95,7 +95,7 @@ def judge(submission: Mapping[str, Any], folds: Sequence[Mapping[str, Any]]) -> 
 
     ``failed`` if any portable fold's replay differs from the submitted returns (bit for bit,
     and lengths), or if any variation's submitted mean lies outside
-    :func:`hebbbench.stats.mean_tolerance` of the verifier's mean (level
+    :func:`hebbbench.evaluation.stats.mean_tolerance` of the verifier's mean (level
     :data:`FALSE_ALARM_RATE` over all comparisons); else ``exact`` if every fold was
     replayable (portable arithmetic), else ``statistical``.
     """
@@ -120,7 +120,7 @@ def judge(submission: Mapping[str, Any], folds: Sequence[Mapping[str, Any]]) -> 
 
 
 def _tolerance(measured: Sequence[float], submitted: Sequence[float], alpha: float) -> float:
-    """:func:`hebbbench.stats.mean_tolerance`, plus float noise: a constant return is no failure.
+    """:func:`hebbbench.evaluation.stats.mean_tolerance`, plus float noise: a constant return is no failure.
     (One submitted episode has no spread: the measured one stands for both.)"""
     noise = 1e-9 * (1 + abs(stats.mean(measured)))
     return stats.mean_tolerance(measured, submitted if len(submitted) >= 2 else measured, alpha) + noise

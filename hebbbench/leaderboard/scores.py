@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from hebbbench import stats
+from hebbbench.evaluation import stats
 from hebbbench.leaderboard import records
 
 #: Bootstrap settings for every interval on the board (fixed, so renders are reproducible).

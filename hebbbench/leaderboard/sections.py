@@ -8,7 +8,7 @@ from typing import Any, Mapping, Sequence
 from hebbbench.envs import PAPER_HOLDOUT, TASKS, variations
 from hebbbench.leaderboard import records
 from hebbbench.leaderboard.scores import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, Row, Score, row
-from hebbbench.processes import SANDBOXED
+from hebbbench.system.processes import SANDBOXED
 
 
 @dataclass(frozen=True)

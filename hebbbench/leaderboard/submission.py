@@ -16,11 +16,11 @@ import re
 from typing import Any, Sequence
 
 from hebbbench.envs import TASKS, env_settings, get_task, variations
+from hebbbench.evaluation.protocol import EPISODES as PROTOCOL_EPISODES
+from hebbbench.evaluation.protocol import PROTOCOL_VERSION, protocol_seeds
+from hebbbench.evaluation.results import FIELDS as RESULTS_FIELDS
+from hebbbench.evaluation.results import format_problems, is_int
 from hebbbench.leaderboard.records import record_problems
-from hebbbench.protocol import EPISODES as PROTOCOL_EPISODES
-from hebbbench.protocol import PROTOCOL_VERSION, protocol_seeds
-from hebbbench.results import FIELDS as RESULTS_FIELDS
-from hebbbench.results import format_problems, is_int
 
 SCHEMA = "hebbbench.submission/1"
 
@@ -57,7 +57,7 @@ def submission_id(task: str, name: str) -> str:
 def validate_results(results: Any, label: str = "results") -> list[str]:
     """Every problem with one results file, each a sentence starting with ``label``.
 
-    The format's own checks (:func:`hebbbench.results.format_problems`: schema, types,
+    The format's own checks (:func:`hebbbench.evaluation.results.format_problems`: schema, types,
     summaries, integrity hash), then the protocol's: its version, the agent file's sha256,
     the task and held-out variation, every variation of the task present in registry order
     with the right env ID, settings and split, the protocol's seeds and episode count, and
@@ -143,7 +143,7 @@ def _variation_problems(results: dict, task: str, episodes: int | None, label: s
 
 def _episode_problems(entry: dict, task: str, variation: str, episodes: int | None, where: str) -> list[str]:
     """The protocol's checks of one variation's episodes: its seeds and episode lengths
-    (the lists' format and summary are :func:`hebbbench.results.format_problems`')."""
+    (the lists' format and summary are :func:`hebbbench.evaluation.results.format_problems`')."""
     problems: list[str] = []
     seeds, lengths = entry.get("seeds"), entry.get("lengths")
     max_steps = get_task(task).max_episode_steps

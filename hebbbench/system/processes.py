@@ -2,8 +2,8 @@
 process cannot reach into the processes that score it.
 
 Linux gives the tools (``prctl``); elsewhere each function does what the platform allows
-and the rest is documented as not covered. Used by :mod:`hebbbench.episodes` (the
-evaluating process and its workers) and :mod:`hebbbench.agent_host` (the agent's process).
+and the rest is documented as not covered. Used by :mod:`hebbbench.evaluation.episodes` (the
+evaluating process and its workers) and :mod:`hebbbench.evaluation.agent_host` (the agent's process).
 
 Where bubblewrap (``bwrap``) can run, an agent's process is also *contained*
 (:func:`sandbox_status`, :func:`sandboxed`): its own PID namespace, so every process it

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hebbbench.run_dir import CONFIG_FILE, TrainConfig, read_log
+from hebbbench.training.run_dir import CONFIG_FILE, TrainConfig, read_log
 
 
 def plot_run(run_dir: str | Path, out: str | Path | None = None) -> Path:

@@ -4,7 +4,7 @@ Every backend answers one call, :meth:`Backend.run`: "play these batches of epis
 this population; give me each episode's return and length". A batch
 (:class:`EpisodeBatch`) is a contiguous range of individuals on one variation, all reset
 with the same env seed and Hebbian weight seed; its K episodes run in lockstep, one
-batched policy call per step (:mod:`hebbbench.lockstep`).
+batched policy call per step (:mod:`hebbbench.training.lockstep`).
 
 What travels to a worker is the population's compact form (``strategy.compact_population()``,
 :mod:`hebbbench.es.population`): for OpenAI-ES the mean and the seeds, sent once per worker
@@ -44,10 +44,10 @@ from typing import Any, Iterable, Sequence
 import torch
 
 import hebbbench  # noqa: F401  (registers the env IDs, also in worker processes)
-from hebbbench.checks import int_at_least
-from hebbbench.interrupts import sigint_ignored
-from hebbbench.lockstep import BatchResult, EpisodeBatch, EpisodeWorker
-from hebbbench.processes import default_workers
+from hebbbench.system.checks import int_at_least
+from hebbbench.system.interrupts import sigint_ignored
+from hebbbench.system.processes import default_workers
+from hebbbench.training.lockstep import BatchResult, EpisodeBatch, EpisodeWorker
 
 #: Workers a single batch may take down before the run stops.
 MAX_FAILURES = 3

@@ -12,7 +12,7 @@ from hebbbench.agents.networks import POLICIES
 from hebbbench.es import (
     Strategy,
 )
-from hebbbench.run_dir import BEST_FILE, CHECKPOINT_FILE, CONFIG_FILE, TrainConfig, load_state, make_strategy
+from hebbbench.training.run_dir import BEST_FILE, CHECKPOINT_FILE, CONFIG_FILE, TrainConfig, load_state, make_strategy
 
 AGENT_TEMPLATE = '''"""Agent file written by `hebbbench train`: the {agent} agent on {task}, trained with
 {holdout!r} held out.
@@ -29,7 +29,7 @@ Evaluate it with: hebbbench evaluate <this directory> --task {task}
 
 from pathlib import Path
 
-from hebbbench.train import load_run_agent
+from hebbbench.training.run_agent import load_run_agent
 
 
 def make_agent(task, holdout, observation_space, action_space, checkpoint="best", sigma="checkpoint"):

@@ -1,16 +1,16 @@
 """A training run's directory: its files, its config (:class:`TrainConfig`), its strategy
-and its log. The loop that fills it is :mod:`hebbbench.train`.
+and its log. The loop that fills it is :mod:`hebbbench.training.train`.
 
 Run directory::
 
     config.json      the TrainConfig (JSON)
     checkpoint.pt    strategy state + counters after the last finished generation
-    log.jsonl        one JSON row per generation (see :func:`hebbbench.train.run_generations`)
+    log.jsonl        one JSON row per generation (see :func:`hebbbench.training.train.run_generations`)
     parameters.npy   the strategy's solution (its mean) after the last finished generation
     best.pt          the strategy at the generation with the best population-mean fitness
     agent.py         an agent file: ``hebbbench evaluate RUN_DIR --task ...`` evaluates it
                      (by default as the paper did: samples of the best generation's
-                     distribution; :mod:`hebbbench.run_agent`)
+                     distribution; :mod:`hebbbench.training.run_agent`)
 """
 
 from __future__ import annotations
@@ -29,12 +29,12 @@ import torch
 from hebbbench.agents import AGENTS, INIT_SCHEMES, hebbian_slice, initial_parameters
 from hebbbench.agents.networks import architecture
 from hebbbench.agents.normalization import ObservationStats
-from hebbbench.checks import device_name, int_at_least
 from hebbbench.envs import get_task, get_variation
 from hebbbench.es import STRATEGIES, GaussianMixtureES, GaussianMixtureESConfig, Strategy, rules_for_rho
-from hebbbench.files import write_atomic
-from hebbbench.protocol import get_fold
-from hebbbench.rollouts import check_backend
+from hebbbench.evaluation.protocol import get_fold
+from hebbbench.system.checks import device_name, int_at_least
+from hebbbench.system.files import write_atomic
+from hebbbench.training.rollouts import check_backend
 
 CONFIG_FILE = "config.json"
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -56,7 +56,7 @@ TRAIN_AGENTS = (*AGENTS, SHARED_AGENT)
 #: The paper's budget per task: (population, generations).
 PAPER_BUDGET = {"car": (200, 300), "ant": (500, 500)}
 #: Episode-seed schemes: how many distinct episodes a population of P meets per variation
-#: (0: one, shared by all; see :class:`hebbbench.lockstep.EpisodeBatch`).
+#: (0: one, shared by all; see :class:`hebbbench.training.lockstep.EpisodeBatch`).
 SEED_PERIOD = {"shared": lambda p: 0, "per-pair": lambda p: p // 2, "per-individual": lambda p: p}
 EPISODE_SEEDS = tuple(SEED_PERIOD)
 
@@ -86,7 +86,7 @@ class TrainConfig:
     workers: int | None = None
     """Worker processes (default: one per core); speed only, never the numbers."""
     backend: str = "local"
-    """Where episodes run: ``"local"`` pool, ``"ray"`` or ``"inprocess"`` (:mod:`hebbbench.rollouts`)."""
+    """Where episodes run: ``"local"`` pool, ``"ray"`` or ``"inprocess"`` (:mod:`hebbbench.training.rollouts`)."""
     ray_address: str | None = None
     """Join this Ray cluster (``backend="ray"``; default: start a local Ray)."""
     device: str = "cpu"

@@ -5,7 +5,7 @@ directory and :func:`resume` continues one; :func:`run_generations` is the loop 
 
 1. ``population = strategy.ask()`` (``[P, D]``);
 2. every individual plays one episode on each training variation, on the run's backend
-   (:mod:`hebbbench.rollouts`: in-process, a local worker pool, or Ray); the episodes of a
+   (:mod:`hebbbench.training.rollouts`: in-process, a local worker pool, or Ray); the episodes of a
    batch run in lockstep, one batched policy call per step;
 3. fitness = mean return over the training variations (+ the Hebbian coefficient penalty);
    with observation normalisation, the observations the generation saw join the running
@@ -22,8 +22,8 @@ Hebbian weights), which makes the ranking of a mirrored pair depend on its param
 (The paper's code gave every individual a fresh, unseeded episode instead; README says so,
 and ``episode_seeds="per-individual"`` does the same with seeds.)
 
-The run directory and its config live in :mod:`hebbbench.run_dir`; a finished run acts
-through :mod:`hebbbench.run_agent`.
+The run directory and its config live in :mod:`hebbbench.training.run_dir`; a finished run acts
+through :mod:`hebbbench.training.run_agent`.
 """
 
 from __future__ import annotations
@@ -41,19 +41,19 @@ import torch
 from tqdm import tqdm
 
 from hebbbench.agents import ObservationNormalizer, ObservationStats, hebbian_slice
-from hebbbench.checks import available_device
 from hebbbench.envs import get_variation
 from hebbbench.es import (
     Strategy,
     coefficient_penalty,
 )
 from hebbbench.es.openai_es import NOISE_SCHEME
-from hebbbench.files import write_atomic
-from hebbbench.interrupts import sigint_deferred
-from hebbbench.lockstep import EpisodeBatch, split_batches
-from hebbbench.rollouts import Backend, make_backend
-from hebbbench.run_agent import AGENT_TEMPLATE, load_run_agent
-from hebbbench.run_dir import (
+from hebbbench.system.checks import available_device
+from hebbbench.system.files import write_atomic
+from hebbbench.system.interrupts import sigint_deferred
+from hebbbench.training.lockstep import EpisodeBatch, split_batches
+from hebbbench.training.rollouts import Backend, make_backend
+from hebbbench.training.run_agent import AGENT_TEMPLATE, load_run_agent
+from hebbbench.training.run_dir import (
     AGENT_FILE,
     BEST_FILE,
     CHECKPOINT_FILE,
@@ -74,7 +74,8 @@ from hebbbench.run_dir import (
     write_config,
 )
 
-#: ``load_run_agent`` is imported by every run directory's ``agent.py`` from here.
+#: ``load_run_agent`` is re-exported for code that imported it from here; run directories' ``agent.py`` import it
+#: from :mod:`hebbbench.training.run_agent` (committed ones from the shim :mod:`hebbbench.train`).
 __all__ = ["EPISODE_SEEDS", "EXECUTION_KEYS", "TrainConfig", "evaluate_population", "generation_batches",
            "load_run_agent", "make_strategy", "read_log", "resume", "run_generations", "train"]
 
