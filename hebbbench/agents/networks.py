@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from hebbbench.agents.layout import ParamLayout
 from hebbbench.agents.normalization import ObservationNormalizer
 from hebbbench.envs import get_task
+from hebbbench.es.penalty import coefficient_penalty
 
 #: Car frames are resized from 96x96 to this side length (area interpolation).
 CAR_INPUT_SIDE = 84
@@ -212,7 +213,7 @@ class BatchedPolicy:
 
     agent = ""
     #: The name prefix of the tensors that hold learning-rule coefficients (``None``: none);
-    #: the coefficient penalty of training is taken over them (:func:`hebbian_slice`).
+    #: the Hebbian family's :meth:`fitness_penalty` is taken over them (:func:`hebbian_slice`).
     rule_prefix: str | None = None
     #: Whether :meth:`observe` uses the rewards (a policy that learns from reward within an
     #: episode); the reference networks do not, so evaluation skips the call for them.
@@ -255,6 +256,12 @@ class BatchedPolicy:
 
     def _dense(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    @classmethod
+    def fitness_penalty(cls, population: torch.Tensor, task: str) -> torch.Tensor:
+        """``[K]`` float64 added to each individual's training fitness for a ``[K, D]``
+        population on ``task`` (a penalty: <= 0); zeros, unless a family says otherwise."""
+        return torch.zeros(population.shape[0], dtype=torch.float64)
 
     @classmethod
     def layout_shapes(cls, arch: Architecture) -> list[tuple[str, tuple[int, ...]]]:
@@ -349,6 +356,12 @@ class HebbianPolicy(BatchedPolicy):
     def layout_shapes(cls, arch: Architecture) -> list[tuple[str, tuple[int, ...]]]:
         return [(f"hebb.{i}", (*pair, 5)) for i, pair in enumerate(zip(arch.widths[:-1], arch.widths[1:]), 1)]
 
+    @classmethod
+    def fitness_penalty(cls, population: torch.Tensor, task: str) -> torch.Tensor:
+        """The reference's coefficient penalty, ``-0.01 * mean(h**2)`` over the rule
+        coefficients (:func:`hebbbench.es.penalty.coefficient_penalty`): it keeps them small."""
+        return coefficient_penalty(population, hebbian_slice(cls.agent, task))
+
     def __init__(self, task: str, population: torch.Tensor, device: str | torch.device = "cpu",
                  normalizer: ObservationNormalizer | None = None) -> None:
         super().__init__(task, population, device, normalizer)
@@ -394,7 +407,7 @@ from hebbbench.agents.modulated import ModulatedHebbianPolicy  # noqa: E402 (it 
 
 #: Agent families by name: a new family is one :class:`BatchedPolicy` subclass (its
 #: ``layout_shapes``, ``_dense`` and, if it needs them, ``fan_in``, ``rule_prefix``,
-#: ``reset`` and ``observe``) and one entry here.
+#: ``reset``, ``observe`` and ``fitness_penalty``) and one entry here.
 POLICIES = {cls.agent: cls for cls in (StaticPolicy, LSTMPolicy, HebbianPolicy, ModulatedHebbianPolicy)}
 AGENTS = tuple(POLICIES)
 

@@ -7,11 +7,15 @@ directory and :func:`resume` continues one; :func:`run_generations` is the loop 
 2. every individual plays one episode on each training variation, on the run's backend
    (:mod:`hebbbench.training.rollouts`: in-process, a local worker pool, or Ray); the episodes of a
    batch run in lockstep, one batched policy call per step;
-3. fitness = mean return over the training variations (+ the Hebbian coefficient penalty);
+3. fitness = mean return over the training variations + the agent family's penalty
+   (``fitness_penalty``: the Hebbian coefficient penalty, zero for the others);
    with observation normalisation, the observations the generation saw join the running
    statistics that fix the next generation's normaliser;
-4. ``strategy.tell(fitness)``, a log row is appended, then an atomic checkpoint (a Ctrl-C
-   waits until both are written; a SIGKILL between them leaves a row that resume drops).
+4. ``strategy.tell(fitness)``. The side effects are callbacks
+   (:mod:`hebbbench.training.callbacks`): before the tell, best tracking (``best.pt``);
+   after it, the log row and an atomic checkpoint (a Ctrl-C waits until both are written;
+   a SIGKILL between them leaves a row that resume drops), the progress bar, then the
+   user's own.
 
 Every random number comes from the run's seed and the generation number (the strategy's
 noise, each variation's episode seed, the Hebbian weights), so the same config gives the
@@ -34,28 +38,32 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
-from hebbbench.agents import ObservationNormalizer, ObservationStats, hebbian_slice
+from hebbbench.agents import ObservationNormalizer, ObservationStats
+from hebbbench.agents.networks import POLICIES
 from hebbbench.envs import get_variation
-from hebbbench.es import (
-    Strategy,
-    coefficient_penalty,
-)
+from hebbbench.es import Strategy
 from hebbbench.es.openai_es import NOISE_SCHEME
 from hebbbench.system.checks import available_device
 from hebbbench.system.files import write_atomic
 from hebbbench.system.interrupts import sigint_deferred
+from hebbbench.training.callbacks import (
+    Callback,
+    CallbackLike,
+    GenerationReport,
+    TrainingState,
+    as_callbacks,
+    run_files,
+)
 from hebbbench.training.lockstep import EpisodeBatch, split_batches
 from hebbbench.training.rollouts import Backend, make_backend
 from hebbbench.training.run_agent import AGENT_TEMPLATE, load_run_agent
 from hebbbench.training.run_dir import (
     AGENT_FILE,
-    BEST_FILE,
     CHECKPOINT_FILE,
     CONFIG_FILE,
     EPISODE_SEEDS,
@@ -64,20 +72,19 @@ from hebbbench.training.run_dir import (
     SEED_PERIOD,
     TrainConfig,
     config_values,
-    distribution_state,
     initial_observation_stats,
     load_state,
     make_strategy,
     read_log,
     save_checkpoint,
-    save_state,
     write_config,
 )
 
 #: ``load_run_agent`` is re-exported for code that imported it from here; run directories' ``agent.py`` import it
 #: from :mod:`hebbbench.training.run_agent` (committed ones from the shim :mod:`hebbbench.train`).
-__all__ = ["EPISODE_SEEDS", "EXECUTION_KEYS", "TrainConfig", "evaluate_population", "generation_batches",
-           "load_run_agent", "make_strategy", "read_log", "resume", "run_generations", "train"]
+__all__ = ["EPISODE_SEEDS", "EXECUTION_KEYS", "Callback", "GenerationReport", "TrainConfig", "evaluate_population",
+           "generation_batches", "load_run_agent", "make_strategy", "play_generation", "read_log", "resume",
+           "run_generations", "train"]
 
 
 def episode_seeds(seed: int, generation: int, variation: int) -> tuple[int, int]:
@@ -152,8 +159,12 @@ def _unstarted(run_dir: Path) -> bool:
     return (run_dir / CONFIG_FILE).exists() and not (run_dir / CHECKPOINT_FILE).exists()
 
 
-def train(config: TrainConfig, run_dir: str | Path, progress: bool = True) -> Path:
-    """Start a run in the new (or empty) directory ``run_dir`` and train to the end."""
+def train(config: TrainConfig, run_dir: str | Path, progress: bool = True,
+          callbacks: Iterable[CallbackLike] = ()) -> Path:
+    """Start a run in the new (or empty) directory ``run_dir`` and train to the end.
+    ``callbacks``: called around each generation after the run's own
+    (:mod:`hebbbench.training.callbacks`; a function is called with each generation's report)."""
+    callbacks = as_callbacks(callbacks)
     run_dir = Path(run_dir)
     available_device("device", config.device)
     if run_dir.exists() and not run_dir.is_dir():
@@ -165,10 +176,10 @@ def train(config: TrainConfig, run_dir: str | Path, progress: bool = True) -> Pa
         raise ValueError(f"run directory {str(run_dir)!r} is not empty; use --resume to continue a run there")
     run_dir.mkdir(parents=True, exist_ok=True)
     with _run_locked(run_dir):
-        return _start(config, run_dir, progress)
+        return _start(config, run_dir, progress, callbacks)
 
 
-def _start(config: TrainConfig, run_dir: Path, progress: bool) -> Path:
+def _start(config: TrainConfig, run_dir: Path, progress: bool, callbacks: Iterable[CallbackLike]) -> Path:
     strategy = make_strategy(config)
     write_config(run_dir, config)
     text = AGENT_TEMPLATE.format(agent=config.agent, task=config.task, holdout=config.holdout)
@@ -176,7 +187,7 @@ def _start(config: TrainConfig, run_dir: Path, progress: bool) -> Path:
     save_checkpoint(run_dir, strategy, generation=0, env_steps=0, seconds=0.0, best=None,
                     observation_stats=initial_observation_stats(config), config=config)
     (run_dir / LOG_FILE).touch()
-    return run_generations(config, run_dir, strategy, progress)
+    return run_generations(config, run_dir, strategy, progress, callbacks)
 
 
 #: What ``resume`` may change: where episodes run (never the numbers, but for ``device``:
@@ -184,7 +195,8 @@ def _start(config: TrainConfig, run_dir: Path, progress: bool) -> Path:
 RESUME_CHANGES = ("workers", "backend", "ray_address", "device", "generations")
 
 
-def resume(run_dir: str | Path, progress: bool = True, **changes: Any) -> Path:
+def resume(run_dir: str | Path, progress: bool = True, callbacks: Iterable[CallbackLike] = (),
+           **changes: Any) -> Path:
     """Continue the run in ``run_dir`` from its last checkpoint.
 
     ``changes`` (:data:`RESUME_CHANGES`, ``None`` values ignored): ``workers``, ``backend``
@@ -192,7 +204,9 @@ def resume(run_dir: str | Path, progress: bool = True, **changes: Any) -> Path:
     others); ``device`` may change (a GPU run continues on a CPU-only machine; the
     generations after the change have the new device's arithmetic, and each log row
     says its device); ``generations`` may extend a run (the generations already run are
-    the same whatever the total). Changes are saved in ``config.json``."""
+    the same whatever the total). Changes are saved in ``config.json``. ``callbacks``: as
+    :func:`train`'s."""
+    callbacks = as_callbacks(callbacks)
     run_dir = Path(run_dir)
     if not (run_dir / CHECKPOINT_FILE).is_file():
         if _unstarted(run_dir):
@@ -200,10 +214,10 @@ def resume(run_dir: str | Path, progress: bool = True, **changes: Any) -> Path:
                              "nothing to resume: delete the folder and start the run again with --out")
         raise ValueError(f"{str(run_dir)!r} is not a run directory (no {CHECKPOINT_FILE}); start one with --out")
     with _run_locked(run_dir):
-        return _resume(run_dir, progress, **changes)
+        return _resume(run_dir, progress, callbacks, **changes)
 
 
-def _resume(run_dir: Path, progress: bool, **changes: Any) -> Path:
+def _resume(run_dir: Path, progress: bool, callbacks: Iterable[CallbackLike], **changes: Any) -> Path:
     refused = sorted(set(changes) - set(RESUME_CHANGES))
     if refused:
         raise ValueError(f"resume cannot change {', '.join(refused)}; it may change {', '.join(RESUME_CHANGES)}")
@@ -228,7 +242,7 @@ def _resume(run_dir: Path, progress: bool, **changes: Any) -> Path:
     write_config(run_dir, config)
     strategy = make_strategy(config)
     strategy.load_state_dict(state)
-    return run_generations(config, run_dir, strategy, progress)
+    return run_generations(config, run_dir, strategy, progress, callbacks)
 
 
 def _check_unedited(config: TrainConfig, saved: dict[str, Any] | None, run_dir: Path) -> None:
@@ -246,8 +260,12 @@ def _check_unedited(config: TrainConfig, saved: dict[str, Any] | None, run_dir: 
                              f"{', '.join(RESUME_CHANGES)}")
 
 
-def run_generations(config: TrainConfig, run_dir: Path, strategy: Strategy, progress: bool = True) -> Path:
-    """Train from the checkpoint in ``run_dir`` to ``config.generations``.
+def run_generations(config: TrainConfig, run_dir: Path, strategy: Strategy, progress: bool = True,
+                    callbacks: Iterable[CallbackLike] = ()) -> Path:
+    """Train from the checkpoint in ``run_dir`` to ``config.generations``: each generation is
+    asked, played, scored and told (:func:`play_generation`), and its side effects are
+    callbacks (:mod:`hebbbench.training.callbacks`): the run's own (best tracking, log row,
+    checkpoint, progress bar with ``progress``), then ``callbacks``.
 
     Each log row holds: ``generation``; ``fitness_mean``, ``fitness_max`` and ``fitness_min``
     over the population (penalty included); ``return_<variation>``: the population's mean
@@ -258,72 +276,93 @@ def run_generations(config: TrainConfig, run_dir: Path, strategy: Strategy, prog
     ``workers`` and ``worker_restarts`` (workers replaced after dying); ``device`` (where
     the policies computed).
     """
-    checkpoint = load_state(run_dir / CHECKPOINT_FILE)  # only its counters are read here
-    done, env_steps, seconds = checkpoint["generation"], checkpoint["env_steps"], checkpoint["seconds"]
-    best = checkpoint.get("best")  # runs from before best tracking start tracking here
-    saved_stats = checkpoint.get("observation_stats")
-    stats = None if saved_stats is None else ObservationStats.from_state(saved_stats)
-    # Rows of a generation that ran but was not checkpointed are dropped: it runs again.
-    rows = [row for row in read_log(run_dir) if row["generation"] < done]
-    write_atomic(run_dir / LOG_FILE, lambda h: h.write("".join(json.dumps(r) + "\n" for r in rows).encode()))
-    save_checkpoint(run_dir, strategy, done, env_steps, seconds, best, stats, config)
-    where = hebbian_slice(config.network, config.task)
+    state = _restore(config, run_dir, strategy)
     backend = make_backend(config.backend, config.workers, config.ray_address)
+    hooks = run_files(backend.workers, progress) + as_callbacks(callbacks)
     # Episodes run in lockstep with single-threaded envs: one torch thread per process
     # avoids threads spinning against the envs (and against other jobs on the machine).
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    bar = tqdm(total=config.generations, initial=done, disable=not progress, unit="gen",
-               desc=f"{config.agent} {config.task} ({backend.workers} {config.backend} workers)")
     try:
-        for generation in range(done, config.generations):
-            start = time.perf_counter()
-            population = strategy.ask()
-            before = dict(backend.stats)
-            rollout_start = time.perf_counter()
-            normalizer = None if stats is None else stats.normalizer()
-            returns, lengths, observed = evaluate_population(config, strategy.compact_population(), generation,
-                                                             backend, normalizer)
-            rollout_seconds = time.perf_counter() - rollout_start
-            penalty = coefficient_penalty(population, where).numpy()
-            fitness = returns.mean(axis=1) + penalty
-            env_steps += int(lengths.sum())
-            seconds += time.perf_counter() - start
-            row: dict[str, Any] = {
-                "generation": generation,
-                "fitness_mean": float(fitness.mean()),
-                "fitness_max": float(fitness.max()),
-                "fitness_min": float(fitness.min()),
-                **{f"return_{name}": float(returns[:, v].mean()) for v, name in enumerate(config.variations)},
-                "penalty_mean": float(penalty.mean()),
-            }
-            if best is None or row["fitness_mean"] > best["fitness_mean"]:
-                # The distribution that produced this generation, saved before tell() moves it
-                # (a state dict may hold the live tensors), and before the checkpoint: a kill
-                # in between re-runs the generation and rewrites the same file.
-                best = {"generation": generation, "fitness_mean": row["fitness_mean"]}
-                best_state = {**best, "strategy": distribution_state(strategy.state_dict()),
-                              "observation_stats": None if stats is None else stats.state_dict()}
-                with sigint_deferred():
-                    save_state(run_dir / BEST_FILE, best_state)
-            row.update(strategy.tell(fitness))
-            if stats is not None:
-                stats = stats.add(int(lengths.sum()), *observed)
-            row.update(env_steps=env_steps, seconds=round(seconds, 3), rollout_seconds=round(rollout_seconds, 3),
-                       worker_seconds=round(backend.stats["worker_seconds"] - before["worker_seconds"], 3),
-                       bytes_sent=backend.stats["bytes_sent"] - before["bytes_sent"], workers=backend.workers,
-                       worker_restarts=backend.stats["worker_restarts"] - before["worker_restarts"],
-                       device=config.device)
-            with sigint_deferred():  # a Ctrl-C here would leave a row without its checkpoint
-                with open(run_dir / LOG_FILE, "a") as handle:
-                    handle.write(json.dumps(row) + "\n")
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                save_checkpoint(run_dir, strategy, generation + 1, env_steps, seconds, best, stats, config)
-            bar.set_postfix(fitness=f"{row['fitness_mean']:.1f}", best=f"{row['fitness_max']:.1f}")
-            bar.update(1)
+        for hook in hooks:
+            hook.on_start(config, run_dir, state)
+        while state.generation < config.generations:
+            play_generation(config, run_dir, strategy, backend, state, hooks)
     finally:
-        bar.close()
+        for hook in hooks:
+            hook.on_end()
         torch.set_num_threads(threads)
         backend.close()
     return run_dir
+
+
+def _restore(config: TrainConfig, run_dir: Path, strategy: Strategy) -> TrainingState:
+    """The state of the run's checkpoint. Rows of a generation that ran but was not
+    checkpointed are dropped (it runs again), and the checkpoint is rewritten with ``config``."""
+    checkpoint = load_state(run_dir / CHECKPOINT_FILE)  # only its counters are read here
+    saved_stats = checkpoint.get("observation_stats")
+    state = TrainingState(generation=checkpoint["generation"], env_steps=checkpoint["env_steps"],
+                          seconds=checkpoint["seconds"],
+                          best=checkpoint.get("best"),  # runs from before best tracking start tracking here
+                          observation_stats=None if saved_stats is None else ObservationStats.from_state(saved_stats))
+    rows = [row for row in read_log(run_dir) if row["generation"] < state.generation]
+    write_atomic(run_dir / LOG_FILE, lambda h: h.write("".join(json.dumps(r) + "\n" for r in rows).encode()))
+    save_checkpoint(run_dir, strategy, state.generation, state.env_steps, state.seconds, state.best,
+                    state.observation_stats, config)
+    return state
+
+
+def play_generation(config: TrainConfig, run_dir: Path, strategy: Strategy, backend: Backend,
+                    state: TrainingState, hooks: list[Callback]) -> GenerationReport:
+    """One generation: ask, play on ``backend``, score (mean return + the agent family's
+    penalty), ``on_scored``, tell, count it in ``state``, ``on_generation``."""
+    start = time.perf_counter()
+    generation, stats = state.generation, state.observation_stats
+    population = strategy.ask()
+    before = dict(backend.stats)
+    rollout_start = time.perf_counter()
+    normalizer = None if stats is None else stats.normalizer()
+    returns, lengths, observed = evaluate_population(config, strategy.compact_population(), generation,
+                                                     backend, normalizer)
+    rollout_seconds = time.perf_counter() - rollout_start
+    penalty = POLICIES[config.network].fitness_penalty(population, config.task).numpy()
+    fitness = returns.mean(axis=1) + penalty
+    elapsed = time.perf_counter() - start
+    report = GenerationReport(config, run_dir, strategy, generation, returns, lengths, penalty, fitness,
+                              _fitness_row(config, generation, returns, penalty, fitness), state)
+    for hook in hooks:
+        hook.on_scored(report)
+    report.row.update(strategy.tell(fitness))
+    state.generation, state.env_steps = generation + 1, state.env_steps + int(lengths.sum())
+    state.seconds += elapsed
+    if stats is not None:
+        state.observation_stats = stats.add(int(lengths.sum()), *observed)
+    report.row.update(env_steps=state.env_steps, seconds=round(state.seconds, 3),
+                      **_execution_row(config, backend, before, rollout_seconds))
+    with sigint_deferred():  # a Ctrl-C here would leave a row without its checkpoint
+        for hook in hooks:
+            hook.on_generation(report)
+    return report
+
+
+def _fitness_row(config: TrainConfig, generation: int, returns: np.ndarray, penalty: np.ndarray,
+                 fitness: np.ndarray) -> dict[str, Any]:
+    """The log row's first part: the generation's fitness, returns per variation and penalty."""
+    return {
+        "generation": generation,
+        "fitness_mean": float(fitness.mean()),
+        "fitness_max": float(fitness.max()),
+        "fitness_min": float(fitness.min()),
+        **{f"return_{name}": float(returns[:, v].mean()) for v, name in enumerate(config.variations)},
+        "penalty_mean": float(penalty.mean()),
+    }
+
+
+def _execution_row(config: TrainConfig, backend: Backend, before: dict[str, Any],
+                   rollout_seconds: float) -> dict[str, Any]:
+    """The log row's last part: how the generation ran (``before``: the backend's counters
+    before it)."""
+    return dict(rollout_seconds=round(rollout_seconds, 3),
+                worker_seconds=round(backend.stats["worker_seconds"] - before["worker_seconds"], 3),
+                bytes_sent=backend.stats["bytes_sent"] - before["bytes_sent"], workers=backend.workers,
+                worker_restarts=backend.stats["worker_restarts"] - before["worker_restarts"], device=config.device)
