@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from hebbbench.envs import TASKS, env_settings, variations
 
@@ -308,6 +308,7 @@ def _add_load_timeout(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``hebbbench`` command's parser: one subcommand per ``_add_*`` below."""
     parser = argparse.ArgumentParser(
         prog="hebbbench",
         description="Benchmark for Hebbian meta-learning across environment variations.",
@@ -316,12 +317,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"hebbbench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_envs, _add_train, _add_plot, _add_evaluate, _add_submit, _add_leaderboard, _add_verify):
+        add(sub)
+    return parser
 
+
+def _add_envs(sub: Any) -> None:
+    """``hebbbench envs``."""
     envs = sub.add_parser("envs", help="list every registered environment ID",
                           description="List every registered Gymnasium ID with its task, variation and kwargs, "
                                       "and the settings all IDs of a task share.")
     envs.set_defaults(handler=_cmd_envs)
 
+
+def _add_train(sub: Any) -> None:
+    """``hebbbench train``: :data:`TRAIN_OPTIONS`, a preset, a new or resumed run."""
     trainer = sub.add_parser("train", help="evolve a reference agent by an evolution strategy (checkpointed, "
                                            "resumable)")
     for flag, settings, _ in TRAIN_OPTIONS:
@@ -331,6 +341,9 @@ def build_parser() -> argparse.ArgumentParser:
     trainer.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its checkpoint")
     trainer.set_defaults(handler=_cmd_train)
 
+
+def _add_plot(sub: Any) -> None:
+    """``hebbbench plot``."""
     plot = sub.add_parser("plot", help="write a training run's learning-curve PNG",
                           description="Plot a training run's population mean and best fitness per generation "
                                       "from its log.jsonl (default: RUN_DIR-learning-curve.png beside the run "
@@ -338,6 +351,10 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("run_dir", metavar="RUN_DIR", help="a training run directory (hebbbench train --out)")
     plot.add_argument("--out", help="PNG path (default: RUN_DIR-learning-curve.png)")
     plot.set_defaults(handler=_cmd_plot)
+
+
+def _add_evaluate(sub: Any) -> None:
+    """``hebbbench evaluate``."""
     evaluator = sub.add_parser(
         "evaluate", help="evaluate an agent file on every variation of a task (leave-one-out protocol)",
         description="Run an agent on every variation of a task, the held-out one marked test; print mean, "
@@ -371,8 +388,14 @@ def build_parser() -> argparse.ArgumentParser:
                                 "kernels, whose last bits differ between CPUs (recorded in the results)")
     evaluator.set_defaults(handler=_cmd_evaluate)
 
-    board_dir = {"type": Path, "default": Path("leaderboard"), "metavar": "DIR",
-                 "help": "the leaderboard folder (default: leaderboard/)"}
+
+#: The ``--leaderboard-dir`` option of submit, leaderboard and verify.
+BOARD_DIR = {"type": Path, "default": Path("leaderboard"), "metavar": "DIR",
+             "help": "the leaderboard folder (default: leaderboard/)"}
+
+
+def _add_submit(sub: Any) -> None:
+    """``hebbbench submit``."""
     submit = sub.add_parser(
         "submit", help="add results files to the leaderboard as one entry (validated; re-renders the board)",
         description="Validate results files of `hebbbench evaluate` (one per fold) and the entry's metadata; "
@@ -390,22 +413,28 @@ def build_parser() -> argparse.ArgumentParser:
                         help="training budget of an evolution strategy: population size (default 0: not ES)")
     submit.add_argument("--env-steps", type=int, required=True,
                         help="training budget: environment steps in total, for any method (0 if untrained)")
-    submit.add_argument("--leaderboard-dir", **board_dir)
+    submit.add_argument("--leaderboard-dir", **BOARD_DIR)
     submit.add_argument("--new-board", action="store_true",
                         help="start a new board in --leaderboard-dir if it is not one yet (default: refuse)")
     submit.set_defaults(handler=_cmd_submit)
 
+
+def _add_leaderboard(sub: Any) -> None:
+    """``hebbbench leaderboard``."""
     board = sub.add_parser("leaderboard", help="print the leaderboard (text table, markdown or HTML)",
                            description="Print the board's ranked tables, or re-render its files with --write.")
     board.add_argument("--task", choices=list(TASKS), help="one task only (default: all)")
     board.add_argument("--format", choices=["table", "markdown", "html"], default="table",
                        help="table: aligned text for a terminal (default); markdown: as in DIR/README.md; "
                             "html: the self-contained page of DIR/index.html")
-    board.add_argument("--leaderboard-dir", **board_dir)
+    board.add_argument("--leaderboard-dir", **BOARD_DIR)
     board.add_argument("--write", action="store_true",
                        help="instead of printing, re-render DIR/README.md and DIR/index.html from the submissions")
     board.set_defaults(handler=_cmd_leaderboard)
 
+
+def _add_verify(sub: Any) -> None:
+    """``hebbbench verify``."""
     verifier = sub.add_parser(
         "verify", help="re-run episodes of a leaderboard entry and mark it verified if the returns match",
         description="Measure the entry's agent files on M seeds drawn in secret (the board ranks it by these) and "
@@ -422,9 +451,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="secret seeds measured per variation and fold (default 20, at least 2)")
     verifier.add_argument("--workers", type=int, help="worker processes (default: one per core)")
     _add_load_timeout(verifier)
-    verifier.add_argument("--leaderboard-dir", **board_dir)
+    verifier.add_argument("--leaderboard-dir", **BOARD_DIR)
     verifier.set_defaults(handler=_cmd_verify)
-    return parser
 
 
 def _interrupted_message(args: argparse.Namespace) -> str:

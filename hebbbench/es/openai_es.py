@@ -71,11 +71,9 @@ def centered_ranks(fitness: torch.Tensor) -> torch.Tensor:
     """Ranks of ``fitness`` ``[P]`` mapped linearly onto [-0.5, 0.5] (lowest -> -0.5).
 
     Tied values share the mean of the ranks they span (fractional ranking), so individuals
-    that did equally well weigh equally. Breaking ties by position instead (hebbbench < 0.4)
-    biases the gradient whenever many individuals tie, as a deterministic env with shared
-    episode seeds makes common: a mirrored pair (i, i + P/2) that tied then always counted
-    as "-eps beat +eps", a step along -eps of full size. (A car generation of the first
-    static car run: 128 individuals, 20 distinct returns, 120 of them tied.)"""
+    that did equally well weigh equally and a mirrored pair (i, i + P/2) that tied adds
+    nothing to the gradient. Ties are common on a deterministic env with shared episode
+    seeds (the car); why they matter: docs/baselines.md ("Ties were broken by position")."""
     _, inverse, counts = torch.unique(fitness, sorted=True, return_inverse=True, return_counts=True)
     first = torch.cumsum(counts, 0) - counts
     ranks = (first + (counts - 1) / 2).to(torch.float64)[inverse]

@@ -223,15 +223,50 @@ class AgentSpec:
                                   self.options)
 
 
+@dataclass(frozen=True)
+class _Ready:
+    """A worker built its agent: whether the agent takes rewards (``observe``), and the id
+    of the agent file's process (``None``: an in-memory agent)."""
+
+    worker: int
+    observes: bool
+    agent_pid: int | None
+
+
+@dataclass(frozen=True)
+class _Started:
+    """A worker took job ``index`` (the parent's clock for the episode timeout starts)."""
+
+    worker: int
+    index: int
+
+
+@dataclass(frozen=True)
+class _Played:
+    """Job ``index`` finished: its return and length (policy steps)."""
+
+    index: int
+    total: float
+    length: int
+
+
+@dataclass(frozen=True)
+class _Stopped:
+    """A worker's first failure, after which it stops: the agent's fault (:class:`AgentError`)
+    or not (:class:`EvaluationError`), and the message."""
+
+    agent_fault: bool
+    message: str
+
+
 def _worker_main(worker: int, parent: int, spec: AgentSpec, episode_timeout: float | None, jobs: Sequence[Job],
                  next_job: Any, results: Any) -> None:
     """Worker process: build the agent, then take the next job index from the shared
     counter until none are left.
 
-    Sends ``("ready", worker, (observes, agent process id or None))`` once the agent is built, ``("start", worker,
-    index)`` before each job and ``(index, return, length)`` after it, or ``(error class
-    name, None, message)`` once on the first failure and stops. The parent watches these
-    against its own clock (:func:`run_in_workers`).
+    Sends :class:`_Ready` once the agent is built, :class:`_Started` before each job and
+    :class:`_Played` after it, or :class:`_Stopped` once on the first failure and stops.
+    The parent watches these against its own clock (:func:`run_in_workers`).
     """
     # Ctrl-C reaches the whole process group; the parent alone handles it and stops us
     # (workers started from the main thread already inherit this, see sigint_ignored).
@@ -246,27 +281,27 @@ def _worker_main(worker: int, parent: int, spec: AgentSpec, episode_timeout: flo
         agent = AgentProcess(spec) if isinstance(spec.source, str) else spec.make()
     except AgentError as error:
         kill_children()  # what the agent forked while it loaded
-        results.put(("AgentError", None, str(error)))
+        results.put(_Stopped(True, str(error)))
         return
     runner = EpisodeRunner(agent, episode_timeout)
     try:
-        results.put(("ready", worker, (agent_observes(agent), getattr(agent, "pid", None))))
+        results.put(_Ready(worker, agent_observes(agent), getattr(agent, "pid", None)))
         while True:
             with next_job.get_lock():
                 index = next_job.value
                 next_job.value += 1
             if index >= len(jobs):
                 break
-            results.put(("start", worker, index))
+            results.put(_Started(worker, index))
             try:
                 total, length = runner.run(jobs[index])
             except (AgentError, EvaluationError) as error:
                 if isinstance(agent, AgentProcess):  # before the report: the evaluation stops us when it reads it
                     agent.kill()
                     kill_children()  # what the agent forked and abandoned (we adopted it)
-                results.put((type(error).__name__, None, str(error)))
+                results.put(_Stopped(isinstance(error, AgentError), str(error)))
                 return
-            results.put((index, total, length))
+            results.put(_Played(index, total, length))
     finally:
         runner.close()
         if isinstance(agent, AgentProcess):
@@ -351,24 +386,24 @@ def run_in_workers(spec: AgentSpec, jobs: Sequence[Job], workers: int, episode_t
                 process.start()
         while len(outcomes) < len(jobs):
             try:
-                index, total, detail = results.get(timeout=0.5)
+                message = results.get(timeout=0.5)
             except queue.Empty:
                 _check_workers(processes, results)
                 _check_clock(jobs, ready, running, started, workers, episode_timeout, load_timeout)
                 continue
-            if index == "ready":
-                ready.add(total)
-                observes = bool(detail[0])
-                if detail[1] is not None:
-                    agent_processes.append(detail[1])
-            elif index == "start":
-                running[total] = (detail, time.monotonic())
-            elif total is None:
-                raise (AgentError if index == "AgentError" else EvaluationError)(detail)
+            if isinstance(message, _Ready):
+                ready.add(message.worker)
+                observes = message.observes
+                if message.agent_pid is not None:
+                    agent_processes.append(message.agent_pid)
+            elif isinstance(message, _Started):
+                running[message.worker] = (message.index, time.monotonic())
+            elif isinstance(message, _Stopped):
+                raise (AgentError if message.agent_fault else EvaluationError)(message.message)
             else:
-                outcomes[index] = (total, detail)
-                running = {w: job for w, job in running.items() if job[0] != index}
-                bar.done(jobs[index])
+                outcomes[message.index] = (message.total, message.length)
+                running = {w: job for w, job in running.items() if job[0] != message.index}
+                bar.done(jobs[message.index])
             _check_clock(jobs, ready, running, started, workers, episode_timeout, load_timeout)
     finally:
         if len(outcomes) == len(jobs):  # done: let the workers end their agents' processes themselves

@@ -18,9 +18,10 @@ import pickle
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from hebbbench.envs import PAPER_HOLDOUT, env_settings, get_task, get_variation, variations
+from hebbbench.envs.registry import Variation
 from hebbbench.evaluation.agent_file import (
     AgentError,
     AgentFactory,
@@ -142,24 +143,12 @@ def evaluate(
     fold = get_fold(task, holdout)
     int_at_least("episodes", episodes, 1)
     workers = int_at_least("workers", default_workers() if workers is None else workers, 1)
-    if episode_timeout is not None and not (isinstance(episode_timeout, (int, float))
-                                            and MIN_EPISODE_TIMEOUT <= episode_timeout <= MAX_EPISODE_TIMEOUT):
-        raise ValueError(f"episode_timeout must be a number of seconds in [{MIN_EPISODE_TIMEOUT:g}, "
-                         f"{MAX_EPISODE_TIMEOUT:g}] (one week), got {episode_timeout!r}")
+    _check_episode_timeout(episode_timeout)
     check_load_timeout(load_timeout)
     first_seed = FIRST_SEED if seed is None else int(seed)
     if first_seed < 0:
         raise ValueError(f"seed must be >= 0, got {seed!r}")
-    source = str(agent_factory) if isinstance(agent_factory, (str, Path)) else agent_factory
-    if workers > 1 and not isinstance(source, str):
-        try:
-            pickle.dumps(source)
-        except Exception as error:
-            raise ValueError(
-                f"with workers={workers} the agent factory must be picklable (a module-level function), "
-                f"but pickling it failed: {describe(error)}; pass workers=1 or an agent file path."
-            ) from None
-
+    source = _checked_source(agent_factory, workers)
     arithmetic = check_arithmetic(arithmetic, agent_file=isinstance(source, str))
     agent_path = source if isinstance(source, str) else _source_file(source)
     started = time.perf_counter()
@@ -174,48 +163,15 @@ def evaluate(
     agent = None if isinstance(source, str) else spec.make()
     task_variations = variations(fold.task)
     seeds = list(range(first_seed, first_seed + episodes))
-    jobs = [Job(v * episodes + e, variation.name, variation.env_id, e, episodes, s)
-            for v, variation in enumerate(task_variations) for e, s in enumerate(seeds)]
-    if record_dir is not None:
-        record_dir = Path(record_dir)
-        try:
-            record_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as error:  # an existing file of that name, no permission, ...
-            raise ValueError(f"cannot use {str(record_dir)!r} as the recordings folder: {error.strerror}; "
-                             "pass --record a new or existing folder") from None
-        jobs += [Job(len(jobs) + v, variation.name, variation.env_id, 0, episodes, seeds[0],
-                      str(record_dir / f"{variation.name}.gif"))
-                 for v, variation in enumerate(task_variations)]
+    jobs = _episode_jobs(task_variations, seeds, record_dir)
     workers_used = min(workers, len(jobs))
-    description = f"{fold.task}, held out {fold.holdout}"
-    bar = Progress(jobs, description, progress)
-    try:
-        if agent is not None and workers_used == 1:
-            outcomes, observes = run_in_process(agent, jobs, episode_timeout, bar), agent_observes(agent)
-        else:
-            with undumpable():  # an agent's process cannot open our pipes through /proc
-                outcomes, observes = run_in_workers(spec, jobs, workers_used, episode_timeout, bar, load_timeout)
-    finally:
-        bar.close()
+    outcomes, observes = _play(spec, agent, jobs, workers_used, episode_timeout, load_timeout,
+                               Progress(jobs, f"{fold.task}, held out {fold.holdout}", progress))
     wall_time = time.perf_counter() - started
     if isinstance(source, str) and _files_sha256(agent_path) != sha256_before:
         raise AgentError(f"the agent's files ({agent_path!r}) changed while it was evaluated, so no one could "
                          "re-run what was scored: an agent must not write into its own file or folder (write "
                          "elsewhere, e.g. a temporary folder).")
-
-    per_variation = []
-    for v, variation in enumerate(task_variations):
-        done = [outcomes[v * episodes + e] for e in range(episodes)]
-        per_variation.append(VariationResult(
-            name=variation.name,
-            env_id=variation.env_id,
-            split="test" if variation.name == fold.holdout else "train",
-            seeds=tuple(seeds),
-            returns=tuple(total for total, _ in done),
-            lengths=tuple(length for _, length in done),
-            env_kwargs=env_settings(variation),
-        ))
-
     return Results(
         protocol_version=PROTOCOL_VERSION,
         package_version=__version__,
@@ -232,8 +188,85 @@ def evaluate(
         full_protocol=episodes == EPISODES and first_seed == FIRST_SEED,
         workers=workers_used,
         wall_time_s=round(wall_time, 3),
-        variations=tuple(per_variation),
+        variations=_variation_results(fold, task_variations, seeds, outcomes),
     )
+
+
+def _check_episode_timeout(episode_timeout: Any) -> None:
+    """``ValueError`` unless ``episode_timeout`` is ``None`` or a number of seconds in
+    [:data:`MIN_EPISODE_TIMEOUT`, :data:`MAX_EPISODE_TIMEOUT`]."""
+    if episode_timeout is not None and not (isinstance(episode_timeout, (int, float))
+                                            and MIN_EPISODE_TIMEOUT <= episode_timeout <= MAX_EPISODE_TIMEOUT):
+        raise ValueError(f"episode_timeout must be a number of seconds in [{MIN_EPISODE_TIMEOUT:g}, "
+                         f"{MAX_EPISODE_TIMEOUT:g}] (one week), got {episode_timeout!r}")
+
+
+def _checked_source(agent_factory: AgentFactory | str | Path, workers: int) -> AgentFactory | str:
+    """An agent file's path as a string, or the in-memory factory itself, which more than
+    one worker must be able to pickle (``ValueError`` otherwise)."""
+    source = str(agent_factory) if isinstance(agent_factory, (str, Path)) else agent_factory
+    if workers > 1 and not isinstance(source, str):
+        try:
+            pickle.dumps(source)
+        except Exception as error:
+            raise ValueError(
+                f"with workers={workers} the agent factory must be picklable (a module-level function), "
+                f"but pickling it failed: {describe(error)}; pass workers=1 or an agent file path."
+            ) from None
+    return source
+
+
+def _episode_jobs(task_variations: Sequence[Variation], seeds: list[int],
+                  record_dir: str | Path | None) -> list[Job]:
+    """Every variation's episodes on ``seeds`` (job ``v * episodes + e``), then with
+    ``record_dir`` one recorded episode per variation (the first seed's, to
+    ``<record_dir>/<variation>.gif``; the folder is made here)."""
+    episodes = len(seeds)
+    jobs = [Job(v * episodes + e, variation.name, variation.env_id, e, episodes, s)
+            for v, variation in enumerate(task_variations) for e, s in enumerate(seeds)]
+    if record_dir is None:
+        return jobs
+    record_dir = Path(record_dir)
+    try:
+        record_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:  # an existing file of that name, no permission, ...
+        raise ValueError(f"cannot use {str(record_dir)!r} as the recordings folder: {error.strerror}; "
+                         "pass --record a new or existing folder") from None
+    return jobs + [Job(len(jobs) + v, variation.name, variation.env_id, 0, episodes, seeds[0],
+                       str(record_dir / f"{variation.name}.gif"))
+                   for v, variation in enumerate(task_variations)]
+
+
+def _play(spec: AgentSpec, agent: Any, jobs: list[Job], workers: int, episode_timeout: float | None,
+          load_timeout: float, bar: Progress) -> tuple[dict[int, tuple[float, int]], bool]:
+    """Play ``jobs``: here when an in-memory ``agent`` has one worker, else on ``workers``
+    processes. Returns ``{job index: (return, length)}`` and whether the agent observes."""
+    try:
+        if agent is not None and workers == 1:
+            return run_in_process(agent, jobs, episode_timeout, bar), agent_observes(agent)
+        with undumpable():  # an agent's process cannot open our pipes through /proc
+            return run_in_workers(spec, jobs, workers, episode_timeout, bar, load_timeout)
+    finally:
+        bar.close()
+
+
+def _variation_results(fold: Fold, task_variations: Sequence[Variation], seeds: list[int],
+                       outcomes: dict[int, tuple[float, int]]) -> tuple[VariationResult, ...]:
+    """Each variation's returns and lengths on ``seeds``, split ``"test"`` for the held-out one."""
+    episodes = len(seeds)
+    per_variation = []
+    for v, variation in enumerate(task_variations):
+        done = [outcomes[v * episodes + e] for e in range(episodes)]
+        per_variation.append(VariationResult(
+            name=variation.name,
+            env_id=variation.env_id,
+            split="test" if variation.name == fold.holdout else "train",
+            seeds=tuple(seeds),
+            returns=tuple(total for total, _ in done),
+            lengths=tuple(length for _, length in done),
+            env_kwargs=env_settings(variation),
+        ))
+    return tuple(per_variation)
 
 
 def _files_sha256(agent_path: str) -> str:

@@ -190,7 +190,19 @@ def verify(entry_id: str, agents: Sequence[Path | str], *, episodes: int = 5, fr
     load_timeout = check_load_timeout(load_timeout)
     directory = Path(directory)
     submission = _entry(load_board(directory), entry_id, directory)
-    by_sha = _agents_by_sha256(agents)
+    folds = _measure_folds(submission, _agents_by_sha256(agents), episodes, fresh_episodes, workers, progress,
+                           load_timeout)
+    level, problems = records.judge(submission, folds)
+    record = {"schema": records.SCHEMA, "level": level, "false_alarm_rate": records.FALSE_ALARM_RATE,
+              "problems": problems[:20], "package_version": __version__, "verified": verified_at, "folds": folds}
+    _record_verification(directory, entry_id, submission, record)
+    return record
+
+
+def _measure_folds(submission: dict, by_sha: Mapping[str, str], episodes: int, fresh_episodes: int,
+                   workers: int | None, progress: bool, load_timeout: float) -> list[dict]:
+    """Each fold's record (:func:`_measure_fold`), its agent found in ``by_sha`` by the sha256
+    its results record; :class:`SubmissionError` listing every fold that could not be matched or run."""
     refused, folds = [], []
     for results in submission["results"]:
         agent = by_sha.get(results["agent"]["sha256"])
@@ -207,9 +219,12 @@ def verify(entry_id: str, agents: Sequence[Path | str], *, episodes: int = 5, fr
             refused.append(f"fold {results['holdout']!r}: re-running the agent failed: {error}")
     if refused:
         raise SubmissionError(refused, "nothing was recorded:")
-    level, problems = records.judge(submission, folds)
-    record = {"schema": records.SCHEMA, "level": level, "false_alarm_rate": records.FALSE_ALARM_RATE,
-              "problems": problems[:20], "package_version": __version__, "verified": verified_at, "folds": folds}
+    return folds
+
+
+def _record_verification(directory: Path, entry_id: str, submission: dict, record: dict) -> None:
+    """Store ``record`` as the entry's verification and re-render the board, if the entry is
+    still on it unchanged (``ValueError`` otherwise)."""
     with board_lock(directory):  # the board as it is now: others may have changed it meanwhile
         board = load_board(directory)
         if submission not in board:
@@ -217,7 +232,6 @@ def verify(entry_id: str, agents: Sequence[Path | str], *, episodes: int = 5, fr
                              "verified; run verify again")
         updated = dict(submission, verification=record)
         _store(directory, updated, [updated if s == submission else s for s in board])
-    return record
 
 
 def _agents_by_sha256(agents: Sequence[Path | str]) -> dict[str, str]:

@@ -18,16 +18,13 @@ import hebbbench  # noqa: F401  (registers the env IDs, also in worker processes
 from hebbbench.agents import ObservationNormalizer, make_policy
 
 #: Episodes a batch plays in lockstep, per (task, network); others get DEFAULT_LOCKSTEP.
-#: Chosen by ``benchmarks/test_lockstep_size.py`` (one core, 2026-11-30, env and policy
-#: together, against the single size 64 used before): K = 16 played the ant 1.10x (Hebbian)
-#: and 1.12x (static) faster and the static car as fast; the Hebbian car was fastest at
-#: K = 8 (1.12x; its [K, 648, 128] weights then stay nearer the cache). It also bounds a
-#: worker's envs (pybullet allows about a thousand physics clients per process).
+#: The fastest sizes on one core by ``benchmarks/test_lockstep_size.py`` (docs/scaling.md):
+#: the Hebbian car's ``[K, 648, 128]`` weights stay nearer the cache at K = 8. The size also
+#: bounds a worker's envs (pybullet allows about a thousand physics clients per process).
 LOCKSTEP_SIZE = {("car", "hebbian"): 8}
 DEFAULT_LOCKSTEP = 16
-#: On a GPU a batch is one kernel launch per layer whatever K, so larger batches pay: a
-#: Hebbian car step measured 35.6 us per individual at K = 64 and 29.4 at K = 256 on one
-#: H200 (and 74.4 at K = 1,024), against ~1,000 us on one CPU core (docs/scaling.md).
+#: On a GPU a batch is one kernel launch per layer whatever K, so larger batches pay, up to
+#: about this size (measured on an H200: docs/scaling.md).
 GPU_LOCKSTEP = 256
 #: Envs a worker keeps between batches; the least recently used env IDs are closed beyond it.
 MAX_CACHED_ENVS = 384

@@ -22,9 +22,9 @@ noise, each variation's episode seed, the Hebbian weights), so the same config g
 same numbers, and a run killed at any moment and resumed ends with exactly the parameters
 of an uninterrupted one. All individuals of a generation meet the same episode seed on a
 variation (common random numbers: the same track, the same start, the same initial
-Hebbian weights), which makes the ranking of a mirrored pair depend on its parameters only.
-(The paper's code gave every individual a fresh, unseeded episode instead; README says so,
-and ``episode_seeds="per-individual"`` does the same with seeds.)
+Hebbian weights), which makes the ranking of a mirrored pair depend on its parameters only;
+``episode_seeds="per-individual"`` gives every individual a seed of its own instead (how this
+differs from the paper's code: docs/training.md).
 
 The run directory and its config live in :mod:`hebbbench.training.run_dir`; a finished run acts
 through :mod:`hebbbench.training.run_agent`.
