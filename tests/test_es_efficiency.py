@@ -191,6 +191,6 @@ def test_cli_trains_with_pgpe_and_normalisation_and_names_registered_choices(tmp
     config = TrainConfig.from_file(tmp_path / "run" / "config.json")
     assert config.strategy == "pgpe" and config.observation_normalization
     assert main([*common, "--agent", "perceptron", "--out", str(tmp_path / "other")]) == 2
-    assert "allowed agents: static, lstm, hebbian, shared" in capsys.readouterr().err
+    assert "allowed agents: static, lstm, hebbian, modulated, shared" in capsys.readouterr().err
     assert main(["train", "--resume", str(tmp_path / "run"), "--strategy", "openai-es"]) == 2
     assert "drop --strategy" in capsys.readouterr().err
