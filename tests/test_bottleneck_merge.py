@@ -1,6 +1,7 @@
 """Evolve-and-merge and EM-style alternation over tied Hebbian rules (hebbbench.es.merge),
 on small vectors with made-up fitness."""
 
+import dataclasses
 import io
 import pickle
 
@@ -234,3 +235,34 @@ def test_an_em_state_continues_with_the_same_numbers():
     restored.load_state_dict(state)
     for (pop_a, log_a), (pop_b, log_b) in zip(expected, _run(restored, 6)):
         assert torch.equal(pop_a, pop_b) and log_a == log_b
+
+
+
+def test_the_trainer_runs_evolve_merge_with_real_merges_and_resumes_it_exactly(tmp_path):
+    from helpers import outcomes
+
+    from hebbbench.training.train import TrainConfig, read_log, resume, train
+
+    config = TrainConfig(agent="hebbian", task="ant", population=4, generations=3, seed=2, max_episode_steps=8,
+                         backend="inprocess", strategy="evolve-merge",
+                         es={"merge_every": 1, "merge_factor": 0.01, "target_rules": 30, "lr": 0.05})
+    straight = train(config, tmp_path / "straight", progress=False)
+    assert [row["rules"] for row in read_log(straight)] == [123, 30, 30]  # after each generation's merge
+    stopped = train(dataclasses.replace(config, generations=2), tmp_path / "stopped", progress=False)
+    resume(stopped, generations=3, progress=False)
+    assert outcomes(stopped) == outcomes(straight)
+
+
+def test_the_trainer_tells_a_rule_tying_strategy_where_the_cars_rules_start():
+    """The car's rule coefficients lie after its conv weights (1,362 of them)."""
+    from hebbbench.agents import hebbian_slice
+    from hebbbench.training.run_dir import TrainConfig, make_strategy
+
+    config = TrainConfig(agent="hebbian", task="car", population=4, strategy="em-rules", es={"rules": 8})
+    strategy = make_strategy(config)
+    where = hebbian_slice("hebbian", "car")
+    assert (strategy.rule_start, strategy.rule_stop) == (where.start, where.stop) == (1362, 458002)
+    rules = strategy.ask()[:, where].reshape(4, -1, 5)
+    assert len(torch.unique(rules[0], dim=0)) <= 8
+    with pytest.raises(ValueError, match="agent 'static' has none"):
+        TrainConfig(agent="static", task="car", strategy="evolve-merge")

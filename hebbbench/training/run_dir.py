@@ -159,6 +159,9 @@ class TrainConfig:
             raise ValueError(f"the {MIXTURE_STRATEGY} strategy samples shared rules, and only it trains them: "
                              f"agent {SHARED_AGENT!r} goes with strategy {MIXTURE_STRATEGY!r}, got agent "
                              f"{self.agent!r} with strategy {self.strategy!r}")
+        if getattr(STRATEGIES[self.strategy], "ties_rules", False) and hebbian_slice(self.agent, self.task) is None:
+            raise ValueError(f"the {self.strategy} strategy ties learning rules between synapses; agent "
+                             f"{self.agent!r} has none: use a Hebbian family (hebbian, modulated)")
         if not isinstance(self.observation_normalization, bool):
             raise ValueError(f"observation_normalization must be true or false, got {self.observation_normalization!r}")
         if self.observation_normalization and architecture(self.task).conv_front_end:
@@ -236,7 +239,8 @@ def make_strategy(config: TrainConfig) -> Strategy:
     N(0, 1)).
 
     ``shared``: lambda [N, M] and mu [M, 5]; the car's conv weights (the vector's head, before
-    the rules) are the mixture ES's plain Gaussian block."""
+    the rules) are the mixture ES's plain Gaussian block. A strategy that ties rules between
+    synapses (``ties_rules``: evolve-merge, em-rules) is told where the rules lie."""
     if config.agent == SHARED_AGENT:
         synapses = hebbian_synapses(config.task)
         return GaussianMixtureES(synapses, rules_for_rho(synapses, config.rho),
@@ -246,7 +250,9 @@ def make_strategy(config: TrainConfig) -> Strategy:
     generator = torch.Generator().manual_seed(config.seed)
     mean = initial_parameters(config.agent, config.task, config.init, config.init_std, generator)
     strategy = STRATEGIES[config.strategy]
-    return strategy(mean, strategy.config_class(population_size=config.population, **config.es), seed=config.seed)
+    extra = {"rule_slice": hebbian_slice(config.agent, config.task)} if getattr(strategy, "ties_rules", False) else {}
+    return strategy(mean, strategy.config_class(population_size=config.population, **config.es), seed=config.seed,
+                    **extra)
 
 
 def initial_observation_stats(config: TrainConfig) -> ObservationStats | None:
