@@ -270,11 +270,36 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
     """Print the board as a text table, markdown or HTML; or re-render its files (``--write``)."""
     from hebbbench import leaderboard
 
+    if args.paper:
+        return _paper_page(args)
     if args.write:
         leaderboard.write_board(args.leaderboard_dir)
         print(f"re-rendered {args.leaderboard_dir / 'README.md'} and {args.leaderboard_dir / 'index.html'}")
         return 0
     print(leaderboard.render(leaderboard.load_board(args.leaderboard_dir), args.format, args.task), end="")
+    return 0
+
+
+def _paper_page(args: argparse.Namespace) -> int:
+    """Print the reproduction tables, or write them into docs/reproduction.md (``--write``)."""
+    from hebbbench import leaderboard
+    from hebbbench.leaderboard import reproduction
+    from hebbbench.system.files import write_text_atomic
+
+    tasks = [args.task] if args.task else sorted(TASKS)  # ant, then car: the paper's table order
+    block = reproduction.paper_page(leaderboard.load_board(args.leaderboard_dir), args.leaderboard_dir, tasks)
+    if not args.write:
+        print(block, end="")
+        return 0
+    page = Path(args.leaderboard_dir).resolve().parent / reproduction.PAGE
+    if not page.is_file():
+        raise UserError(f"{page} does not exist: --paper --write updates the generated block of that page")
+    try:
+        text = reproduction.replace_block(page.read_text(encoding="utf-8"), block)
+    except ValueError as error:
+        raise UserError(f"{page}: {error}") from None
+    write_text_atomic(page, text)
+    print(f"wrote the generated block of {page}")
     return 0
 
 
@@ -429,7 +454,11 @@ def _add_leaderboard(sub: Any) -> None:
                             "html: the self-contained page of DIR/index.html")
     board.add_argument("--leaderboard-dir", **BOARD_DIR)
     board.add_argument("--write", action="store_true",
-                       help="instead of printing, re-render DIR/README.md and DIR/index.html from the submissions")
+                       help="instead of printing, re-render DIR/README.md and DIR/index.html from the submissions "
+                            "(with --paper: the generated block of docs/reproduction.md beside DIR)")
+    board.add_argument("--paper", action="store_true",
+                       help="the board's entries beside the paper's Tables 1 and 2, on the paper's folds (markdown: "
+                            "the generated block of docs/reproduction.md)")
     board.set_defaults(handler=_cmd_leaderboard)
 
 

@@ -1,0 +1,53 @@
+"""The reproduction page's tables are rendered from the board (``hebbbench leaderboard
+--paper``): the committed page must equal the command's output, and the rendering must put
+each entry beside the paper's row of its family."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hebbbench.cli import main
+from hebbbench.leaderboard import load_board
+from hebbbench.leaderboard.reproduction import BEGIN, END, paper_page, replace_block
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_committed_reproduction_page_holds_the_tables_the_board_renders_now():
+    page = (ROOT / "docs" / "reproduction.md").read_text(encoding="utf-8")
+    block = paper_page(load_board(ROOT / "leaderboard"), ROOT / "leaderboard", ("ant", "car"))
+    assert page[page.index(BEGIN):page.index(END) + len(END)] + "\n" == block, \
+        "docs/reproduction.md is stale: run `hebbbench leaderboard --paper --write`"
+
+
+def test_entries_stand_under_the_paper_row_of_their_family_and_others_come_last():
+    block = paper_page(load_board(ROOT / "leaderboard"), ROOT / "leaderboard", ("ant",))
+    lines = [line for line in block.splitlines() if line.startswith("| ")]
+    names = [line.split(" | ")[0] for line in lines]
+    shared = names.index("| paper: Shared (ρ = 128)")
+    assert names[shared + 1].startswith("| hebbbench: Shared rules (rho = 128)")
+    static = names.index("| paper: Static")
+    assert all(name.startswith("| hebbbench: Static") for name in names[static + 1:names.index("| paper: LSTM")])
+    assert all(name.endswith("(not in the paper)") for name in names[-2:])
+    assert any("PPO" in name for name in names[-2:]) and any("Random" in name for name in names[-2:])
+
+
+def test_paper_write_replaces_only_the_block_and_refuses_a_page_without_one(tmp_path, capsys):
+    board = tmp_path / "leaderboard"
+    (board / "submissions").mkdir(parents=True)
+    for source in sorted((ROOT / "leaderboard" / "submissions").glob("ant-random*.json")):
+        (board / "submissions" / source.name).write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "docs").mkdir()
+    page = tmp_path / "docs" / "reproduction.md"
+    page.write_text(f"intro\n\n{BEGIN}\nold\n{END}\n\nprose\n", encoding="utf-8")
+    assert main(["leaderboard", "--paper", "--write", "--leaderboard-dir", str(board)]) == 0
+    text = page.read_text(encoding="utf-8")
+    assert text.startswith("intro\n\n" + BEGIN) and text.endswith(END + "\n\nprose\n") and "old" not in text
+    assert "Random actions (not in the paper)" in text
+    page.write_text("no block here\n", encoding="utf-8")
+    assert main(["leaderboard", "--paper", "--write", "--leaderboard-dir", str(board)]) == 2
+    assert "has no generated block" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="no generated block"):
+        replace_block("text", "block")
