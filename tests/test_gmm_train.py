@@ -46,6 +46,8 @@ def test_tiny_shared_run_logs_the_diagnostics_and_is_an_agent(task, tmp_path):
         assert 0 < row["entropy"] <= np.log({"ant": 48, "car": 356}[task]) + 1e-6
         assert row["grad_norm_logits"] > 0 and row["grad_norm_means"] > 0
         assert (row["grad_norm_dense"] > 0) == (task == "car")
+        rules, synapses = {"ant": (48, 12_288), "car": (356, 91_328)}[task]
+        assert 1 <= row["rules_in_use"] <= rules and row["largest_rule_synapses"] >= synapses / rules
     assert json.loads((run_dir / "config.json").read_text())["strategy"] == "gaussian-mixture"
     env = gym.make(get_variation(task, "default").env_id, max_episode_steps=3)
     made = load_agent_factory(run_dir)(task, "whatever", env.observation_space, env.action_space)
@@ -78,3 +80,14 @@ def test_rho_is_checked(tmp_path, capsys):
     assert main(["train", "--agent", "shared", "--task", "ant", "--rho", "0", "--out",
                  str(tmp_path / "x")]) == 2
     assert "rho" in capsys.readouterr().err
+
+
+def test_a_shared_runs_plot_has_the_mixtures_panel_beside_the_curve(tmp_path):
+    from PIL import Image
+
+    run_dir = train(_config("ant", generations=1), tmp_path / "shared", progress=False)
+    plain = train(TrainConfig(agent="hebbian", task="ant", population=4, generations=1, max_episode_steps=10,
+                              backend="inprocess"), tmp_path / "hebbian", progress=False)
+    assert main(["plot", str(run_dir)]) == 0 and main(["plot", str(plain)]) == 0
+    wide = Image.open(tmp_path / "shared-learning-curve.png").size[0]
+    assert wide > 1.5 * Image.open(tmp_path / "hebbian-learning-curve.png").size[0]
