@@ -5,6 +5,10 @@ The paper's shared-rule model (eq. 3): every synapse ``n`` of ``N`` draws a rule
 ``h_n ~ N(mu_k, sigma^2 I_5)``. The search parameters are the mixing logits
 ``lambda`` ``[N, M]`` (start 0, uniform assignment) and the rule means ``mu`` ``[M, 5]``
 (start N(0, 1)); ``sigma`` is fixed (by default; ``sigma_decay`` may shrink it per generation).
+Two of the paper's post-hoc variants (section 5.5) are config settings: the means' initial
+std (``means_init_std``; the paper tried N(0, 10)) and a random fixed assignment instead of
+learned mixing weights (``assignment="random-fixed"``: synapse n always draws its rule
+``a_n``, chosen uniformly from the seed, and lambda is never updated).
 
 ``tell`` ascends the score-function estimate of eq. 2,
 ``g = 1/P sum_i f_i grad log p(h_i | mu, lambda)``, with ``f`` the centered-rank,
@@ -39,6 +43,9 @@ from hebbbench.es.openai_es import shape_fitness
 from hebbbench.es.population import ExplicitPopulation
 
 _COEFFICIENTS = 5
+#: How synapses choose their rule: learned mixing weights (the paper's method) or one rule
+#: each, drawn at random once (the paper's post-hoc variant).
+ASSIGNMENTS = ("learned", "random-fixed")
 
 
 def rules_for_rho(num_synapses: int, rho: int | str) -> int:
@@ -137,6 +144,39 @@ def mixture_score_gradient(logits: torch.Tensor, means: torch.Tensor, sigma: flo
     return grad_logits, grad_means
 
 
+def assigned_score_gradient(means: torch.Tensor, sigma: float, rules: torch.Tensor, weights: torch.Tensor,
+                            assignment: torch.Tensor) -> torch.Tensor:
+    """``1/P sum_i w_i grad_mu log p(h_i | mu)`` for a fixed hard assignment, ``[M, 5]``.
+
+    With synapse n bound to rule ``a_n`` (``assignment`` ``[N]``), ``log p(h) = sum_n
+    log N(h_n | mu_{a_n}, sigma)`` has no sum over rules, so
+    ``d log p / d mu_k = sum_{n: a_n = k} (h_n - mu_k) / sigma^2``: one weighted sum over the
+    population (``[N, 5]``) scattered onto the rules. ``means`` ``[M, 5]``, ``rules``
+    ``[P, N, 5]``, ``weights`` ``[P]``. Computes on ``means``' device.
+    """
+    population, synapses, _ = rules.shape
+    dtype, device = means.dtype, means.device
+    weights = weights.to(device=device, dtype=dtype)
+    assignment = assignment.to(device)
+    weighted_h = (weights @ rules.to(device).reshape(population, -1)).view(synapses, _COEFFICIENTS)  # sum_i w_i h_i
+    per_rule = torch.zeros_like(means).index_add_(0, assignment, weighted_h)  # [M, 5]
+    counts = torch.bincount(assignment, minlength=means.shape[0]).to(dtype)  # synapses per rule, [M]
+    return (per_rule - means * (counts * weights.sum())[:, None]) / (sigma**2 * population)
+
+
+def random_assignment(num_synapses: int, num_rules: int, generator: torch.Generator) -> torch.Tensor:
+    """Each synapse's fixed rule, drawn uniformly and independently from ``generator``: ``[N]``
+    int64 in ``[0, M)`` (about ``N / M`` synapses per rule, not exactly)."""
+    return torch.randint(num_rules, (num_synapses,), generator=generator)
+
+
+def assignment_usage(assignment: torch.Tensor, num_rules: int) -> dict[str, int]:
+    """:func:`rule_usage` of a fixed hard assignment ``[N]``: the rules some synapse uses
+    and the synapses of the most used one."""
+    counts = torch.bincount(assignment.cpu(), minlength=num_rules)
+    return {"rules_in_use": int((counts > 0).sum()), "largest_rule_synapses": int(counts.max())}
+
+
 def mean_entropy(logits: torch.Tensor, chunk_elements: int = 2**24) -> float:
     """Mean over synapses of the entropy (nats) of ``softmax(lambda_n)``; uniform is log M."""
     synapses, num_rules = logits.shape
@@ -171,6 +211,14 @@ class GaussianMixtureESConfig:
     ``population_size``: individuals per generation, not mirrored (mixture sampling).
     ``chunk_elements``: size of the working block ``[individuals, synapses, M]`` of the
     gradient (2^24 float32 = 64 MiB); it changes memory and speed, never the numbers' meaning.
+
+    The paper's post-hoc variants (section 5.5; the defaults are its pre-planned setting):
+    ``means_init_std``: the rule means start at N(0, means_init_std^2) (default 1; the
+    paper's "N(0, 10)" is std 10, as its N(h | mu, sigma) takes a std and torch's
+    ``Normal(loc, scale)`` too). ``assignment``: ``"learned"`` (mixing logits lambda,
+    updated by the gradient) or ``"random-fixed"`` (every synapse bound for the whole run to
+    one rule drawn uniformly from the seed; lambda stays 0 and unused, only the means and
+    the dense block learn).
     """
 
     population_size: int
@@ -184,11 +232,22 @@ class GaussianMixtureESConfig:
     adam_beta1: float = 0.9
     adam_beta2: float = 0.999
     adam_eps: float = 1e-8
+    means_init_std: float = 1.0
+    assignment: str = "learned"
 
     def __post_init__(self) -> None:
         if self.population_size < 2:
             raise ValueError(f"population_size must be at least 2, got {self.population_size}")
-        check_settings(self, positive=("chunk_elements", "dense_sigma"), optimizers=("sgd", "adam"))
+        check_settings(self, positive=("chunk_elements", "dense_sigma", "means_init_std"),
+                       optimizers=("sgd", "adam"))
+        if self.assignment not in ASSIGNMENTS:
+            raise ValueError(f"assignment must be one of {', '.join(map(repr, ASSIGNMENTS))}, "
+                             f"got {self.assignment!r}")
+
+    @property
+    def fixed_assignment(self) -> bool:
+        """Whether synapses keep one random rule (``assignment="random-fixed"``)."""
+        return self.assignment == "random-fixed"
 
 
 class GaussianMixtureES(ScheduledStrategy):
@@ -199,7 +258,8 @@ class GaussianMixtureES(ScheduledStrategy):
         num_rules: M, the shared rules (see :func:`rules_for_rho`).
         config: population size, sigma, optimiser and their decays.
         num_dense: evolved, non-plastic parameters sampled from ``N(mean, sigma^2)``.
-        seed: seeds the initial means (N(0, 1)) and every sample.
+        seed: seeds the initial means (N(0, means_init_std^2)), then the fixed assignment
+            (``assignment="random-fixed"``), then every sample.
         dtype: ``torch.float32`` (default) or ``torch.float64``.
         device: where lambda, mu, the optimiser's moments and the gradient live and compute
             (``"cuda"`` for the rho = 1 mixtures). Random numbers are drawn on the CPU, so
@@ -221,12 +281,16 @@ class GaussianMixtureES(ScheduledStrategy):
         self.device = torch.device(device)
         self._rng = torch.Generator().manual_seed(seed)
         self.logits = torch.zeros(num_synapses, num_rules, dtype=dtype, device=self.device)
-        self.means = torch.randn(num_rules, _COEFFICIENTS, generator=self._rng, dtype=dtype).to(self.device)
+        self.means = (torch.randn(num_rules, _COEFFICIENTS, generator=self._rng, dtype=dtype)
+                      * config.means_init_std).to(self.device)
+        #: ``[N]`` rule of each synapse when the assignment is fixed, else ``None``.
+        self.assignment = (random_assignment(num_synapses, num_rules, self._rng).to(self.device)
+                           if config.fixed_assignment else None)
         self.dense_mean = torch.zeros(num_dense, dtype=dtype, device=self.device)
         self._moments: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         if config.optimizer == "adam":
             self._moments = {name: (torch.zeros_like(p), torch.zeros_like(p))
-                             for name, p in self._parameters().items()}
+                             for name, p in self._learned_parameters().items()}
         self._grad_logits = torch.zeros_like(self.logits)
         self._rng_before_ask = self._rng.get_state()
         self._pending: tuple[torch.Tensor, torch.Tensor] | None = None
@@ -240,6 +304,13 @@ class GaussianMixtureES(ScheduledStrategy):
     def _parameters(self) -> dict[str, torch.Tensor]:
         return {"logits": self.logits, "means": self.means, "dense_mean": self.dense_mean}
 
+    def _learned_parameters(self) -> dict[str, torch.Tensor]:
+        """The parameters the optimiser moves: all but lambda under a fixed assignment."""
+        params = self._parameters()
+        if self.assignment is not None:
+            del params["logits"]
+        return params
+
     def ask(self) -> torch.Tensor:
         """Sample the generation: ``[P, num_dense + 5 N]`` (see the module docstring's layout)."""
         self._rng_before_ask = self._rng.get_state()
@@ -251,7 +322,8 @@ class GaussianMixtureES(ScheduledStrategy):
     def sample(self, seed: int, sigma: float | None = None) -> torch.Tensor:
         """One individual ``[num_dense + 5 N]`` of the current distribution, drawn from
         ``seed`` alone (the strategy's own random state is untouched): every synapse picks a
-        rule k ~ softmax(lambda_n) and takes N(mu_k, sigma^2). How the paper evaluated.
+        rule k ~ softmax(lambda_n) (its fixed rule under ``assignment="random-fixed"``) and
+        takes N(mu_k, sigma^2). How the paper evaluated.
         ``sigma``: the components' std (default: this generation's)."""
         rules, dense = self._draw(1, torch.Generator().manual_seed(int(seed)), sigma)
         return torch.cat([dense[0], rules[0].reshape(-1)]).cpu()
@@ -263,20 +335,30 @@ class GaussianMixtureES(ScheduledStrategy):
         for the dense block)."""
         dense_sigma = self.config.dense_sigma if sigma is None else sigma
         sigma = self.sigma if sigma is None else sigma
-        N, M = self.num_synapses, self.num_rules
-        dtype = self.logits.dtype
-        uniforms = torch.rand(N, count, generator=generator, dtype=torch.float64).to(self.device)
+        N, dtype = self.num_synapses, self.logits.dtype
+        uniforms = None
+        if self.assignment is None:
+            uniforms = torch.rand(N, count, generator=generator, dtype=torch.float64).to(self.device)
         noise = torch.randn(count, N, _COEFFICIENTS, generator=generator, dtype=dtype).to(self.device)
         dense_noise = torch.randn(count, self.num_dense, generator=generator, dtype=dtype).to(self.device)
-        components = torch.empty(N, count, dtype=torch.long, device=self.device)
+        if uniforms is None:
+            rules = noise.mul_(sigma).add_(self.means[self.assignment])  # [count, N, 5]
+        else:
+            rules = noise.mul_(sigma).add_(self.means[self._components(uniforms).T])
+        dense = dense_noise.mul_(dense_sigma).add_(self.dense_mean)
+        return rules, dense
+
+    def _components(self, uniforms: torch.Tensor) -> torch.Tensor:
+        """Inverse-CDF sampling of ``k ~ softmax(lambda_n)``: uniforms ``[N, count]`` -> rule
+        indices ``[N, count]``, in blocks of rows to bound the CDF's size."""
+        N, M = self.num_synapses, self.num_rules
+        components = torch.empty(N, uniforms.shape[1], dtype=torch.long, device=self.device)
         step = _rows_per_chunk(N, M, self.chunk_elements)
-        for start in range(0, N, step):  # inverse-CDF sampling of k ~ softmax(lambda_n)
+        for start in range(0, N, step):
             cdf = torch.softmax(self.logits[start:start + step].to(torch.float64), 1).cumsum_(1)
             u = uniforms[start:start + step] * cdf[:, -1:]
             components[start:start + step] = torch.searchsorted(cdf, u).clamp_(max=M - 1)
-        rules = noise.mul_(sigma).add_(self.means[components.T])  # [count, N, 5]
-        dense = dense_noise.mul_(dense_sigma).add_(self.dense_mean)
-        return rules, dense
+        return components
 
     def compact_population(self) -> ExplicitPopulation:
         """The population of the last ``ask()``, given explicitly: rebuilding a sample needs
@@ -293,7 +375,8 @@ class GaussianMixtureES(ScheduledStrategy):
         ``grad_norm_dense`` (Frobenius norms of the ascent gradient), ``rules_in_use`` (rules
         that are some synapse's most probable one) and ``largest_rule_synapses`` (synapses
         whose most probable rule is the most popular one), and ``sigma``/``lr`` as used in
-        this update.
+        this update. Under a fixed assignment lambda neither moves nor has a gradient
+        (``grad_norm_logits`` 0) and the entropy is 0 (every synapse's rule is certain).
         """
         if self._pending is None:
             raise RuntimeError("tell() needs a population from ask() first")
@@ -301,22 +384,32 @@ class GaussianMixtureES(ScheduledStrategy):
         rules, dense = self._pending
         sigma, lr = self.sigma, self.lr
         shaped = shape_fitness(fitness)
-        grad_logits, grad_means = mixture_score_gradient(
-            self.logits, self.means, sigma, rules, shaped, self.chunk_elements,
-            out=self._grad_logits)
+        if self.assignment is None:
+            grad_logits, grad_means = mixture_score_gradient(
+                self.logits, self.means, sigma, rules, shaped, self.chunk_elements,
+                out=self._grad_logits)
+        else:
+            grad_logits = self._grad_logits  # stays 0: lambda is not a parameter here
+            grad_means = assigned_score_gradient(self.means, sigma, rules, shaped, self.assignment)
         weights = shaped.to(device=dense.device, dtype=dense.dtype)[:, None]
         grad_dense = ((dense - self.dense_mean) * weights).mean(dim=0) / self.config.dense_sigma**2
         grads = {"logits": grad_logits, "means": grad_means, "dense_mean": grad_dense}
         stats = {f"grad_norm_{name.removesuffix('_mean')}": float(torch.linalg.vector_norm(g))
                  for name, g in grads.items()}
         self.generation += 1
-        for name, param in self._parameters().items():
+        for name, param in self._learned_parameters().items():
             self._step(name, param, grads[name], lr)
-        stats.update(sigma=sigma, lr=lr, entropy=mean_entropy(self.logits, self.chunk_elements),
-                     **rule_usage(self.logits, self.chunk_elements))
+        stats.update(sigma=sigma, lr=lr, **self._assignment_stats())
         self._pending = self._asked = None
         self._rng_before_ask = self._rng.get_state()
         return stats
+
+    def _assignment_stats(self) -> dict[str, float]:
+        """``entropy``, ``rules_in_use`` and ``largest_rule_synapses`` of the current assignment."""
+        if self.assignment is not None:
+            return {"entropy": 0.0, **assignment_usage(self.assignment, self.num_rules)}
+        return {"entropy": mean_entropy(self.logits, self.chunk_elements),
+                **rule_usage(self.logits, self.chunk_elements)}
 
     def _step(self, name: str, param: torch.Tensor, grad: torch.Tensor, lr: float) -> None:
         """One ascent step on ``param`` in place, in blocks to bound the temporaries."""
@@ -327,8 +420,9 @@ class GaussianMixtureES(ScheduledStrategy):
     def solution(self) -> torch.Tensor:
         """The individual the distribution stands for, ``[num_dense + 5 N]``: the dense mean,
         then each synapse's most probable rule mean (its mode; ties go to the lowest index,
-        so a uniform lambda gives every synapse rule 0)."""
-        rules = self.means[self.logits.argmax(dim=1)]
+        so a uniform lambda gives every synapse rule 0), or its fixed rule's mean."""
+        chosen = self.logits.argmax(dim=1) if self.assignment is None else self.assignment
+        rules = self.means[chosen]
         return torch.cat([self.dense_mean, rules.reshape(-1)]).cpu()
 
     def state_dict(self) -> dict[str, Any]:
@@ -345,19 +439,25 @@ class GaussianMixtureES(ScheduledStrategy):
             "shape": {"num_synapses": self.num_synapses, "num_rules": self.num_rules,
                       "num_dense": self.num_dense},
             "params": {name: p.cpu() for name, p in self._parameters().items()},
+            "assignment": None if self.assignment is None else self.assignment.cpu(),
             "moments": {name: (m.cpu(), v.cpu()) for name, (m, v) in self._moments.items()},
             "generation": self.generation,
             "rng": self._rng_before_ask.clone(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore a :meth:`state_dict`; N, M and the dense size must match this strategy's."""
+        """Restore a :meth:`state_dict`; N, M, the dense size and the assignment kind
+        (learned or random-fixed) must match this strategy's."""
         if state.get("kind") != "gaussian-mixture":
             raise ValueError(f"not a Gaussian-mixture ES state (kind {state.get('kind')!r})")
         mine = self.state_dict()["shape"]
         if state["shape"] != mine:
             raise ValueError(f"state is for {state['shape']}, this strategy is {mine}")
         config = GaussianMixtureESConfig(**state["config"])
+        if config.assignment != self.config.assignment:
+            raise ValueError(f"state is for assignment {config.assignment!r}, this strategy uses "
+                             f"{self.config.assignment!r}: a learned mixture and a random fixed "
+                             "assignment are different models")
         if (config.optimizer == "adam") != bool(self._moments):
             raise ValueError(f"state is for optimizer {config.optimizer!r}, this strategy uses "
                              f"{self.config.optimizer!r}")
@@ -365,6 +465,8 @@ class GaussianMixtureES(ScheduledStrategy):
         self.chunk_elements = config.chunk_elements
         for name, param in self._parameters().items():
             param.copy_(state["params"][name])
+        if self.assignment is not None:
+            self.assignment.copy_(state["assignment"])
         for name, (m, v) in self._moments.items():  # none saved for evaluation alone (best.pt): zeros
             saved = state.get("moments", {}).get(name, (torch.zeros_like(m), torch.zeros_like(v)))
             m.copy_(saved[0])

@@ -192,8 +192,8 @@ class TrainConfig:
             raise ValueError(f"unknown init {self.init!r}; allowed: {', '.join(INIT_SCHEMES)}")
         if self.agent == SHARED_AGENT and (self.init_std != 1.0 or self.init != "normal"):
             raise ValueError(f"init and init_std apply to the openai-es agents; the shared-rule mixture starts "
-                             f"its means at N(0, 1) as the paper, got init={self.init!r}, "
-                             f"init_std={self.init_std!r}")
+                             f"its means at N(0, 1) as the paper (es.means_init_std sets their std), "
+                             f"got init={self.init!r}, init_std={self.init_std!r}")
         es_config = STRATEGIES[self.strategy].config_class
         allowed = sorted(f.name for f in dataclasses.fields(es_config) if f.name != "population_size")
         unknown = sorted(set(self.es) - set(allowed))
