@@ -13,6 +13,8 @@ from hebbbench.es.gmm import (
     GaussianMixtureES,
     GaussianMixtureESConfig,
     assigned_score_gradient,
+    compact_state,
+    half_precision_logits,
     rules_for_rho,
 )
 
@@ -112,3 +114,24 @@ def test_bad_posthoc_settings_are_refused_naming_the_field(setting, message):
 
 def test_sixteen_rules_on_the_ant_is_rho_768():
     assert rules_for_rho(12_288, 768) == 16
+
+
+def test_a_compact_state_keeps_the_assignment_probabilities_within_a_small_total_variation():
+    es = _es(synapses=300, rules=50, optimizer="adam")
+    g = torch.Generator().manual_seed(1)
+    es.logits.copy_(20 * torch.randn(300, 50, generator=g) + 100 * torch.randn(300, 1, generator=g))
+    state = compact_state(es.state_dict())
+    assert state["params"]["logits"].dtype == torch.float16 and state["moments"] == {}
+    assert state["params"]["logits"].max(dim=1).values.eq(0).all()
+    assert es.logits.dtype == torch.float32  # the live strategy is untouched
+    twin = _es(synapses=300, rules=50, optimizer="sgd")  # a sampling strategy keeps no moments
+    twin.load_state_dict({**state, "config": {**state["config"], "optimizer": "sgd"}})
+    assert twin.logits.dtype == torch.float32
+    distance = 0.5 * (torch.softmax(es.logits.double(), 1) - torch.softmax(twin.logits.double(), 1)).abs().sum(1)
+    assert float(distance.max()) < 1e-3
+    torch.testing.assert_close(twin.means, es.means)
+
+
+def test_half_precision_logits_work_through_blocks_of_rows():
+    logits = torch.randn(37, 5, generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(half_precision_logits(logits, chunk_elements=7), half_precision_logits(logits))
