@@ -91,3 +91,21 @@ def test_a_shared_runs_plot_has_the_mixtures_panel_beside_the_curve(tmp_path):
     assert main(["plot", str(run_dir)]) == 0 and main(["plot", str(plain)]) == 0
     wide = Image.open(tmp_path / "shared-learning-curve.png").size[0]
     assert wide > 1.5 * Image.open(tmp_path / "hebbian-learning-curve.png").size[0]
+
+
+def test_a_tiny_random_fixed_run_keeps_its_assignment_and_is_an_agent_acting_with_it(tmp_path):
+    config = _config("ant", es={"assignment": "random-fixed", "means_init_std": 10.0})
+    run_dir = train(config, tmp_path / "run", progress=False)
+    rows = read_log(run_dir)
+    assert all(row["entropy"] == 0.0 and row["grad_norm_logits"] == 0.0 and row["grad_norm_means"] > 0
+               for row in rows)
+    saved = torch.load(run_dir / "best.pt")["strategy"]
+    fresh = make_strategy(config)
+    assert torch.equal(saved["assignment"], fresh.assignment)
+    assert torch.equal(saved["params"]["logits"], torch.zeros_like(fresh.logits))
+    env = gym.make(get_variation("ant", "default").env_id, max_episode_steps=3)
+    made = load_agent_factory(run_dir)("ant", "whatever", env.observation_space, env.action_space)
+    observation, _ = env.reset(seed=0)
+    made.reset(0)
+    env.step(made.act(observation))
+    env.close()
