@@ -1,0 +1,47 @@
+"""Draw docs/es-efficiency-pilots.png from the ES-efficiency pilots' logs in this folder and
+today's static-ant recipe's run (leaderboard/agents/ant-static-baseline), against env steps:
+``python docs/baseline-pilots/es-efficiency/plot.py``."""
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+HERE = Path(__file__).parent
+ROOT = HERE.parents[2]
+#: Log folder -> label; the first is the control (the old recipe, its own run).
+PILOTS = {
+    ROOT / "leaderboard/agents/ant-static-baseline": "today's recipe: OpenAI-ES, SGD, N(0, 1) (control)",
+    HERE / "ant-static-obsnorm": "+ observation normalisation",
+    HERE / "ant-static-pgpe": "PGPE + ClipUp (speed 0.74), N(0, 1)",
+    HERE / "ant-static-pgpe-obsnorm-fanin": "PGPE + ClipUp (0.3) + obs. norm., fan-in start, sigma 0.02",
+    HERE / "ant-static-pgpe-obsnorm-fast": "PGPE + ClipUp (3.0) + obs. norm., N(0, 1)",
+}
+BUDGET = 8e6  # env steps shown
+
+
+def _rows(folder: Path) -> list[dict]:
+    return [json.loads(line) for line in (folder / "log.jsonl").read_text().splitlines() if line.strip()]
+
+
+def main() -> None:
+    figure, axis = plt.subplots(figsize=(8.5, 4.8))
+    for folder, label in PILOTS.items():
+        if not (folder / "log.jsonl").is_file():
+            continue
+        rows = [r for r in _rows(folder) if r["env_steps"] <= BUDGET]
+        axis.plot([r["env_steps"] / 1e6 for r in rows], [r["fitness_mean"] for r in rows], marker=".", label=label)
+    axis.set_xlabel("env steps (millions)")
+    axis.set_ylabel("population mean fitness (500-step episodes)")
+    axis.set_title("Static ant, P = 128, long-front held out, seed 0 (2-core machine, 1 worker each)", fontsize=10)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(ROOT / "docs" / "es-efficiency-pilots.png", dpi=110)
+
+
+if __name__ == "__main__":
+    main()
