@@ -1,3 +1,3 @@
 """The package version, defined once (``pyproject.toml`` reads it too)."""
 
-__version__ = "0.4.1"
+__version__ = "0.5.0"

@@ -19,6 +19,7 @@ PILOTS = {
     HERE / "ant-static-pgpe": "PGPE + ClipUp (speed 0.74), N(0, 1)",
     HERE / "ant-static-pgpe-obsnorm-fanin": "PGPE + ClipUp (0.3) + obs. norm., fan-in start, sigma 0.02",
     HERE / "ant-static-pgpe-obsnorm-fast": "PGPE + ClipUp (3.0) + obs. norm., N(0, 1)",
+    HERE / "ant-static-control-seed1": "today's recipe, seed 1 (today's hebbbench)",
 }
 BUDGET = 8e6  # env steps shown
 
@@ -36,11 +37,34 @@ def main() -> None:
         axis.plot([r["env_steps"] / 1e6 for r in rows], [r["fitness_mean"] for r in rows], marker=".", label=label)
     axis.set_xlabel("env steps (millions)")
     axis.set_ylabel("population mean fitness (500-step episodes)")
-    axis.set_title("Static ant, P = 128, long-front held out, seed 0 (2-core machine, 1 worker each)", fontsize=10)
+    axis.set_title("Static ant, P = 128, long-front held out, seed 0 unless named (2-core machine, 1 worker each)",
+                   fontsize=10)
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(ROOT / "docs" / "es-efficiency-pilots.png", dpi=110)
+    print(table())
+
+
+def table(budgets: tuple[float, ...] = (1e6, 2e6, 3e6, 4e6, 6e6, 8e6), levels: tuple[float, ...] = (25, 50)) -> str:
+    """Markdown: each pilot's population-mean fitness at env-step budgets (the mean of the
+    last three generations within the budget, smoothing one-generation noise), and the env
+    steps at which the mean first reached each level."""
+    heads = [f"{b / 1e6:g}M" for b in budgets] + [f"steps to {level:g}" for level in levels]
+    lines = ["| pilot | " + " | ".join(heads) + " |", "|" + "---|" * (len(heads) + 1)]
+    for folder, label in PILOTS.items():
+        if not (folder / "log.jsonl").is_file():
+            continue
+        rows = _rows(folder)
+        cells = []
+        for budget in budgets:
+            within = [r["fitness_mean"] for r in rows if r["env_steps"] <= budget]
+            cells.append(f"{sum(within[-3:]) / 3:.1f}" if len(within) >= 3 and rows[-1]["env_steps"] >= budget else "-")
+        for level in levels:
+            reached = next((r["env_steps"] for r in rows if r["fitness_mean"] >= level), None)
+            cells.append(f"{reached / 1e6:.2f}M" if reached else f"not by {rows[-1]['env_steps'] / 1e6:.1f}M")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
