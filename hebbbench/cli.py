@@ -161,6 +161,15 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_snapshot(args: argparse.Namespace) -> int:
+    """Copy what a run directory's agent reads into a new folder (a board entry's files)."""
+    from hebbbench.training.snapshot import snapshot
+
+    out = snapshot(args.run_dir, args.out)
+    print(f"snapshot of {args.run_dir} in {out} (evaluate it: {_evaluate_command(out)})")
+    return 0
+
+
 def _agent_options(pairs: Sequence[str] | None) -> dict[str, object]:
     """``--agent-option KEY=VALUE`` pairs as a dict; VALUE is read as JSON (``0.1``, ``true``,
     ``null``) where it parses, as a string otherwise (``final``)."""
@@ -342,7 +351,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"hebbbench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_envs, _add_train, _add_plot, _add_evaluate, _add_submit, _add_leaderboard, _add_verify):
+    for add in (_add_envs, _add_train, _add_plot, _add_snapshot, _add_evaluate, _add_submit, _add_leaderboard,
+                _add_verify):
         add(sub)
     return parser
 
@@ -376,6 +386,18 @@ def _add_plot(sub: Any) -> None:
     plot.add_argument("run_dir", metavar="RUN_DIR", help="a training run directory (hebbbench train --out)")
     plot.add_argument("--out", help="PNG path (default: RUN_DIR-learning-curve.png)")
     plot.set_defaults(handler=_cmd_plot)
+
+
+def _add_snapshot(sub: Any) -> None:
+    """``hebbbench snapshot``."""
+    shot = sub.add_parser("snapshot", help="copy what a run directory's agent reads into a new folder",
+                          description="Write a snapshot of a training run for the board: its config, agent file, "
+                                      "log and the best and final distributions, without the optimiser's state "
+                                      "(which only --resume needs). It evaluates as the run does and cannot be "
+                                      "resumed.")
+    shot.add_argument("run_dir", metavar="RUN_DIR", help="a training run directory (hebbbench train --out)")
+    shot.add_argument("out", metavar="OUT", help="a new or empty folder for the snapshot")
+    shot.set_defaults(handler=_cmd_snapshot)
 
 
 def _add_evaluate(sub: Any) -> None:

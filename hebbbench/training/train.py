@@ -227,6 +227,9 @@ def _resume(run_dir: Path, progress: bool, callbacks: Iterable[CallbackLike], **
         # The saved worker count and Ray address belonged to the old backend.
         given = {"workers": None, "ray_address": None, **given}
     checkpoint = load_state(run_dir / CHECKPOINT_FILE)
+    if checkpoint.get("snapshot"):
+        raise ValueError(f"{str(run_dir)!r} is a snapshot (hebbbench snapshot): it keeps what evaluation reads, not "
+                         "the optimiser's state a run continues with; resume the run directory it was taken from")
     _check_unedited(config, checkpoint.get("config"), run_dir)
     done = checkpoint["generation"]
     if "generations" in given and given["generations"] <= done:
