@@ -225,6 +225,7 @@ class BatchedPolicy:
         self.normalizer = normalizer
         self.arch = architecture(task)
         self.device = torch.device(device)
+        self._normalise = None if normalizer is None else normalizer.on(self.device)
         population = torch.as_tensor(population, dtype=torch.float32).to(self.device)
         self.params = {k: v.contiguous() for k, v in param_layout(self.agent, task).split(population).items()}
         self.size = population.shape[0]
@@ -243,8 +244,8 @@ class BatchedPolicy:
                               self.params["conv.2"])
         else:
             x = torch.as_tensor(np.asarray(observations), dtype=torch.float32).to(self.device)
-            if self.normalizer is not None:
-                x = self.normalizer(x)
+            if self._normalise is not None:
+                x = self._normalise(x)
         action = self.arch.to_action(self._dense(x))
         return torch.nan_to_num(action, nan=0.0, posinf=0.0, neginf=0.0).cpu().numpy()
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -40,12 +41,22 @@ class ObservationNormalizer:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """Observations ``[K, F]`` -> normalised ``[K, F]`` (same dtype and device)."""
-        if x.shape[-1] != len(self.mean):
-            raise ValueError(f"this normaliser is for {len(self.mean)} features, the observations have "
-                             f"{x.shape[-1]}")
-        mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device)
-        std = torch.tensor(self.std, dtype=x.dtype, device=x.device)
-        return torch.clamp((x - mean) / std, -OBSERVATION_CLIP, OBSERVATION_CLIP)
+        return self.on(x.device, x.dtype)(x)
+
+    def on(self, device: str | torch.device,
+           dtype: torch.dtype = torch.float32) -> Callable[[torch.Tensor], torch.Tensor]:
+        """This transform with its mean and std already on ``device`` as ``dtype``: what a
+        policy applies at every step (the tensors are built once, not per step)."""
+        mean = torch.tensor(self.mean, dtype=dtype, device=device)
+        std = torch.tensor(self.std, dtype=dtype, device=device)
+
+        def normalise(x: torch.Tensor) -> torch.Tensor:
+            if x.shape[-1] != len(self.mean):
+                raise ValueError(f"this normaliser is for {len(self.mean)} features, the observations have "
+                                 f"{x.shape[-1]}")
+            return torch.clamp((x - mean) / std, -OBSERVATION_CLIP, OBSERVATION_CLIP)
+
+        return normalise
 
 
 @dataclass(frozen=True)

@@ -83,20 +83,6 @@ def derived_seed(base: int, index: int) -> int:
     return int(np.random.SeedSequence((base, index)).generate_state(1)[0])
 
 
-@dataclass(frozen=True)
-class BatchResult:
-    """A batch's outcome: ``returns`` ``[K]`` float64, ``lengths`` ``[K]`` policy steps
-    (int64), and ``seconds`` the worker spent on it (wall clock). With observation
-    normalisation, each episode's per-feature sum and sum of squares of the observations
-    its policy acted on, ``[K, F]`` float64 (``lengths`` counts them); else ``None``."""
-
-    returns: np.ndarray
-    lengths: np.ndarray
-    seconds: float
-    observation_sums: np.ndarray | None = None
-    observation_squares: np.ndarray | None = None
-
-
 def split_batches(template: EpisodeBatch, population_size: int, workers: int) -> list[EpisodeBatch]:
     """Cut ``population_size`` individuals on ``template``'s variation into near-equal
     batches of at most :func:`lockstep_size`, at least one per worker (so every worker has work)."""
@@ -106,16 +92,25 @@ def split_batches(template: EpisodeBatch, population_size: int, workers: int) ->
     return [dataclasses.replace(template, start=start, stop=stop) for start, stop in zip(bounds, bounds[1:])]
 
 
-@dataclass
+@dataclass(frozen=True)
 class LockstepOutcome:
     """What :func:`play_lockstep` measured: ``returns`` ``[K]`` float64, ``lengths`` ``[K]``
-    int64, and with ``observation_stats`` the per-episode sums and sums of squares of the
-    observations acted on, ``[K, F]`` float64 (else ``None``)."""
+    policy steps (int64), and with observation statistics each episode's per-feature sum and
+    sum of squares of the observations its policy acted on, ``[K, F]`` float64 (``lengths``
+    counts them; else ``None``)."""
 
     returns: np.ndarray
     lengths: np.ndarray
     observation_sums: np.ndarray | None = None
     observation_squares: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class BatchResult(LockstepOutcome):
+    """A batch's outcome as a worker reports it: its :class:`LockstepOutcome` and the
+    ``seconds`` the worker spent on it (wall clock)."""
+
+    seconds: float = 0.0
 
 
 def play_lockstep(envs: Sequence[gym.Env], policy: Any, env_seeds: Sequence[int],
@@ -171,8 +166,8 @@ class EpisodeWorker:
                              batch.device, batch.normalizer)
         envs = self._envs_for(batch.env_id, batch.max_episode_steps, batch.size)
         played = play_lockstep(envs, policy, *batch.seeds(), observation_stats=batch.normalizer is not None)
-        return BatchResult(played.returns, played.lengths, time.perf_counter() - start, played.observation_sums,
-                           played.observation_squares)
+        return BatchResult(played.returns, played.lengths, played.observation_sums, played.observation_squares,
+                           seconds=time.perf_counter() - start)
 
     def _envs_for(self, env_id: str, max_episode_steps: int | None, count: int) -> list[gym.Env]:
         key = (env_id, max_episode_steps)

@@ -348,7 +348,7 @@ def config_values(config: TrainConfig) -> dict[str, Any]:
 
 
 def write_config(run_dir: Path, config: TrainConfig) -> None:
-    text = json.dumps(dataclasses.asdict(config), indent=2)
+    text = json.dumps(config_values(config), indent=2)
     write_atomic(run_dir / CONFIG_FILE, lambda handle: handle.write(text.encode()))
 
 

@@ -79,6 +79,7 @@ from hebbbench.training.run_dir import (
     save_checkpoint,
     write_config,
 )
+from hebbbench.training.snapshot import SNAPSHOT_KEY
 
 #: ``load_run_agent`` is re-exported for code that imported it from here; run directories' ``agent.py`` import it
 #: from :mod:`hebbbench.training.run_agent` (committed ones from the shim :mod:`hebbbench.train`).
@@ -227,7 +228,7 @@ def _resume(run_dir: Path, progress: bool, callbacks: Iterable[CallbackLike], **
         # The saved worker count and Ray address belonged to the old backend.
         given = {"workers": None, "ray_address": None, **given}
     checkpoint = load_state(run_dir / CHECKPOINT_FILE)
-    if checkpoint.get("snapshot"):
+    if checkpoint.get(SNAPSHOT_KEY):
         raise ValueError(f"{str(run_dir)!r} is a snapshot (hebbbench snapshot): it keeps what evaluation reads, not "
                          "the optimiser's state a run continues with; resume the run directory it was taken from")
     _check_unedited(config, checkpoint.get("config"), run_dir)
@@ -245,7 +246,7 @@ def _resume(run_dir: Path, progress: bool, callbacks: Iterable[CallbackLike], **
     write_config(run_dir, config)
     strategy = make_strategy(config)
     strategy.load_state_dict(state)
-    return run_generations(config, run_dir, strategy, progress, callbacks)
+    return run_generations(config, run_dir, strategy, progress, callbacks, checkpoint=checkpoint)
 
 
 def _check_unedited(config: TrainConfig, saved: dict[str, Any] | None, run_dir: Path) -> None:
@@ -264,7 +265,7 @@ def _check_unedited(config: TrainConfig, saved: dict[str, Any] | None, run_dir: 
 
 
 def run_generations(config: TrainConfig, run_dir: Path, strategy: Strategy, progress: bool = True,
-                    callbacks: Iterable[CallbackLike] = ()) -> Path:
+                    callbacks: Iterable[CallbackLike] = (), checkpoint: dict[str, Any] | None = None) -> Path:
     """Train from the checkpoint in ``run_dir`` to ``config.generations``: each generation is
     asked, played, scored and told (:func:`play_generation`), and its side effects are
     callbacks (:mod:`hebbbench.training.callbacks`): the run's own (best tracking, log row,
@@ -277,9 +278,10 @@ def run_generations(config: TrainConfig, run_dir: Path, strategy: Strategy, prog
     and how the generation ran: ``rollout_seconds`` (wall time of its episodes),
     ``worker_seconds`` (time workers spent playing them), ``bytes_sent`` (to workers),
     ``workers`` and ``worker_restarts`` (workers replaced after dying); ``device`` (where
-    the policies computed).
+    the policies computed). ``checkpoint``: the run's checkpoint if the caller has already
+    loaded it (resume), so that it is not read and checksummed twice.
     """
-    state = _restore(config, run_dir, strategy)
+    state = _restore(config, run_dir, strategy, checkpoint)
     backend = make_backend(config.backend, config.workers, config.ray_address)
     hooks = run_files(backend.workers, progress) + as_callbacks(callbacks)
     # Episodes run in lockstep with single-threaded envs: one torch thread per process
@@ -299,10 +301,13 @@ def run_generations(config: TrainConfig, run_dir: Path, strategy: Strategy, prog
     return run_dir
 
 
-def _restore(config: TrainConfig, run_dir: Path, strategy: Strategy) -> TrainingState:
-    """The state of the run's checkpoint. Rows of a generation that ran but was not
-    checkpointed are dropped (it runs again), and the checkpoint is rewritten with ``config``."""
-    checkpoint = load_state(run_dir / CHECKPOINT_FILE)  # only its counters are read here
+def _restore(config: TrainConfig, run_dir: Path, strategy: Strategy,
+             checkpoint: dict[str, Any] | None = None) -> TrainingState:
+    """The state of the run's checkpoint (read from ``run_dir`` unless given). Rows of a
+    generation that ran but was not checkpointed are dropped (it runs again), and the
+    checkpoint is rewritten with ``config``."""
+    if checkpoint is None:
+        checkpoint = load_state(run_dir / CHECKPOINT_FILE)  # only its counters are read here
     saved_stats = checkpoint.get("observation_stats")
     state = TrainingState(generation=checkpoint["generation"], env_steps=checkpoint["env_steps"],
                           seconds=checkpoint["seconds"],
