@@ -90,13 +90,16 @@ class Backend:
 
     name = ""
 
+    #: Whether the backend can join a running cluster at an ``address`` (Ray).
+    joins_cluster = False
+
     @classmethod
     def check(cls, workers: int | None, address: str | None) -> None:
         """``ValueError`` unless ``workers`` (``None``: the backend's default) and
         ``address`` (a cluster's, for backends that join one) suit this backend."""
         if workers is not None:
             int_at_least("workers", workers, 1)
-        if address is not None:
+        if address is not None and not cls.joins_cluster:
             raise ValueError(f"a Ray address applies only to the ray backend, not {cls.name!r}")
 
     def __init__(self, workers: int, max_failures: int = MAX_FAILURES) -> None:
@@ -345,10 +348,11 @@ class RayBackend(Backend):
 
     name = "ray"
 
+    joins_cluster = True
+
     @classmethod
     def check(cls, workers: int | None, address: str | None) -> None:
-        if workers is not None:
-            int_at_least("workers", workers, 1)
+        super().check(workers, address)
         if importlib.util.find_spec("ray") is None:
             raise ValueError("the ray backend needs Ray: pip install 'hebbbench[ray]' (or use the local backend)")
 
@@ -420,15 +424,18 @@ class RayBackend(Backend):
 BACKENDS = {cls.name: cls for cls in (InProcessBackend, LocalPoolBackend, RayBackend)}
 
 
-def check_backend(name: str, workers: int | None = None, address: str | None = None) -> None:
-    """Raise ``ValueError`` unless ``name``, ``workers`` and ``address`` make a backend."""
+def _backend_class(name: str) -> type[Backend]:
     if name not in BACKENDS:
         raise ValueError(f"unknown backend {name!r}; allowed: {', '.join(BACKENDS)}")
-    BACKENDS[name].check(workers, address)
+    return BACKENDS[name]
+
+
+def check_backend(name: str, workers: int | None = None, address: str | None = None) -> None:
+    """Raise ``ValueError`` unless ``name``, ``workers`` and ``address`` make a backend."""
+    _backend_class(name).check(workers, address)
 
 
 def make_backend(name: str = "local", workers: int | None = None, address: str | None = None) -> Backend:
     """The backend ``name`` (see :data:`BACKENDS`) with ``workers`` workers (default: one per
     core; for Ray on a cluster, one per cluster CPU). ``address`` is Ray's, for ``"ray"`` only."""
-    check_backend(name, workers, address)
-    return BACKENDS[name](workers, address)
+    return _backend_class(name)(workers, address)  # each backend checks its options
