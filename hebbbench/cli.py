@@ -165,7 +165,7 @@ def _cmd_snapshot(args: argparse.Namespace) -> int:
     """Copy what a run directory's agent reads into a new folder (a board entry's files)."""
     from hebbbench.training.snapshot import snapshot
 
-    out = snapshot(args.run_dir, args.out)
+    out = snapshot(args.run_dir, args.out, half_precision=args.half_precision)
     print(f"snapshot of {args.run_dir} in {out} (evaluate it: {_evaluate_command(out)})")
     return 0
 
@@ -397,6 +397,9 @@ def _add_snapshot(sub: Any) -> None:
                                       "resumed.")
     shot.add_argument("run_dir", metavar="RUN_DIR", help="a training run directory (hebbbench train --out)")
     shot.add_argument("out", metavar="OUT", help="a new or empty folder for the snapshot")
+    shot.add_argument("--half-precision", action="store_true",
+                      help="shared rules only: keep the best generation alone, lambda as float16 (half the "
+                           "bytes; a slightly different agent, evaluated as exported)")
     shot.set_defaults(handler=_cmd_snapshot)
 
 

@@ -224,7 +224,13 @@ def compact_state(state: dict[str, Any]) -> dict[str, Any]:
     like any state (the logits are widened on loading); samples drawn from it are those of a
     slightly different distribution, so a board entry made from it is evaluated as exported."""
     params = dict(state["params"])
-    params["logits"] = half_precision_logits(params["logits"])
+    logits = params["logits"]
+    if state["config"].get("assignment") == "random-fixed" and not logits.any():
+        # lambda is never read nor updated under a fixed assignment: one zero stands for all
+        # of them (loading broadcasts it back to [N, M]).
+        params["logits"] = torch.zeros((1, 1), dtype=torch.float16)
+    else:
+        params["logits"] = half_precision_logits(logits)
     return {**state, "params": params, "moments": {}}
 
 
@@ -296,6 +302,8 @@ class GaussianMixtureES(ScheduledStrategy):
     """
 
     config_class = GaussianMixtureESConfig
+    #: A saved state in about half the bytes, for sampling only (``hebbbench snapshot --half-precision``).
+    half_precision_state = staticmethod(compact_state)
 
     def __init__(self, num_synapses: int, num_rules: int, config: GaussianMixtureESConfig, *,
                  num_dense: int = 0, seed: int = 0, dtype: torch.dtype = torch.float32,

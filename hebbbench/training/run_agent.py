@@ -101,8 +101,11 @@ def load_run_agent(run_dir: str | Path, task: str, holdout: str | None = None, *
                          f"it held out {config.holdout!r}")
     path = run_dir / RUN_CHECKPOINTS[checkpoint]
     if not path.is_file():
-        raise ValueError(f"{str(run_dir)!r} has no {path.name} (runs of hebbbench 0.1 kept only the final "
-                         "distribution): evaluate it with --agent-option checkpoint=final")
+        other = "final" if checkpoint == "best" else "best"
+        why = ("runs of hebbbench 0.1 kept only the final distribution" if checkpoint == "best"
+               else "a half-precision snapshot keeps only the best generation")
+        raise ValueError(f"{str(run_dir)!r} has no {path.name} ({why}): evaluate it with "
+                         f"--agent-option checkpoint={other}")
     # Memory-mapped: the checkpoint's pages are read once into the strategy's tensors, and
     # evaluation workers on one machine share them in the page cache.
     saved = load_state(path)

@@ -64,6 +64,7 @@ from hebbbench.training.rollouts import Backend, make_backend
 from hebbbench.training.run_agent import AGENT_TEMPLATE, load_run_agent
 from hebbbench.training.run_dir import (
     AGENT_FILE,
+    BEST_FILE,
     CHECKPOINT_FILE,
     CONFIG_FILE,
     EPISODE_SEEDS,
@@ -155,6 +156,11 @@ def _run_locked(run_dir: Path) -> Iterator[None]:
         os.close(handle)
 
 
+def _snapshot_refusal(run_dir: Path) -> str:
+    return (f"{str(run_dir)!r} is a snapshot (hebbbench snapshot): it keeps what evaluation reads, not the "
+            "optimiser's state a run continues with; resume the run directory it was taken from")
+
+
 def _unstarted(run_dir: Path) -> bool:
     """Whether ``run_dir`` holds a run killed before its first checkpoint (nothing trained)."""
     return (run_dir / CONFIG_FILE).exists() and not (run_dir / CHECKPOINT_FILE).exists()
@@ -210,6 +216,8 @@ def resume(run_dir: str | Path, progress: bool = True, callbacks: Iterable[Callb
     callbacks = as_callbacks(callbacks)
     run_dir = Path(run_dir)
     if not (run_dir / CHECKPOINT_FILE).is_file():
+        if (run_dir / BEST_FILE).is_file() and load_state(run_dir / BEST_FILE).get(SNAPSHOT_KEY):
+            raise ValueError(_snapshot_refusal(run_dir))
         if _unstarted(run_dir):
             raise ValueError(f"{str(run_dir)!r} holds a run stopped before its first checkpoint, so there is "
                              "nothing to resume: delete the folder and start the run again with --out")
@@ -229,8 +237,7 @@ def _resume(run_dir: Path, progress: bool, callbacks: Iterable[CallbackLike], **
         given = {"workers": None, "ray_address": None, **given}
     checkpoint = load_state(run_dir / CHECKPOINT_FILE)
     if checkpoint.get(SNAPSHOT_KEY):
-        raise ValueError(f"{str(run_dir)!r} is a snapshot (hebbbench snapshot): it keeps what evaluation reads, not "
-                         "the optimiser's state a run continues with; resume the run directory it was taken from")
+        raise ValueError(_snapshot_refusal(run_dir))
     _check_unedited(config, checkpoint.get("config"), run_dir)
     done = checkpoint["generation"]
     if "generations" in given and given["generations"] <= done:
