@@ -267,7 +267,7 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     metadata = {
         "name": args.name, "authors": [a.strip() for a in args.authors.split(",") if a.strip()],
         "link": args.link, "agent_family": args.family, "generations": args.generations,
-        "population": args.population, "env_steps": args.env_steps,
+        "population": args.population, "env_steps": args.env_steps, "unverifiable": args.unverifiable,
     }
     path = leaderboard.submit(args.results, metadata, directory=args.leaderboard_dir, submitted=_now(),
                               new_board=args.new_board)
@@ -463,6 +463,9 @@ def _add_submit(sub: Any) -> None:
                         help="training budget of an evolution strategy: population size (default 0: not ES)")
     submit.add_argument("--env-steps", type=int, required=True,
                         help="training budget: environment steps in total, for any method (0 if untrained)")
+    submit.add_argument("--unverifiable", metavar="REASON",
+                        help="the entry publishes no agent files, and why (e.g. its state is kept outside the "
+                             "repository, with the state's sha256): the board says so where it shows verification")
     submit.add_argument("--leaderboard-dir", **BOARD_DIR)
     submit.add_argument("--new-board", action="store_true",
                         help="start a new board in --leaderboard-dir if it is not one yet (default: refuse)")

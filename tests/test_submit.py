@@ -370,3 +370,31 @@ def test_a_gradient_rl_entry_submits_with_env_steps_alone_and_shows_no_es_budget
     for page in ("README.md", "index.html"):
         text = (board / page).read_text()
         assert "2,007,040 env steps" in text and "0 gen x 0 pop" not in text
+
+
+def test_an_entry_without_agent_files_says_why_where_the_board_shows_verification(board, tmp_path, capsys):
+    from hebbbench.cli import main
+
+    results = write_json(tmp_path / "big.json", results_dict("ant", "long-front", seed=9))
+    reason = "best.pt (604 MB) kept outside the repository, sha256 0123abcd | not published"
+    assert main(["submit", str(results), "--name", "big state", "--authors", "A", "--family", "shared",
+                 "--generations", "2", "--population", "4", "--env-steps", "4000", "--unverifiable", reason,
+                 "--leaderboard-dir", str(board)]) == 0, capsys.readouterr().err
+    stored = json.loads((board / "submissions" / "ant-big-state.json").read_text())
+    assert stored["entry"]["unverifiable"] == reason and validate_submission(stored) == []
+    readme = (board / "README.md").read_text()
+    row = next(line for line in readme.splitlines() if "big state" in line)
+    assert ("no: unverifiable, best.pt \\(604 MB\\) kept outside the repository, sha256 0123abcd "
+            "\\| not published") in row
+    first = next(line for line in readme.splitlines() if "| first" in line)
+    assert "| no |" in first  # an entry that gives no reason is plainly unverified
+    assert "no: unverifiable, best.pt (604 MB)" in (board / "index.html").read_text()
+
+
+@pytest.mark.parametrize("reason", ["", "   ", "x" * 301, "état caché"])
+def test_an_unverifiable_reason_that_is_empty_too_long_or_not_ascii_is_refused(board, tmp_path, reason):
+    results = write_json(tmp_path / "r.json", results_dict("ant", "long-front", seed=10))
+    before = snapshot(board)
+    with pytest.raises(SubmissionError, match="unverifiable must say why in 1 to 300 printable ASCII"):
+        leaderboard.submit([results], dict(META, name="r", unverifiable=reason), directory=board, submitted=NOW)
+    assert snapshot(board) == before

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Sequence
 
 from hebbbench.envs import PAPER_HOLDOUT
-from hebbbench.leaderboard.paper import PAPER_TABLES
+from hebbbench.leaderboard.paper import PAPER_POSTHOC, PAPER_TABLES, posthoc_run
 from hebbbench.leaderboard.scores import score
 from hebbbench.leaderboard.sections import budget_label, verified_label, with_ci
+from hebbbench.leaderboard.text import md_escape
 
 #: Where the generated block lives, relative to the repository (the board folder's parent).
 PAGE = Path("docs") / "reproduction.md"
@@ -33,10 +34,17 @@ PAPER_FAMILIES = {"static": "Static", "lstm": "LSTM", "hebbian": "Hebbian", "sha
 
 def paper_page(submissions: Sequence[dict], board_dir: Path | str, tasks: Sequence[str] = ("ant", "car")) -> str:
     """The generated block (markdown, with its markers) for ``tasks``; ``board_dir`` is the
-    board folder, whose parent holds the entries' agent directories (for the shared rules' rho)."""
+    board folder, whose parent holds the entries' agent directories (their ``config.json``
+    gives a shared run's rho, its post-hoc settings and its training variations; their
+    ``log.jsonl`` the mixture's diagnostics)."""
     lines = [BEGIN, ""]
+    root = Path(board_dir).resolve().parent
     for task in tasks:
-        lines += _task_table(task, [s for s in submissions if s["task"] == task], Path(board_dir).resolve().parent)
+        mine = [s for s in submissions if s["task"] == task]
+        posthoc = [s for s in mine if s["entry"]["agent_family"] == "shared" and posthoc_run(_run_config(s, root))]
+        lines += _task_table(task, [s for s in mine if s not in posthoc], root)
+        if task == "ant":
+            lines += _posthoc_table(posthoc, root)
     return "\n".join(lines + [END]) + "\n"
 
 
@@ -62,10 +70,11 @@ def _task_table(task: str, submissions: Sequence[dict], root: Path) -> list[str]
         lines.append(f"| paper: {model} | {PAPER_BUDGETS[task]} | " + " | ".join(shown) + " | | |")
         for submission in _entries_for(model, submissions, root):
             placed.add(submission["id"])
-            lines.append(_entry_line(submission, columns, holdout))
+            lines.append(_entry_line(submission, columns, holdout, notes=_training_notes(submission, root)))
     others = [s for s in submissions if s["id"] not in placed and _fold(s, holdout) is not None]
     for submission in sorted(others, key=_steps):
-        lines.append(_entry_line(submission, columns, holdout, note="not in the paper"))
+        lines.append(_entry_line(submission, columns, holdout,
+                                 notes=_training_notes(submission, root) + ["not in the paper"]))
     return lines + [""]
 
 
@@ -81,11 +90,65 @@ def _entries_for(model: str, submissions: Sequence[dict], root: Path) -> list[di
 
 def _rho(submission: dict, root: Path) -> str:
     """The shared rules' rho of an entry, from its agent directory's config.json ("?" if absent)."""
-    path = root / submission["results"][0]["agent"].get("path", "") / "config.json"
+    return str(_run_config(submission, root).get("rho", "?"))
+
+
+def _training_notes(submission: dict, root: Path) -> list[str]:
+    """["trained on default only"] for a run that trained on the default variation alone (as
+    the paper's rho sweep), whose training mean then pools variations it never saw."""
+    return ["trained on default only"] if _run_config(submission, root).get("variations") == ["default"] else []
+
+
+def _agent_dir(submission: dict, root: Path) -> Path:
+    return root / submission["results"][0]["agent"].get("path", "")
+
+
+def _run_config(submission: dict, root: Path) -> dict:
+    """The ``config.json`` of the run an entry's agent directory came from ({} if it has none)."""
     try:
-        return str(json.loads(path.read_text(encoding="utf-8")).get("rho", "?"))
+        config = json.loads((_agent_dir(submission, root) / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return "?"
+        return {}
+    return config if isinstance(config, dict) else {}
+
+
+def _posthoc_table(submissions: Sequence[dict], root: Path) -> list[str]:
+    """The paper's post-hoc runs (section 5.5), each with the board's entries that repeat it
+    and the two diagnostics the paper observed: whether the mixing weights stayed uniform
+    (their entropy at the run's last generation, against log M of uniform weights) and how
+    the gradient on lambda compared with the one on mu (mean ratio of the logged norms)."""
+    lines = ["### ant: the paper's post-hoc shared-rule runs (section 5.5: default morphology, rho = 128)", "",
+             "| post-hoc run | paper | budget | default | mixing-weight entropy, first -> last generation "
+             "| gradient norm, mu / lambda (mean) | verified |",
+             "|---|---|---|---|---|---|---|"]
+    for run in PAPER_POSTHOC:
+        lines.append(f"| paper: {run['change']} | {run['paper']} | {PAPER_BUDGETS['ant']} | | | | |")
+        for submission in sorted((s for s in submissions if posthoc_run(_run_config(s, root)) is run), key=_steps):
+            results = _fold(submission, PAPER_HOLDOUT["ant"]) or submission["results"][0]
+            default = next(v["summary"] for v in results["variations"] if v["name"] == "default")
+            entropy, ratio = _mixture_diagnostics(submission, root)
+            lines.append(f"| hebbbench: {md_escape(submission['entry']['name'])} | | "
+                         f"{budget_label(submission['entry'])} | {default['mean']:.1f} ± {default['std']:.1f} "
+                         f"[{default['ci95'][0]:.1f}, {default['ci95'][1]:.1f}] | {entropy} | {ratio} | "
+                         f"{md_escape(verified_label(submission))} |")
+    return lines + [""]
+
+
+def _mixture_diagnostics(submission: dict, root: Path) -> tuple[str, str]:
+    """The entropy of the mixing weights (mean over synapses, nats) at the run's first and
+    last logged generations (lambda starts at 0, uniform weights: log M) and the mean ratio
+    of the gradient norms on mu and on lambda, from its ``log.jsonl`` ("-" if absent)."""
+    try:
+        rows = [json.loads(line) for line in (_agent_dir(submission, root) / "log.jsonl").read_text(
+            encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, ValueError):
+        return "-", "-"
+    entropies = [r["entropy"] for r in rows if isinstance(r.get("entropy"), (int, float))]
+    entropy = f"{entropies[0]:.3f} -> {entropies[-1]:.3f}" if entropies else "-"
+    ratios = [r["grad_norm_means"] / r["grad_norm_logits"] for r in rows
+              if isinstance(r.get("grad_norm_logits"), (int, float)) and r["grad_norm_logits"] > 0
+              and isinstance(r.get("grad_norm_means"), (int, float))]
+    return entropy, (f"{sum(ratios) / len(ratios):.0f}x" if ratios else "- (lambda not learned)")
 
 
 def _fold(submission: dict, holdout: str) -> dict | None:
@@ -96,7 +159,7 @@ def _steps(submission: dict) -> int:
     return submission["entry"]["budget"]["env_steps"]
 
 
-def _entry_line(submission: dict, columns: Sequence[str], holdout: str, note: str = "") -> str:
+def _entry_line(submission: dict, columns: Sequence[str], holdout: str, notes: Sequence[str] = ()) -> str:
     results = _fold(submission, holdout)
     by_name = {v["name"]: v for v in results["variations"]}
     cells = []
@@ -111,10 +174,10 @@ def _entry_line(submission: dict, columns: Sequence[str], holdout: str, note: st
     train = [v["returns"] for v in results["variations"] if v["split"] == "train"]
     pooled = score(train) if train else None
     training = with_ci(pooled.mean, pooled.mean_ci) if pooled else "-"
-    label = submission["entry"]["name"]
+    label = md_escape(submission["entry"]["name"])
     if not results["full_protocol"] or len(by_name) < len(columns):
         label += " (default only)" if set(by_name) == {"default"} else " (not every variation)"
-    if note:
-        label += f" ({note})"
+    if notes:
+        label += f" ({'; '.join(notes)})"
     return (f"| hebbbench: {label} | {budget_label(submission['entry'])} | " + " | ".join(cells)
-            + f" | {training} | {verified_label(submission) or 'no'} |")
+            + f" | {training} | {md_escape(verified_label(submission))} |")

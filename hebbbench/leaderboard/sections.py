@@ -67,10 +67,12 @@ def verified_label(submission: Mapping[str, Any], claimed: Score | None = None) 
     """How far ``submission`` was verified, with the submitter's held-out mean (``claimed``)
     beside the verifier's: e.g. ``exact, 20 secret seeds (claimed 114.0)``,
     ``statistical, not replayable, 20 secret seeds (claimed 1.5)``, ``FAILED (claimed 1000.0)``,
-    ``legacy exact (5 submitted seeds)`` for a record of the old verify, or ``no``."""
+    ``legacy exact (5 submitted seeds)`` for a record of the old verify, or ``no`` (with the
+    entry's reason where it publishes no agent files: ``no: unverifiable, ...``)."""
     record = submission.get("verification")
     if not record:
-        return "no"
+        reason = submission["entry"].get("unverifiable")
+        return f"no: unverifiable, {reason}" if reason else "no"
     if not records.is_measured(submission):
         return f"legacy {record['level'] if record['level'] != 'failed' else 'FAILED'} ({record['episodes']} " \
                "submitted seeds)"
@@ -79,7 +81,7 @@ def verified_label(submission: Mapping[str, Any], claimed: Score | None = None) 
     if record["level"] == "failed":
         return f"FAILED {claim}"
     replay = "" if record["level"] == "exact" else ", not replayable"
-    return f"{record['level']}{replay}, {seeds} secret seeds {claim}"
+    return f"{record['level']}{replay}, {seeds} secret seeds {claim}".rstrip()
 
 
 #: The longest reason for no sandbox a board cell shows (the package's own are under 100).

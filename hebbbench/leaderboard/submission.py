@@ -32,6 +32,8 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 _PRINTABLE_ASCII = re.compile(r"[ -~]+")
 _SUBMISSION_KEYS = {"schema", "id", "submitted", "task", "folds", "full_protocol", "entry", "results", "verification"}
 MAX_AUTHORS = 50
+#: The longest reason an entry may give for publishing no agent files.
+MAX_UNVERIFIABLE_REASON = 300
 
 
 class SubmissionError(ValueError):
@@ -170,11 +172,13 @@ def _is_task(value: Any) -> bool:
 
 def make_submission(results: Sequence[dict], *, name: str, authors: Sequence[str], link: str | None,
                     agent_family: str, generations: int, population: int, env_steps: int,
-                    submitted: str) -> dict:
+                    submitted: str, unverifiable: str | None = None) -> dict:
     """Wrap results files (one per fold) and the entry's metadata in a submission object.
 
     Nothing is checked here; :func:`validate_submission` does that. ``submitted`` is an
-    ISO 8601 UTC time stamp. Results are stored in fold (registry) order.
+    ISO 8601 UTC time stamp. Results are stored in fold (registry) order. ``unverifiable``:
+    why the entry's agent files are not published (e.g. a 604 MB state kept outside the
+    repository, with its sha256), so that the board says why it shows no verification.
     """
     task = next((r.get("task") for r in results if isinstance(r, dict)), None)
     ordered = sorted(results, key=fold_index)
@@ -191,6 +195,7 @@ def make_submission(results: Sequence[dict], *, name: str, authors: Sequence[str
             "link": link,
             "agent_family": agent_family,
             "budget": {"generations": generations, "population": population, "env_steps": env_steps},
+            **({"unverifiable": unverifiable} if unverifiable is not None else {}),
         },
         "results": list(ordered),
         "verification": None,
@@ -272,9 +277,15 @@ def _entry_problems(entry: Any) -> list[str]:
     if not (isinstance(authors, list) and 0 < len(authors) <= MAX_AUTHORS
             and all(isinstance(a, str) and a.strip() and len(a) <= 200 for a in authors)):
         problems.append(f"authors must be a non-empty list of at most {MAX_AUTHORS} names, each at most 200 characters")
-    unknown = sorted(set(entry) - {"name", "authors", "link", "agent_family", "budget"})
+    unknown = sorted(set(entry) - {"name", "authors", "link", "agent_family", "budget", "unverifiable"})
     if unknown:
         problems.append(f"entry has unknown fields {unknown}")
+    reason = entry.get("unverifiable")
+    if "unverifiable" in entry and not (isinstance(reason, str) and reason.strip()
+                                        and len(reason) <= MAX_UNVERIFIABLE_REASON
+                                        and _PRINTABLE_ASCII.fullmatch(reason)):
+        problems.append(f"unverifiable must say why in 1 to {MAX_UNVERIFIABLE_REASON} printable ASCII characters "
+                        f"(or be left out), got {reason!r}")
     link = entry.get("link")
     if link is not None and not (isinstance(link, str) and re.fullmatch(r"https?://[^\s()<>|\[\]\"'`\\]+", link)):
         problems.append(f"link {link!r} must be an http:// or https:// address (or left out)")

@@ -32,7 +32,7 @@ def render_table(board: Sequence[Section], tasks: Sequence[str]) -> str:
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]()<>|])")
 
 
-def _md_escape(text: str) -> str:
+def md_escape(text: str) -> str:
     """``text`` as literal characters in a markdown table cell (one line, markup escaped)."""
     return _MD_SPECIAL.sub(r"\\\1", " ".join(text.splitlines()))
 
@@ -52,11 +52,11 @@ def render_markdown(board: Sequence[Section], tasks: Sequence[str]) -> str:
                     "|" + "---|" * len(COLUMNS)]
             for i, r in enumerate(section.rows):
                 cells = row_cells(section, i, r)
-                for own in (1, 2, 11):  # the entrant's own text: name, family, why no sandbox
-                    cells[own] = _md_escape(cells[own])
+                for own in (1, 2, 10, 11):  # the entrant's own text: name, family, why unverifiable, why no sandbox
+                    cells[own] = md_escape(cells[own])
                 if r.entry["link"]:
                     cells[1] = f"[{cells[1]}]({r.entry['link']})"
-                cells[1] += f" ({_md_escape(', '.join(r.entry['authors']))})"
+                cells[1] += f" ({md_escape(', '.join(r.entry['authors']))})"
                 out.append("| " + " | ".join(cells) + " |")
             out.append("")
     out += paper_markdown(tasks)
