@@ -41,11 +41,14 @@ import torch
 from hebbbench.es.base import ScheduledStrategy, ascent_step, check_settings, checked_fitness
 from hebbbench.es.openai_es import shape_fitness
 from hebbbench.es.population import ExplicitPopulation
+from hebbbench.es.zsampler import joint_score_gradient
 
 _COEFFICIENTS = 5
 #: How synapses choose their rule: learned mixing weights (the paper's method) or one rule
 #: each, drawn at random once (the paper's post-hoc variant).
 ASSIGNMENTS = ("learned", "random-fixed")
+#: How the update scores an individual: the marginal log p(h) (eq. 3) or the joint log p(h, k).
+GRADIENTS = ("marginal", "joint")
 
 
 def rules_for_rho(num_synapses: int, rho: int | str) -> int:
@@ -253,6 +256,13 @@ class GaussianMixtureESConfig:
     updated by the gradient) or ``"random-fixed"`` (every synapse bound for the whole run to
     one rule drawn uniformly from the seed; lambda stays 0 and unused, only the means and
     the dense block learn).
+
+    ``gradient``: ``"marginal"`` (default, the paper's eq. 3: the score of ``log p(h)``, the
+    responsibilities summed over the M rules) or ``"joint"``, the paper's proposed z = {h, k}
+    sampler (issue 30): each individual keeps the rule each synapse drew and the update
+    ascends the score of ``log p(h, k)`` (:mod:`hebbbench.es.zsampler`: the same expectation,
+    more variance, ``O(P N + N M)`` per update instead of ``O(P N M)``). Only with a learned
+    assignment.
     """
 
     population_size: int
@@ -268,6 +278,7 @@ class GaussianMixtureESConfig:
     adam_eps: float = 1e-8
     means_init_std: float = 1.0
     assignment: str = "learned"
+    gradient: str = "marginal"
 
     def __post_init__(self) -> None:
         if self.population_size < 2:
@@ -277,6 +288,11 @@ class GaussianMixtureESConfig:
         if self.assignment not in ASSIGNMENTS:
             raise ValueError(f"assignment must be one of {', '.join(map(repr, ASSIGNMENTS))}, "
                              f"got {self.assignment!r}")
+        if self.gradient not in GRADIENTS:
+            raise ValueError(f"gradient must be one of {', '.join(map(repr, GRADIENTS))}, got {self.gradient!r}")
+        if self.gradient == "joint" and self.assignment != "learned":
+            raise ValueError("gradient 'joint' scores the rule each synapse drew from its mixing weights, so it needs "
+                             f"assignment 'learned', got assignment {self.assignment!r}")
 
     @property
     def fixed_assignment(self) -> bool:
@@ -350,8 +366,9 @@ class GaussianMixtureES(ScheduledStrategy):
     def ask(self) -> torch.Tensor:
         """Sample the generation: ``[P, num_dense + 5 N]`` (see the module docstring's layout)."""
         self._rng_before_ask = self._rng.get_state()
-        rules, dense = self._draw(self.population, self._rng)
-        self._pending = (rules, dense)
+        rules, dense, clusters = self._draw(self.population, self._rng)
+        # The rule each synapse drew is scored only by the joint gradient ([P, N] indices).
+        self._pending = (rules, dense, clusters if self.config.gradient == "joint" else None)
         self._asked = torch.cat([dense, rules.view(self.population, -1)], dim=1).cpu()
         return self._asked
 
@@ -361,14 +378,14 @@ class GaussianMixtureES(ScheduledStrategy):
         rule k ~ softmax(lambda_n) (its fixed rule under ``assignment="random-fixed"``) and
         takes N(mu_k, sigma^2). How the paper evaluated.
         ``sigma``: the components' std (default: this generation's)."""
-        rules, dense = self._draw(1, torch.Generator().manual_seed(int(seed)), sigma)
+        rules, dense, _ = self._draw(1, torch.Generator().manual_seed(int(seed)), sigma)
         return torch.cat([dense[0], rules[0].reshape(-1)]).cpu()
 
     def _draw(self, count: int, generator: torch.Generator,
-              sigma: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """``count`` individuals: rules ``[count, N, 5]`` and dense parameters ``[count, num_dense]``,
-        drawn with std ``sigma`` (default: this generation's for the rules, ``dense_sigma``
-        for the dense block)."""
+              sigma: float | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``count`` individuals: rules ``[count, N, 5]``, dense parameters ``[count, num_dense]``
+        and the rule each synapse drew ``[count, N]``, with std ``sigma`` (default: this
+        generation's for the rules, ``dense_sigma`` for the dense block)."""
         dense_sigma = self.config.dense_sigma if sigma is None else sigma
         sigma = self.sigma if sigma is None else sigma
         N, dtype = self.num_synapses, self.logits.dtype
@@ -378,11 +395,12 @@ class GaussianMixtureES(ScheduledStrategy):
         noise = torch.randn(count, N, _COEFFICIENTS, generator=generator, dtype=dtype).to(self.device)
         dense_noise = torch.randn(count, self.num_dense, generator=generator, dtype=dtype).to(self.device)
         if uniforms is None:
-            rules = noise.mul_(sigma).add_(self.means[self.assignment])  # [count, N, 5]
+            clusters = self.assignment.expand(count, N)
         else:
-            rules = noise.mul_(sigma).add_(self.means[self._components(uniforms).T])
+            clusters = self._components(uniforms).T  # [count, N]
+        rules = noise.mul_(sigma).add_(self.means[clusters])  # [count, N, 5]
         dense = dense_noise.mul_(dense_sigma).add_(self.dense_mean)
-        return rules, dense
+        return rules, dense, clusters
 
     def _components(self, uniforms: torch.Tensor) -> torch.Tensor:
         """Inverse-CDF sampling of ``k ~ softmax(lambda_n)``: uniforms ``[N, count]`` -> rule
@@ -417,10 +435,12 @@ class GaussianMixtureES(ScheduledStrategy):
         if self._pending is None:
             raise RuntimeError("tell() needs a population from ask() first")
         fitness = checked_fitness(fitness, self.population)
-        rules, dense = self._pending
+        rules, dense, clusters = self._pending
         sigma, lr = self.sigma, self.lr
         shaped = shape_fitness(fitness)
-        if self.assignment is None:
+        if self.config.gradient == "joint":
+            grad_logits, grad_means = joint_score_gradient(self.logits, self.means, sigma, rules, clusters, shaped)
+        elif self.assignment is None:
             grad_logits, grad_means = mixture_score_gradient(
                 self.logits, self.means, sigma, rules, shaped, self.chunk_elements,
                 out=self._grad_logits)

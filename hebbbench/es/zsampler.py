@@ -1,5 +1,5 @@
-"""The paper's z = {h, k} sampler for the Gaussian mixture of shared rules (issue 30): the
-gradient only, not yet a strategy.
+"""The paper's z = {h, k} sampler for the Gaussian mixture of shared rules (issue 30): its
+gradient, which the mixture ES uses with ``gradient = "joint"`` (:mod:`hebbbench.es.gmm`).
 
 The mixture ES (:mod:`hebbbench.es.gmm`) ascends ``1/P sum_i f_i grad log p(h_i)`` with the
 *marginal* ``log p(h) = sum_n log sum_k softmax(lambda_n)_k N(h_n | mu_k, sigma)``: the inner
@@ -54,10 +54,12 @@ def joint_score_gradient(logits: torch.Tensor, means: torch.Tensor, sigma: float
     no ``[P, N, M]`` array is formed."""
     population, synapses = clusters.shape
     num_rules = means.shape[0]
-    u = utilities.to(logits.dtype)
+    device = logits.device
+    u = utilities.to(device=device, dtype=logits.dtype)
+    clusters, rules = clusters.to(device), rules.to(device)
     weights = u[:, None].expand(population, synapses).reshape(-1)
-    flat = (clusters + torch.arange(synapses)[None, :] * num_rules).reshape(-1)  # index into [N * M]
-    counts = torch.zeros(synapses * num_rules, dtype=logits.dtype).index_add_(0, flat, weights)
+    flat = (clusters + torch.arange(synapses, device=device)[None, :] * num_rules).reshape(-1)  # into [N * M]
+    counts = torch.zeros(synapses * num_rules, dtype=logits.dtype, device=device).index_add_(0, flat, weights)
     grad_logits = (counts.view(synapses, num_rules) - u.sum() * torch.softmax(logits, dim=1)) / population
     offsets = (rules - means[clusters]) * u[:, None, None].to(rules.dtype)
     grad_means = torch.zeros_like(means).index_add_(0, clusters.reshape(-1), offsets.reshape(-1, COEFFICIENTS))
