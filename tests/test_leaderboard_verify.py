@@ -98,7 +98,7 @@ def test_an_honest_entry_verifies_exact_on_secret_seeds_that_differ_between_runs
     assert fold["agent_sha256"] == stored(board, entry)["results"][0]["agent"]["sha256"]
     board_row = leaderboard.row(stored(board, entry))  # ranked by the verifier's returns, the claim beside
     assert board_row.heldout.mean == pytest.approx(stats.mean(fold["measured"]["returns"]["long-front"]))
-    assert board_row.claimed.episodes == 3 and "exact, 4 secret seeds (claimed" in (board / "README.md").read_text()
+    assert board_row.claimed.episodes == 3 and "exact, 4 secret seeds \\(claimed" in (board / "README.md").read_text()
 
     again = leaderboard.verify(entry, [agent], episodes=2, fresh_episodes=4, directory=board, workers=1,
                                verified_at=NOW)
@@ -122,7 +122,7 @@ def test_a_forged_results_file_with_returns_edited_upward_and_its_hash_recompute
     assert any("the submitted mean 4321 lies" in p for p in record["problems"])
     assert any("submitted return 4321.0" in p for p in record["problems"])  # every submitted test return is forged
     shown = (board / "README.md").read_text()
-    assert "FAILED (claimed 4321.0)" in shown and "4321.0 [" not in shown  # scores are the verifier's
+    assert "FAILED \\(claimed 4321.0\\)" in shown and "4321.0 [" not in shown  # scores are the verifier's
 
 
 def test_a_replay_mismatch_of_an_agent_run_with_portable_arithmetic_fails_the_entry(tmp_path):
