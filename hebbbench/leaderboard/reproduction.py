@@ -41,10 +41,11 @@ def paper_page(submissions: Sequence[dict], board_dir: Path | str, tasks: Sequen
     root = Path(board_dir).resolve().parent
     for task in tasks:
         mine = [s for s in submissions if s["task"] == task]
-        posthoc = [s for s in mine if s["entry"]["agent_family"] == "shared" and posthoc_run(_run_config(s, root))]
+        posthoc = [s for s in mine if s["entry"]["agent_family"] == "shared"
+                   and posthoc_run(task, _run_config(s, root))]
         lines += _task_table(task, [s for s in mine if s not in posthoc], root)
-        if task == "ant":
-            lines += _posthoc_table(posthoc, root)
+        if PAPER_POSTHOC.get(task):
+            lines += _posthoc_table(task, posthoc, root)
     return "\n".join(lines + [END]) + "\n"
 
 
@@ -112,19 +113,20 @@ def _run_config(submission: dict, root: Path) -> dict:
     return config if isinstance(config, dict) else {}
 
 
-def _posthoc_table(submissions: Sequence[dict], root: Path) -> list[str]:
-    """The paper's post-hoc runs (section 5.5), each with the board's entries that repeat it
-    and the two diagnostics the paper observed: whether the mixing weights stayed uniform
-    (their entropy at the run's last generation, against log M of uniform weights) and how
-    the gradient on lambda compared with the one on mu (mean ratio of the logged norms)."""
-    lines = ["### ant: the paper's post-hoc shared-rule runs (section 5.5: default morphology, rho = 128)", "",
+def _posthoc_table(task: str, submissions: Sequence[dict], root: Path) -> list[str]:
+    """The paper's post-hoc runs on ``task`` (section 5.5), each with the board's entries that
+    repeat it and the two diagnostics the paper observed: whether the mixing weights stayed
+    uniform (their entropy at the run's first and last generations; uniform is log M) and
+    how the gradient on lambda compared with the one on mu (mean ratio of the logged norms)."""
+    lines = [f"### {task}: the paper's post-hoc shared-rule runs (section 5.5: default morphology, rho = 128)", "",
              "| post-hoc run | paper | budget | default | mixing-weight entropy, first -> last generation "
              "| gradient norm, mu / lambda (mean) | verified |",
              "|---|---|---|---|---|---|---|"]
-    for run in PAPER_POSTHOC:
-        lines.append(f"| paper: {run['change']} | {run['paper']} | {PAPER_BUDGETS['ant']} | | | | |")
-        for submission in sorted((s for s in submissions if posthoc_run(_run_config(s, root)) is run), key=_steps):
-            results = _fold(submission, PAPER_HOLDOUT["ant"]) or submission["results"][0]
+    for run in PAPER_POSTHOC[task]:
+        lines.append(f"| paper: {run['change']} | {run['paper']} | {PAPER_BUDGETS[task]} | | | | |")
+        for submission in sorted((s for s in submissions if posthoc_run(task, _run_config(s, root)) is run),
+                                 key=_steps):
+            results = _fold(submission, PAPER_HOLDOUT[task]) or submission["results"][0]
             default = next(v["summary"] for v in results["variations"] if v["name"] == "default")
             entropy, ratio = _mixture_diagnostics(submission, root)
             lines.append(f"| hebbbench: {md_escape(submission['entry']['name'])} | | "
