@@ -135,3 +135,38 @@ def test_a_compact_state_keeps_the_assignment_probabilities_within_a_small_total
 def test_half_precision_logits_work_through_blocks_of_rows():
     logits = torch.randn(37, 5, generator=torch.Generator().manual_seed(2))
     torch.testing.assert_close(half_precision_logits(logits, chunk_elements=7), half_precision_logits(logits))
+
+
+def _means_step(es: GaussianMixtureES, fitness: torch.Tensor) -> torch.Tensor:
+    before = es.means.clone()
+    es.ask()
+    es.tell(fitness)
+    return es.means - before
+
+
+@pytest.mark.parametrize("assignment", ["learned", "random-fixed"])
+def test_a_per_synapse_mean_gradient_divides_each_rules_step_by_the_synapses_it_serves(assignment):
+    fitness = torch.randn(8, generator=torch.Generator().manual_seed(4))
+    steps = {scale: _means_step(_es(synapses=60, rules=4, optimizer="sgd", lr=0.1, assignment=assignment,
+                                    mean_gradient=scale), fitness) for scale in ("sum", "per-synapse")}
+    if assignment == "learned":  # lambda starts at 0: every rule serves N / M = 15 synapses in expectation
+        served = torch.full((4,), 15.0)
+    else:
+        served = torch.bincount(_es(synapses=60, rules=4, assignment=assignment).assignment, minlength=4).float()
+    assert steps["sum"].abs().sum() > 0
+    torch.testing.assert_close(steps["per-synapse"], steps["sum"] / served.clamp(min=1)[:, None])
+
+
+def test_a_single_shared_rule_moves_by_its_synapses_average_pull_not_their_sum():
+    # rho = N: one rule for 3,000 synapses. The summed gradient is ~N times a synapse's pull,
+    # the per-synapse one is their average.
+    fitness = torch.randn(8, generator=torch.Generator().manual_seed(5))
+    summed, averaged = (_means_step(_es(synapses=3000, rules=1, optimizer="sgd", lr=0.1, mean_gradient=scale),
+                                    fitness) for scale in ("sum", "per-synapse"))
+    torch.testing.assert_close(averaged * 3000, summed, rtol=1e-4, atol=1e-3)  # float32 steps on means ~1
+    assert float(averaged.abs().max()) < 0.1 < float(summed.abs().max())
+
+
+def test_an_unknown_mean_gradient_is_refused_naming_the_choices():
+    with pytest.raises(ValueError, match="mean_gradient must be one of 'sum', 'per-synapse', got 'natural'"):
+        GaussianMixtureESConfig(8, mean_gradient="natural")

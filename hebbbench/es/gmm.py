@@ -49,6 +49,8 @@ _COEFFICIENTS = 5
 ASSIGNMENTS = ("learned", "random-fixed")
 #: How the update scores an individual: the marginal log p(h) (eq. 3) or the joint log p(h, k).
 GRADIENTS = ("marginal", "joint")
+#: How a rule mean's gradient scales with the synapses the rule serves (GaussianMixtureESConfig).
+MEAN_GRADIENTS = ("sum", "per-synapse")
 
 
 def rules_for_rho(num_synapses: int, rho: int | str) -> int:
@@ -263,6 +265,16 @@ class GaussianMixtureESConfig:
     ascends the score of ``log p(h, k)`` (:mod:`hebbbench.es.zsampler`: the same expectation,
     more variance, ``O(P N + N M)`` per update instead of ``O(P N M)``). Only with a learned
     assignment.
+
+    ``mean_gradient``: the scale of each rule mean's gradient. ``"sum"`` (default, eq. 3 as
+    written): ``d log p / d mu_k`` sums ``(h_n - mu_k) / sigma^2`` over the synapses the rule
+    serves, so its size grows with their number (about rho: 128 at the paper's setting, N at
+    rho = N) and one SGD step moves a shared rule ~rho times as far as the per-synapse
+    Hebbian ES moves one synapse's rule at the same lr. ``"per-synapse"``: each rule's
+    gradient divided by the synapses it serves (``n_k = sum_n softmax(lambda_n)_k``, or its
+    count under a fixed assignment; at least 1), the natural-gradient scaling of a Gaussian
+    mean: a rule's step is the average pull of its synapses, the per-synapse ES's scale, so
+    the Hebbian baseline's lr applies at any rho. lambda's gradient is unchanged.
     """
 
     population_size: int
@@ -279,6 +291,7 @@ class GaussianMixtureESConfig:
     means_init_std: float = 1.0
     assignment: str = "learned"
     gradient: str = "marginal"
+    mean_gradient: str = "sum"
 
     def __post_init__(self) -> None:
         if self.population_size < 2:
@@ -288,6 +301,9 @@ class GaussianMixtureESConfig:
         if self.assignment not in ASSIGNMENTS:
             raise ValueError(f"assignment must be one of {', '.join(map(repr, ASSIGNMENTS))}, "
                              f"got {self.assignment!r}")
+        if self.mean_gradient not in MEAN_GRADIENTS:
+            raise ValueError(f"mean_gradient must be one of {', '.join(map(repr, MEAN_GRADIENTS))}, "
+                             f"got {self.mean_gradient!r}")
         if self.gradient not in GRADIENTS:
             raise ValueError(f"gradient must be one of {', '.join(map(repr, GRADIENTS))}, got {self.gradient!r}")
         if self.gradient == "joint" and self.assignment != "learned":
@@ -447,6 +463,8 @@ class GaussianMixtureES(ScheduledStrategy):
         else:
             grad_logits = self._grad_logits  # stays 0: lambda is not a parameter here
             grad_means = assigned_score_gradient(self.means, sigma, rules, shaped, self.assignment)
+        if self.config.mean_gradient == "per-synapse":
+            grad_means = grad_means / self._synapses_per_rule()[:, None]
         weights = shaped.to(device=dense.device, dtype=dense.dtype)[:, None]
         grad_dense = ((dense - self.dense_mean) * weights).mean(dim=0) / self.config.dense_sigma**2
         grads = {"logits": grad_logits, "means": grad_means, "dense_mean": grad_dense}
@@ -459,6 +477,18 @@ class GaussianMixtureES(ScheduledStrategy):
         self._pending = self._asked = None
         self._rng_before_ask = self._rng.get_state()
         return stats
+
+    def _synapses_per_rule(self) -> torch.Tensor:
+        """``[M]``: how many synapses each rule serves, at least 1 (the expected count
+        ``sum_n softmax(lambda_n)_k`` under a learned assignment), in blocks of rows."""
+        if self.assignment is not None:
+            counts = torch.bincount(self.assignment, minlength=self.num_rules).to(self.means.dtype)
+        else:
+            counts = torch.zeros(self.num_rules, dtype=self.means.dtype, device=self.device)
+            step = _rows_per_chunk(self.num_synapses, self.num_rules, self.chunk_elements)
+            for start in range(0, self.num_synapses, step):
+                counts += torch.softmax(self.logits[start:start + step], dim=1).sum(0).to(counts.dtype)
+        return counts.clamp_(min=1.0)
 
     def _assignment_stats(self) -> dict[str, float]:
         """``entropy``, ``rules_in_use`` and ``largest_rule_synapses`` of the current assignment."""
