@@ -123,7 +123,7 @@ def _posthoc_table(task: str, submissions: Sequence[dict], root: Path) -> list[s
              "| gradient norm, mu / lambda (mean) | verified |",
              "|---|---|---|---|---|---|---|"]
     for run in PAPER_POSTHOC[task]:
-        lines.append(f"| paper: {run['change']} | {run['paper']} | {PAPER_BUDGETS[task]} | | | | |")
+        lines.append(f"| paper: {run['change']} | {run['paper']} | not stated | | | | |")
         for submission in sorted((s for s in submissions if posthoc_run(task, _run_config(s, root)) is run),
                                  key=_steps):
             results = _fold(submission, PAPER_HOLDOUT[task]) or submission["results"][0]
