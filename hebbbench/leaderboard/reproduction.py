@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from hebbbench.envs import PAPER_HOLDOUT
 from hebbbench.leaderboard.paper import PAPER_POSTHOC, PAPER_TABLES, posthoc_run
@@ -39,13 +39,14 @@ def paper_page(submissions: Sequence[dict], board_dir: Path | str, tasks: Sequen
     ``log.jsonl`` the mixture's diagnostics)."""
     lines = [BEGIN, ""]
     root = Path(board_dir).resolve().parent
+    configs = {s["id"]: _run_config(s, root) for s in submissions}  # each entry's config.json, read once
     for task in tasks:
         mine = [s for s in submissions if s["task"] == task]
-        posthoc = [s for s in mine if s["entry"]["agent_family"] == "shared"
-                   and posthoc_run(task, _run_config(s, root))]
-        lines += _task_table(task, [s for s in mine if s not in posthoc], root)
+        posthoc = {s["id"]: run for s in mine if s["entry"]["agent_family"] == "shared"
+                   and (run := posthoc_run(task, configs[s["id"]])) is not None}
+        lines += _task_table(task, [s for s in mine if s["id"] not in posthoc], configs)
         if PAPER_POSTHOC.get(task):
-            lines += _posthoc_table(task, posthoc, root)
+            lines += _posthoc_table(task, [s for s in mine if s["id"] in posthoc], posthoc, root)
     return "\n".join(lines + [END]) + "\n"
 
 
@@ -58,7 +59,7 @@ def replace_block(page: str, block: str) -> str:
     return page[:start] + block.rstrip("\n") + page[stop + len(END):]
 
 
-def _task_table(task: str, submissions: Sequence[dict], root: Path) -> list[str]:
+def _task_table(task: str, submissions: Sequence[dict], configs: Mapping[str, dict]) -> list[str]:
     table, holdout = PAPER_TABLES[task], PAPER_HOLDOUT[task]
     columns = table["columns"]
     heads = [f"**{c} (held out)**" if c == holdout else c for c in columns]
@@ -69,35 +70,31 @@ def _task_table(task: str, submissions: Sequence[dict], root: Path) -> list[str]
     for model, cells in table["rows"]:
         shown = [f"**{c}**" if name == holdout and c else (c or "-") for name, c in zip(columns, cells)]
         lines.append(f"| paper: {model} | {PAPER_BUDGETS[task]} | " + " | ".join(shown) + " | | |")
-        for submission in _entries_for(model, submissions, root):
+        for submission in _entries_for(model, submissions, configs):
             placed.add(submission["id"])
-            lines.append(_entry_line(submission, columns, holdout, notes=_training_notes(submission, root)))
+            lines.append(_entry_line(submission, columns, holdout, notes=_training_notes(configs[submission["id"]])))
     others = [s for s in submissions if s["id"] not in placed and _fold(s, holdout) is not None]
     for submission in sorted(others, key=_steps):
         lines.append(_entry_line(submission, columns, holdout,
-                                 notes=_training_notes(submission, root) + ["not in the paper"]))
+                                 notes=_training_notes(configs[submission["id"]]) + ["not in the paper"]))
     return lines + [""]
 
 
-def _entries_for(model: str, submissions: Sequence[dict], root: Path) -> list[dict]:
+def _entries_for(model: str, submissions: Sequence[dict], configs: Mapping[str, dict]) -> list[dict]:
     """The board's entries on the paper's fold that stand for the paper's row ``model``."""
     family = next((f for f, name in PAPER_FAMILIES.items() if model.startswith(name)), None)
     found = [s for s in submissions if s["entry"]["agent_family"] == family
              and _fold(s, PAPER_HOLDOUT[s["task"]]) is not None]
     if family == "shared":
-        found = [s for s in found if f"ρ = {_rho(s, root)})" in model]
+        found = [s for s in found if f"ρ = {configs[s['id']].get('rho', '?')})" in model]
     return sorted(found, key=_steps)
 
 
-def _rho(submission: dict, root: Path) -> str:
-    """The shared rules' rho of an entry, from its agent directory's config.json ("?" if absent)."""
-    return str(_run_config(submission, root).get("rho", "?"))
-
-
-def _training_notes(submission: dict, root: Path) -> list[str]:
-    """["trained on default only"] for a run that trained on the default variation alone (as
-    the paper's rho sweep), whose training mean then pools variations it never saw."""
-    return ["trained on default only"] if _run_config(submission, root).get("variations") == ["default"] else []
+def _training_notes(config: dict) -> list[str]:
+    """["trained on default only"] for a run (its ``config``) that trained on the default
+    variation alone (as the paper's rho sweep), whose training mean then pools variations it
+    never saw."""
+    return ["trained on default only"] if config.get("variations") == ["default"] else []
 
 
 def _agent_dir(submission: dict, root: Path) -> Path:
@@ -113,19 +110,19 @@ def _run_config(submission: dict, root: Path) -> dict:
     return config if isinstance(config, dict) else {}
 
 
-def _posthoc_table(task: str, submissions: Sequence[dict], root: Path) -> list[str]:
+def _posthoc_table(task: str, submissions: Sequence[dict], runs: Mapping[str, dict], root: Path) -> list[str]:
     """The paper's post-hoc runs on ``task`` (section 5.5), each with the board's entries that
-    repeat it and the two diagnostics the paper observed: whether the mixing weights stayed
-    uniform (their entropy at the run's first and last generations; uniform is log M) and
-    how the gradient on lambda compared with the one on mu (mean ratio of the logged norms)."""
+    repeat it (``runs``: entry id -> its post-hoc run) and the two diagnostics the paper
+    observed: whether the mixing weights stayed uniform (their entropy at the run's first and
+    last generations; uniform is log M) and how the gradient on lambda compared with the one
+    on mu (mean ratio of the logged norms)."""
     lines = [f"### {task}: the paper's post-hoc shared-rule runs (section 5.5: default morphology, rho = 128)", "",
              "| post-hoc run | paper | budget | default | mixing-weight entropy, first -> last generation "
              "| gradient norm, mu / lambda (mean) | verified |",
              "|---|---|---|---|---|---|---|"]
     for run in PAPER_POSTHOC[task]:
         lines.append(f"| paper: {run['change']} | {run['paper']} | not stated | | | | |")
-        for submission in sorted((s for s in submissions if posthoc_run(task, _run_config(s, root)) is run),
-                                 key=_steps):
+        for submission in sorted((s for s in submissions if runs[s["id"]] is run), key=_steps):
             results = _fold(submission, PAPER_HOLDOUT[task]) or submission["results"][0]
             default = next(v["summary"] for v in results["variations"] if v["name"] == "default")
             entropy, ratio = _mixture_diagnostics(submission, root)
