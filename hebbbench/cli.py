@@ -268,6 +268,7 @@ def _cmd_submit(args: argparse.Namespace) -> int:
         "name": args.name, "authors": [a.strip() for a in args.authors.split(",") if a.strip()],
         "link": args.link, "agent_family": args.family, "generations": args.generations,
         "population": args.population, "env_steps": args.env_steps, "unverifiable": args.unverifiable,
+        "rules": args.rules,
     }
     path = leaderboard.submit(args.results, metadata, directory=args.leaderboard_dir, submitted=_now(),
                               new_board=args.new_board)
@@ -279,8 +280,8 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
     """Print the board as a text table, markdown or HTML; or re-render its files (``--write``)."""
     from hebbbench import leaderboard
 
-    if args.paper:
-        return _paper_page(args)
+    if args.page:
+        return _generated_page(args)
     if args.write:
         leaderboard.write_board(args.leaderboard_dir)
         print(f"re-rendered {args.leaderboard_dir / 'README.md'} and {args.leaderboard_dir / 'index.html'}")
@@ -289,24 +290,37 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
-def _paper_page(args: argparse.Namespace) -> int:
-    """Print the reproduction tables, or write them into docs/reproduction.md (``--write``)."""
-    from hebbbench import leaderboard
-    from hebbbench.leaderboard import reproduction
-    from hebbbench.system.files import write_text_atomic
+#: ``hebbbench leaderboard --PAGE``: the module that renders that docs page's generated block
+#: (its ``PAGE``, ``BEGIN``, ``block()`` and ``figures()``).
+GENERATED_PAGES = {"paper": "hebbbench.leaderboard.reproduction", "bottleneck": "hebbbench.leaderboard.bottleneck"}
 
+
+def _generated_page(args: argparse.Namespace) -> int:
+    """Print a docs page's generated block, or write it (and its figures) beside the board (``--write``)."""
+    import importlib
+
+    from hebbbench import leaderboard
+    from hebbbench.leaderboard.text import replace_block
+    from hebbbench.system.files import write_atomic, write_text_atomic
+
+    module = importlib.import_module(GENERATED_PAGES[args.page])
     tasks = [args.task] if args.task else sorted(TASKS)  # ant, then car: the paper's table order
-    block = reproduction.paper_page(leaderboard.load_board(args.leaderboard_dir), args.leaderboard_dir, tasks)
+    submissions = leaderboard.load_board(args.leaderboard_dir)
+    block = module.block(submissions, args.leaderboard_dir, tasks)
     if not args.write:
         print(block, end="")
         return 0
-    page = Path(args.leaderboard_dir).resolve().parent / reproduction.PAGE
+    root = Path(args.leaderboard_dir).resolve().parent
+    page = root / module.PAGE
     if not page.is_file():
-        raise UserError(f"{page} does not exist: --paper --write updates the generated block of that page")
+        raise UserError(f"{page} does not exist: --{args.page} --write updates the generated block of that page")
     try:
-        text = reproduction.replace_block(page.read_text(encoding="utf-8"), block)
+        text = replace_block(page.read_text(encoding="utf-8"), block, module.BEGIN)
     except ValueError as error:
         raise UserError(f"{page}: {error}") from None
+    for path, data in module.figures(submissions, args.leaderboard_dir, tasks).items():
+        write_atomic(root / path, lambda handle, data=data: handle.write(data))
+        print(f"wrote {root / path}")
     write_text_atomic(page, text)
     print(f"wrote the generated block of {page}")
     return 0
@@ -466,6 +480,10 @@ def _add_submit(sub: Any) -> None:
     submit.add_argument("--unverifiable", metavar="REASON",
                         help="the entry publishes no agent files, and why (e.g. its state is kept outside the "
                              "repository, with the state's sha256): the board says so where it shows verification")
+    submit.add_argument("--rules", type=int, metavar="N",
+                        help="distinct learning rules the agent's genome holds (a per-synapse Hebbian network: one "
+                             "per synapse; shared or merged rules: how many): the bottleneck page plots scores "
+                             "against it (`hebbbench leaderboard --bottleneck`)")
     submit.add_argument("--leaderboard-dir", **BOARD_DIR)
     submit.add_argument("--new-board", action="store_true",
                         help="start a new board in --leaderboard-dir if it is not one yet (default: refuse)")
@@ -483,10 +501,16 @@ def _add_leaderboard(sub: Any) -> None:
     board.add_argument("--leaderboard-dir", **BOARD_DIR)
     board.add_argument("--write", action="store_true",
                        help="instead of printing, re-render DIR/README.md and DIR/index.html from the submissions "
-                            "(with --paper: the generated block of docs/reproduction.md beside DIR)")
-    board.add_argument("--paper", action="store_true",
-                       help="the board's entries beside the paper's Tables 1 and 2, on the paper's folds (markdown: "
-                            "the generated block of docs/reproduction.md)")
+                            "(with --paper or --bottleneck: that page's generated block, and figures, in docs/ "
+                            "beside DIR)")
+    page = board.add_mutually_exclusive_group()
+    page.add_argument("--paper", action="store_const", const="paper", dest="page",
+                      help="the board's entries beside the paper's Tables 1 and 2, on the paper's folds (markdown: "
+                           "the generated block of docs/reproduction.md)")
+    page.add_argument("--bottleneck", action="store_const", const="bottleneck", dest="page",
+                      help="the entries that declare their number of rules (submit --rules), training and held-out "
+                           "means against it on the paper's folds (markdown: the generated block of "
+                           "docs/bottleneck.md; --write also draws docs/bottleneck-TASK.png)")
     board.set_defaults(handler=_cmd_leaderboard)
 
 

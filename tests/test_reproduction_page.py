@@ -10,7 +10,9 @@ import pytest
 
 from hebbbench.cli import main
 from hebbbench.leaderboard import load_board
-from hebbbench.leaderboard.reproduction import BEGIN, END, paper_page, replace_block
+from hebbbench.leaderboard.reproduction import BEGIN
+from hebbbench.leaderboard.reproduction import block as paper_page
+from hebbbench.leaderboard.text import END, replace_block
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,7 +58,7 @@ def test_paper_write_replaces_only_the_block_and_refuses_a_page_without_one(tmp_
     assert main(["leaderboard", "--paper", "--write", "--leaderboard-dir", str(board)]) == 2
     assert "has no generated block" in capsys.readouterr().err
     with pytest.raises(ValueError, match="no generated block"):
-        replace_block("text", "block")
+        replace_block("text", "block", BEGIN)
 
 
 def _board_with_the_shared_entry(tmp_path, **config_changes):

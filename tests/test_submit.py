@@ -398,3 +398,26 @@ def test_an_unverifiable_reason_that_is_empty_too_long_or_not_ascii_is_refused(b
     with pytest.raises(SubmissionError, match="unverifiable must say why in 1 to 300 printable ASCII"):
         leaderboard.submit([results], dict(META, name="r", unverifiable=reason), directory=board, submitted=NOW)
     assert snapshot(board) == before
+
+
+def test_an_entry_declares_its_number_of_rules_and_the_submission_keeps_it(board, tmp_path, capsys):
+    from hebbbench.cli import main
+
+    results = write_json(tmp_path / "merged.json", results_dict("ant", "long-front", seed=11))
+    assert main(["submit", str(results), "--name", "merged 384 rules", "--authors", "A", "--family", "evolve-merge",
+                 "--generations", "2", "--population", "4", "--env-steps", "4000", "--rules", "384",
+                 "--leaderboard-dir", str(board)]) == 0, capsys.readouterr().err
+    stored = json.loads((board / "submissions" / "ant-merged-384-rules.json").read_text())
+    assert stored["entry"]["rules"] == 384 and validate_submission(stored) == []
+    first = json.loads((board / "submissions" / "ant-first.json").read_text())
+    assert "rules" not in first["entry"]  # declared only when given
+
+
+@pytest.mark.parametrize("rules", [0, -3, 1.5, "384", True, 10**9 + 1])
+def test_a_number_of_rules_that_is_not_a_positive_integer_is_refused(board, tmp_path, rules):
+    results = write_json(tmp_path / "r.json", results_dict("ant", "long-front", seed=12))
+    before = snapshot(board)
+    with pytest.raises(SubmissionError, match=r"rules is .*; expected the number of distinct learning rules, an "
+                                              r"integer in \[1, 1,000,000,000\]"):
+        leaderboard.submit([results], dict(META, name="r", rules=rules), directory=board, submitted=NOW)
+    assert snapshot(board) == before

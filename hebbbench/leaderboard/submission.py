@@ -34,6 +34,9 @@ _SUBMISSION_KEYS = {"schema", "id", "submitted", "task", "folds", "full_protocol
 MAX_AUTHORS = 50
 #: The longest reason an entry may give for publishing no agent files.
 MAX_UNVERIFIABLE_REASON = 300
+#: Most distinct learning rules an entry may declare: far past one per synapse of either
+#: task's Hebbian network (ant 12,288 synapses, car 91,328); larger numbers are typos.
+MAX_RULES = 10**9
 
 
 class SubmissionError(ValueError):
@@ -172,13 +175,16 @@ def _is_task(value: Any) -> bool:
 
 def make_submission(results: Sequence[dict], *, name: str, authors: Sequence[str], link: str | None,
                     agent_family: str, generations: int, population: int, env_steps: int,
-                    submitted: str, unverifiable: str | None = None) -> dict:
+                    submitted: str, unverifiable: str | None = None, rules: int | None = None) -> dict:
     """Wrap results files (one per fold) and the entry's metadata in a submission object.
 
     Nothing is checked here; :func:`validate_submission` does that. ``submitted`` is an
     ISO 8601 UTC time stamp. Results are stored in fold (registry) order. ``unverifiable``:
     why the entry's agent files are not published (e.g. a 604 MB state kept outside the
     repository, with its sha256), so that the board says why it shows no verification.
+    ``rules``: how many distinct learning rules the agent's genome holds (a per-synapse
+    Hebbian network: one per synapse; shared rules: M), which the bottleneck page
+    (``hebbbench leaderboard --bottleneck``) plots scores against; declared, like the budget.
     """
     task = next((r.get("task") for r in results if isinstance(r, dict)), None)
     ordered = sorted(results, key=fold_index)
@@ -196,6 +202,7 @@ def make_submission(results: Sequence[dict], *, name: str, authors: Sequence[str
             "agent_family": agent_family,
             "budget": {"generations": generations, "population": population, "env_steps": env_steps},
             **({"unverifiable": unverifiable} if unverifiable is not None else {}),
+            **({"rules": rules} if rules is not None else {}),
         },
         "results": list(ordered),
         "verification": None,
@@ -277,7 +284,7 @@ def _entry_problems(entry: Any) -> list[str]:
     if not (isinstance(authors, list) and 0 < len(authors) <= MAX_AUTHORS
             and all(isinstance(a, str) and a.strip() and len(a) <= 200 for a in authors)):
         problems.append(f"authors must be a non-empty list of at most {MAX_AUTHORS} names, each at most 200 characters")
-    unknown = sorted(set(entry) - {"name", "authors", "link", "agent_family", "budget", "unverifiable"})
+    unknown = sorted(set(entry) - {"name", "authors", "link", "agent_family", "budget", "unverifiable", "rules"})
     if unknown:
         problems.append(f"entry has unknown fields {unknown}")
     reason = entry.get("unverifiable")
@@ -286,6 +293,9 @@ def _entry_problems(entry: Any) -> list[str]:
                                         and _PRINTABLE_ASCII.fullmatch(reason)):
         problems.append(f"unverifiable must say why in 1 to {MAX_UNVERIFIABLE_REASON} printable ASCII characters "
                         f"(or be left out), got {reason!r}")
+    if "rules" in entry and not (is_int(entry["rules"]) and 1 <= entry["rules"] <= MAX_RULES):
+        problems.append(f"rules is {entry['rules']!r}; expected the number of distinct learning rules, an integer "
+                        f"in [1, {MAX_RULES:,}] (or left out)")
     link = entry.get("link")
     if link is not None and not (isinstance(link, str) and re.fullmatch(r"https?://[^\s()<>|\[\]\"'`\\]+", link)):
         problems.append(f"link {link!r} must be an http:// or https:// address (or left out)")

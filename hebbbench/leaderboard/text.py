@@ -76,3 +76,16 @@ def render_markdown(board: Sequence[Section], tasks: Sequence[str]) -> str:
             "and the integrity hash, and refuses duplicates. `hebbbench verify` re-runs "
             "an entry and records the level its numbers reached (exact, statistical or FAILED).", ""]
     return "\n".join(out)
+
+
+#: The line that closes a page's generated block (each page has its own opening line).
+END = "<!-- end of the generated block -->"
+
+
+def replace_block(page: str, block: str, begin: str) -> str:
+    """``page`` with its generated block (from the line ``begin`` to :data:`END`) replaced by
+    ``block``; ``ValueError`` if the page has no such block (its two markers, in order)."""
+    start, stop = page.find(begin), page.find(END)
+    if start < 0 or stop < start:
+        raise ValueError(f"the page has no generated block: add the two lines {begin!r} and {END!r} where it goes")
+    return page[:start] + block.rstrip("\n") + page[stop + len(END):]

@@ -1,0 +1,78 @@
+"""The bottleneck page (``hebbbench leaderboard --bottleneck``): the board's entries that
+declare their number of rules, training and held-out means against it on the paper's folds;
+the committed page must equal the command's output."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from hebbbench.cli import main
+from hebbbench.leaderboard import load_board
+from hebbbench.leaderboard.bottleneck import BEGIN, block, figures, points
+from hebbbench.leaderboard.text import END
+
+ROOT = Path(__file__).resolve().parents[1]
+HEBBIAN = "ant-hebbian-hebbbench-baseline-recipe-142-generations.json"
+SHARED = "ant-shared-rules-rho-128-trained-on-default-only-30-generations.json"
+STATIC = "ant-static-hebbbench-baseline-recipe-122-generations.json"
+
+
+def test_the_committed_bottleneck_page_holds_the_block_the_board_renders_now():
+    page = (ROOT / "docs" / "bottleneck.md").read_text(encoding="utf-8")
+    rendered = block(load_board(ROOT / "leaderboard"), ROOT / "leaderboard", ("ant", "car"))
+    assert page[page.index(BEGIN):page.index(END) + len(END)] + "\n" == rendered, \
+        "docs/bottleneck.md is stale: run `hebbbench leaderboard --bottleneck --write`"
+
+
+def _board(tmp_path, names):
+    """A board holding copies of the committed entries ``names`` and their runs' config.json."""
+    board = tmp_path / "leaderboard"
+    (board / "submissions").mkdir(parents=True)
+    for name in names:
+        submission = json.loads((ROOT / "leaderboard" / "submissions" / name).read_text())
+        shutil.copyfile(ROOT / "leaderboard" / "submissions" / name, board / "submissions" / name)
+        agent = submission["results"][0]["agent"]["path"]
+        (tmp_path / agent).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ROOT / agent / "config.json", tmp_path / agent / "config.json")
+    return board
+
+
+def test_only_entries_that_declare_rules_take_part_most_rules_first_with_the_board_statistics(tmp_path):
+    board = _board(tmp_path, [SHARED, STATIC, HEBBIAN])
+    found = points(load_board(board), board, "ant")
+    assert [p.rules for p in found] == [12288, 96]  # the static entry declares none
+    hebbian, shared = found
+    assert not hebbian.default_only and shared.default_only
+    heldout = next(v for v in hebbian.submission["results"][0]["variations"] if v["split"] == "test")
+    assert hebbian.heldout.mean == pytest.approx(sum(heldout["returns"]) / 100)
+    assert hebbian.heldout.mean_ci[0] < hebbian.heldout.mean < hebbian.heldout.mean_ci[1]
+    assert hebbian.train.episodes == 400 and hebbian.train.mean > hebbian.heldout.mean
+    rendered = block(load_board(board), board, ("ant", "car"))
+    rows = [line for line in rendered.splitlines() if line.startswith("| ")][1:]  # under the header
+    assert rows[0].startswith("| 12,288 | Hebbian") and "| 354.4 [" in rows[0] and "| 114.0 [" in rows[0]
+    assert rows[1].startswith("| 96 | Shared rules") and "(trained on default only)" in rows[1]
+    assert "### ant: long-front held out" in rendered and "### car" not in rendered  # no car entry declares rules
+
+
+def test_bottleneck_write_draws_a_figure_per_task_with_entries_and_replaces_only_the_block(tmp_path, capsys):
+    board = _board(tmp_path, [HEBBIAN, SHARED])
+    (tmp_path / "docs").mkdir()
+    page = tmp_path / "docs" / "bottleneck.md"
+    page.write_text(f"intro\n\n{BEGIN}\nold\n{END}\n\nprose\n", encoding="utf-8")
+    assert main(["leaderboard", "--bottleneck", "--write", "--leaderboard-dir", str(board)]) == 0
+    text = page.read_text(encoding="utf-8")
+    assert text.startswith("intro\n\n" + BEGIN) and text.endswith(END + "\n\nprose\n") and "old" not in text
+    assert "![ant: training and held-out means against distinct rules](bottleneck-ant.png)" in text
+    figure = tmp_path / "docs" / "bottleneck-ant.png"
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and not (tmp_path / "docs" / "bottleneck-car.png").exists()
+    assert set(figures(load_board(board), board, ("ant", "car"))) == {Path("docs") / "bottleneck-ant.png"}
+    page.write_text("no block here\n", encoding="utf-8")
+    assert main(["leaderboard", "--bottleneck", "--write", "--leaderboard-dir", str(board)]) == 2
+    assert "has no generated block" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["leaderboard", "--bottleneck", "--paper", "--leaderboard-dir", str(board)])
+    assert "not allowed with argument" in capsys.readouterr().err
