@@ -9,7 +9,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers import META, results_dict, write_json
 
+from hebbbench import leaderboard
 from hebbbench.cli import main
 from hebbbench.leaderboard import load_board
 from hebbbench.leaderboard.bottleneck import BEGIN, block, figures, points
@@ -76,3 +78,24 @@ def test_bottleneck_write_draws_a_figure_per_task_with_entries_and_replaces_only
     with pytest.raises(SystemExit):
         main(["leaderboard", "--bottleneck", "--paper", "--leaderboard-dir", str(board)])
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_fewer_rules_are_compared_with_the_per_synapse_entry_of_the_same_budget_with_difference_cis(tmp_path):
+    board = tmp_path / "leaderboard"
+    entries = [("per-synapse", 12288, 100.0, 1_000_000), ("merged", 384, 90.0, 1_100_000),
+               ("merged cheap", 96, 95.0, 300_000)]  # the last: over 1.25x fewer env steps than any reference
+    for seed, (name, rules, loc, steps) in enumerate(entries):
+        results = write_json(tmp_path / f"{seed}.json", results_dict("ant", "long-front", loc=loc, seed=seed))
+        leaderboard.submit([results], dict(META, name=name, rules=rules, env_steps=steps), directory=board,
+                           submitted="2026-12-03T00:00:00+00:00", new_board=True)
+    rendered = block(load_board(board), board, ("ant",))
+    comparison = rendered.split("Against the per-synapse entry (12,288 rules)")[1]
+    rows = [line for line in comparison.splitlines() if line.startswith("| merged")]
+    assert len(rows) == 1 and rows[0].startswith("| merged | per-synapse | ")
+    found = {p.rules: p for p in points(load_board(board), board, "ant")}
+    difference = found[384].heldout.mean - found[12288].heldout.mean
+    cell = rows[0].split(" | ")[-1].rstrip(" |")
+    value, low, high = (float(x) for x in cell.replace("[", "").replace("]", "").replace(",", "").split())
+    # held out 10 lower, 100 episodes of std 10 each: the CI excludes 0
+    assert value == pytest.approx(difference, abs=0.05) and low < value < high and high < 0
+    assert f"| {found[384].train.mean / found[12288].train.mean:.0%} |" in rows[0]

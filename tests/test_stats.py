@@ -69,3 +69,18 @@ def test_mean_tolerance_fails_honest_normal_samples_at_its_stated_rate_and_catch
     measured, shifted = rng.normal(0, 1, 20), rng.normal(3, 1, 100)
     assert abs(np.mean(shifted) - np.mean(measured)) > stats.mean_tolerance(measured, shifted, 0.001)
     assert stats.mean_tolerance([2.0, 2.0], [2.0, 2.0, 2.0], 0.01) == 0.0
+
+
+def test_the_difference_ci_of_two_entries_is_centred_on_their_difference_and_excludes_zero_only_when_they_differ():
+    from hebbbench.evaluation.stats import mean_difference_ci
+
+    rng = np.random.default_rng(3)
+    first = [rng.normal(100, 10, 100), rng.normal(50, 10, 100)]
+    low, high = mean_difference_ci(first, [group + 5 for group in first])
+    assert low < -5 < high and high < 0
+    low, high = mean_difference_ci(first, [rng.normal(100, 10, 100), rng.normal(50, 10, 100)])
+    assert low < 0 < high
+    with pytest.raises(ValueError, match="confidence must be in"):
+        mean_difference_ci(first, first, confidence=1.5)
+    with pytest.raises(ValueError, match="every group needs at least one value"):
+        mean_difference_ci(first, [[]])

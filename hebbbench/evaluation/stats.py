@@ -73,16 +73,35 @@ def stratified_bootstrap_ci(
     has (group by group, all replicates of a group in one draw), and ``statistic`` maps
     the ``[resamples, total]`` replicates to ``[resamples]`` values. Returns ``(low, high)``.
     """
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    rng = np.random.default_rng(seed)
+    return _percentiles(statistic(_replicates(groups, rng, resamples)), confidence)
+
+
+def mean_difference_ci(first: Sequence[Sequence[float]], second: Sequence[Sequence[float]], *,
+                       confidence: float = 0.95, resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap CI of ``mean(first) - mean(second)``, the pooled means of two
+    independent sets of groups (two entries' returns), each resampled within its groups as
+    :func:`stratified_bootstrap_ci` does. Returns ``(low, high)``; an interval that excludes 0
+    says the two means differ at that confidence."""
+    rng = np.random.default_rng(seed)
+    return _percentiles(row_mean(_replicates(first, rng, resamples)) - row_mean(_replicates(second, rng, resamples)),
+                        confidence)
+
+
+def _replicates(groups: Sequence[Sequence[float]], rng: np.random.Generator, resamples: int) -> np.ndarray:
+    """``[resamples, total]`` bootstrap replicates of the pooled ``groups``, each group resampled within itself."""
     arrays = [np.asarray(group, dtype=np.float64).ravel() for group in groups]
     if not arrays or any(array.size == 0 for array in arrays):
         raise ValueError("every group needs at least one value")
-    rng = np.random.default_rng(seed)
-    samples = np.concatenate([array[rng.integers(0, array.size, (resamples, array.size))] for array in arrays],
-                             axis=1)
+    return np.concatenate([array[rng.integers(0, array.size, (resamples, array.size))] for array in arrays], axis=1)
+
+
+def _percentiles(values: np.ndarray, confidence: float) -> tuple[float, float]:
+    """The central ``confidence`` interval of the bootstrap ``values`` (percentile method)."""
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(statistic(samples), [tail, 100 - tail])
+    low, high = np.percentile(values, [tail, 100 - tail])
     return float(low), float(high)
 
 
