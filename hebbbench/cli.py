@@ -290,9 +290,17 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
-#: ``hebbbench leaderboard --PAGE``: the module that renders that docs page's generated block
-#: (its ``PAGE``, ``BEGIN``, ``block()`` and ``figures()``).
-GENERATED_PAGES = {"paper": "hebbbench.leaderboard.reproduction", "bottleneck": "hebbbench.leaderboard.bottleneck"}
+#: ``hebbbench leaderboard --PAGE``: (the module that renders that docs page's generated block,
+#: with its ``PAGE``, ``BEGIN``, ``block()`` and optionally ``figures()``; the option's help).
+GENERATED_PAGES = {
+    "paper": ("hebbbench.leaderboard.reproduction",
+              "the board's entries beside the paper's Tables 1 and 2, on the paper's folds (markdown: the generated "
+              "block of docs/reproduction.md)"),
+    "bottleneck": ("hebbbench.leaderboard.bottleneck",
+                   "the entries that declare their number of rules (submit --rules), training and held-out means "
+                   "against it on the paper's folds (markdown: the generated block of docs/bottleneck.md; --write "
+                   "also draws docs/bottleneck-TASK.png)"),
+}
 
 
 def _generated_page(args: argparse.Namespace) -> int:
@@ -303,7 +311,10 @@ def _generated_page(args: argparse.Namespace) -> int:
     from hebbbench.leaderboard.text import replace_block
     from hebbbench.system.files import write_atomic, write_text_atomic
 
-    module = importlib.import_module(GENERATED_PAGES[args.page])
+    if args.write and args.task:
+        raise UserError(f"--{args.page} --write rewrites the page for every task; leave out --task {args.task} "
+                        "(or print one task's tables without --write)")
+    module = importlib.import_module(GENERATED_PAGES[args.page][0])
     tasks = [args.task] if args.task else sorted(TASKS)  # ant, then car: the paper's table order
     submissions = leaderboard.load_board(args.leaderboard_dir)
     block = module.block(submissions, args.leaderboard_dir, tasks)
@@ -318,7 +329,8 @@ def _generated_page(args: argparse.Namespace) -> int:
         text = replace_block(page.read_text(encoding="utf-8"), block, module.BEGIN)
     except ValueError as error:
         raise UserError(f"{page}: {error}") from None
-    for path, data in module.figures(submissions, args.leaderboard_dir, tasks).items():
+    figures = getattr(module, "figures", lambda *unused: {})
+    for path, data in figures(submissions, args.leaderboard_dir, tasks).items():
         write_atomic(root / path, lambda handle, data=data: handle.write(data))
         print(f"wrote {root / path}")
     write_text_atomic(page, text)
@@ -504,13 +516,8 @@ def _add_leaderboard(sub: Any) -> None:
                             "(with --paper or --bottleneck: that page's generated block, and figures, in docs/ "
                             "beside DIR)")
     page = board.add_mutually_exclusive_group()
-    page.add_argument("--paper", action="store_const", const="paper", dest="page",
-                      help="the board's entries beside the paper's Tables 1 and 2, on the paper's folds (markdown: "
-                           "the generated block of docs/reproduction.md)")
-    page.add_argument("--bottleneck", action="store_const", const="bottleneck", dest="page",
-                      help="the entries that declare their number of rules (submit --rules), training and held-out "
-                           "means against it on the paper's folds (markdown: the generated block of "
-                           "docs/bottleneck.md; --write also draws docs/bottleneck-TASK.png)")
+    for name, (_, text) in GENERATED_PAGES.items():
+        page.add_argument(f"--{name}", action="store_const", const=name, dest="page", help=text)
     board.set_defaults(handler=_cmd_leaderboard)
 
 

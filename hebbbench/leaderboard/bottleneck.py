@@ -13,6 +13,7 @@ its "training mean" pools three variations it never saw.
 from __future__ import annotations
 
 import io
+import itertools
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
@@ -83,44 +84,49 @@ def block(submissions: Sequence[dict], board_dir: Path | str, tasks: Sequence[st
                          f"| {md_escape(p.submission['entry']['agent_family'])} "
                          f"| {budget_label(p.submission['entry'])} | {with_ci(p.train.mean, p.train.mean_ci)} "
                          f"| {with_ci(p.heldout.mean, p.heldout.mean_ci)} "
-                         f"| {md_escape(_verified(p.submission))} |")
-        lines += [""] + _comparisons(found)
+                         f"| {md_escape(verified_label(p.submission, short=True))} |")
+        lines += [""] + _comparisons(task, found)
     return "\n".join(lines + [END]) + "\n"
 
 
-def _comparisons(found: Sequence[Point]) -> list[str]:
-    """Each entry with fewer rules against the entry with the most rules (per-synapse) whose env
-    steps are within :data:`SAME_BUDGET` of its own (the nearest): the differences of their
-    training and held-out means with 95% bootstrap CIs (:func:`.stats.mean_difference_ci`)."""
-    most = max(p.rules for p in found)
-    references = [p for p in found if p.rules == most and not p.default_only]
+def per_synapse_rules(task: str) -> int:
+    """Distinct rules of the per-synapse Hebbian network of ``task``: one per synapse (ant
+    12,288, car 91,328), read from the network's parameter layout."""
+    from hebbbench.agents.networks import hebbian_slice
+
+    rules = hebbian_slice("hebbian", task)
+    return (rules.stop - rules.start) // 5  # five coefficients per synapse: eta, A, B, C, D
+
+
+def _comparisons(task: str, found: Sequence[Point]) -> list[str]:
+    """Each entry with fewer rules than the per-synapse network against the per-synapse entry
+    whose env steps are within :data:`SAME_BUDGET` of its own (the nearest): the ratio of
+    their training means (when the reference's is positive) and the differences of their
+    training and held-out means with 95% bootstrap CIs (:func:`.stats.mean_difference_ci`).
+    Runs trained on the default variation alone take no part on either side."""
+    full = per_synapse_rules(task)
+    references = [p for p in found if p.rules == full and not p.default_only]
     rows = []
     for p in found:
-        if p.rules == most or p.default_only:
+        if p.rules >= full or p.default_only:
             continue
         near = [r for r in references if max(env_steps(r.submission), env_steps(p.submission))
                 <= SAME_BUDGET * min(env_steps(r.submission), env_steps(p.submission))]
         if not near:
             continue
         ref = min(near, key=lambda r: abs(env_steps(r.submission) - env_steps(p.submission)))
-        cells = []
-        for mine, theirs, score_of in ((p.train_returns, ref.train_returns, p.train.mean - ref.train.mean),
-                                       (p.heldout_returns, ref.heldout_returns, p.heldout.mean - ref.heldout.mean)):
-            cells.append(with_ci(score_of, mean_difference_ci(mine, theirs)))
+        ratio = f"{p.train.mean / ref.train.mean:.0%}" if ref.train.mean > 0 else "-"
+        train = with_ci(p.train.mean - ref.train.mean, mean_difference_ci(p.train_returns, ref.train_returns))
+        heldout = with_ci(p.heldout.mean - ref.heldout.mean, mean_difference_ci(p.heldout_returns, ref.heldout_returns))
         rows.append(f"| {md_escape(p.submission['entry']['name'])} | {md_escape(ref.submission['entry']['name'])} "
-                    f"| {p.train.mean / ref.train.mean:.0%} | {cells[0]} | {cells[1]} |")
+                    f"| {ratio} | {train} | {heldout} |")
+    head = (f"Entries with fewer rules against the per-synapse entry ({full:,} rules) trained with the nearest "
+            f"env steps, within {SAME_BUDGET}x; runs trained on default only take no part")
     if not rows:
-        return []
-    return [f"Against the per-synapse entry ({most:,} rules) trained with the nearest env steps, within "
-            f"{SAME_BUDGET}x (differences of means, 95% bootstrap CI; a CI that excludes 0 is a difference):", "",
+        return [f"{head}: none on the board yet.", ""]
+    return [f"{head} (differences of means, 95% bootstrap CI; a CI that excludes 0 is a difference):", "",
             "| entry | per-synapse entry | training mean, ratio | training mean, difference [95% CI] "
             "| held-out mean, difference [95% CI] |", "|---|---|---:|---|---|"] + rows + [""]
-
-
-def _verified(submission: dict) -> str:
-    """The board's verification label, with an unverifiable entry's reason left to the board."""
-    return "no: unverifiable (results only)" if submission["entry"].get("unverifiable") and not \
-        submission.get("verification") else verified_label(submission)
 
 
 def figures(submissions: Sequence[dict], board_dir: Path | str,
@@ -139,8 +145,8 @@ def _figure(task: str, found: Sequence[Point]) -> bytes:
     import matplotlib.pyplot as plt
 
     families = sorted({p.submission["entry"]["agent_family"] for p in found})
-    markers = dict(zip(families, "osD^vP*X"))
-    colours = dict(zip(families, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    markers = dict(zip(families, itertools.cycle("osD^vP*X")))
+    colours = dict(zip(families, itertools.cycle(plt.rcParams["axes.prop_cycle"].by_key()["color"])))
     figure, axes = plt.subplots(1, 2, figsize=(13, 4.8), sharey=True)
     for axis, which, title in ((axes[0], "train", "training variations (mean of 4 x 100 episodes)"),
                                (axes[1], "heldout", f"held out: {PAPER_HOLDOUT[task]} (100 episodes)")):

@@ -49,11 +49,6 @@ def block(submissions: Sequence[dict], board_dir: Path | str, tasks: Sequence[st
     return "\n".join(lines + [END]) + "\n"
 
 
-def figures(submissions: Sequence[dict], board_dir: Path | str, tasks: Sequence[str]) -> dict[Path, bytes]:
-    """The page's generated figures (none: it is tables only)."""
-    return {}
-
-
 def _task_table(task: str, submissions: Sequence[dict], configs: Mapping[str, dict]) -> list[str]:
     table, holdout = PAPER_TABLES[task], PAPER_HOLDOUT[task]
     columns = table["columns"]
@@ -92,12 +87,18 @@ def training_notes(config: dict) -> list[str]:
     return ["trained on default only"] if config.get("variations") == ["default"] else []
 
 
+def paper_fold_results(submission: dict) -> dict:
+    """The entry's results file on its task's paper fold, or its first one if it does not cover it."""
+    return fold_results(submission, PAPER_HOLDOUT[submission["task"]]) or submission["results"][0]
+
+
 def _agent_dir(submission: dict, root: Path) -> Path:
-    return root / submission["results"][0]["agent"].get("path", "")
+    """The agent directory of the entry's paper-fold results (each fold may have its own run)."""
+    return root / paper_fold_results(submission)["agent"].get("path", "")
 
 
 def run_config(submission: dict, root: Path) -> dict:
-    """The ``config.json`` of the run an entry's agent directory came from ({} if it has none)."""
+    """The ``config.json`` of the run the entry's paper-fold agent directory came from ({} if it has none)."""
     try:
         config = json.loads((_agent_dir(submission, root) / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -118,7 +119,7 @@ def _posthoc_table(task: str, submissions: Sequence[dict], runs: Mapping[str, di
     for run in PAPER_POSTHOC[task]:
         lines.append(f"| paper: {run['change']} | {run['paper']} | not stated | | | | |")
         for submission in sorted((s for s in submissions if runs[s["id"]] is run), key=env_steps):
-            results = fold_results(submission, PAPER_HOLDOUT[task]) or submission["results"][0]
+            results = paper_fold_results(submission)
             default = next(v["summary"] for v in results["variations"] if v["name"] == "default")
             entropy, ratio = _mixture_diagnostics(submission, root)
             lines.append(f"| hebbbench: {md_escape(submission['entry']['name'])} | | "

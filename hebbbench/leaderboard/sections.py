@@ -63,16 +63,17 @@ def budget_label(entry: Mapping[str, Any]) -> str:
     return steps if budget["env_steps"] else "untrained (0 env steps)"
 
 
-def verified_label(submission: Mapping[str, Any], claimed: Score | None = None) -> str:
+def verified_label(submission: Mapping[str, Any], claimed: Score | None = None, short: bool = False) -> str:
     """How far ``submission`` was verified, with the submitter's held-out mean (``claimed``)
     beside the verifier's: e.g. ``exact, 20 secret seeds (claimed 114.0)``,
     ``statistical, not replayable, 20 secret seeds (claimed 1.5)``, ``FAILED (claimed 1000.0)``,
     ``legacy exact (5 submitted seeds)`` for a record of the old verify, or ``no`` (with the
-    entry's reason where it publishes no agent files: ``no: unverifiable, ...``)."""
+    entry's reason where it publishes no agent files: ``no: unverifiable, ...``; ``short``:
+    without the reason, for pages that point to the board for it)."""
     record = submission.get("verification")
     if not record:
         reason = submission["entry"].get("unverifiable")
-        return f"no: unverifiable, {reason}" if reason else "no"
+        return ("no: unverifiable" if short else f"no: unverifiable, {reason}") if reason else "no"
     if not records.is_measured(submission):
         return f"legacy {record['level'] if record['level'] != 'failed' else 'FAILED'} ({record['episodes']} " \
                "submitted seeds)"
