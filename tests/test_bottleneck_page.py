@@ -62,21 +62,19 @@ def test_only_entries_that_declare_rules_take_part_most_rules_first_with_the_boa
            "the board yet." in rendered  # 96 rules trained on default only: compared with nothing
 
 
-def test_bottleneck_write_draws_a_figure_per_task_with_entries_and_replaces_only_the_block(tmp_path, capsys):
+def test_bottleneck_write_draws_a_figure_per_task_with_entries_beside_its_block(tmp_path, capsys):
+    """(Replacing only the block, and refusing a page without one, is the same code as --paper's:
+    tests/test_reproduction_page.py.)"""
     board = _board(tmp_path, [HEBBIAN, SHARED])
     (tmp_path / "docs").mkdir()
-    page = tmp_path / "docs" / "bottleneck.md"
-    page.write_text(f"intro\n\n{BEGIN}\nold\n{END}\n\nprose\n", encoding="utf-8")
+    (tmp_path / "docs" / "bottleneck.md").write_text(f"{BEGIN}\nold\n{END}\n", encoding="utf-8")
     assert main(["leaderboard", "--bottleneck", "--write", "--leaderboard-dir", str(board)]) == 0
-    text = page.read_text(encoding="utf-8")
-    assert text.startswith("intro\n\n" + BEGIN) and text.endswith(END + "\n\nprose\n") and "old" not in text
+    text = (tmp_path / "docs" / "bottleneck.md").read_text(encoding="utf-8")
+    assert "old" not in text
     assert "![ant: training and held-out means against distinct rules](bottleneck-ant.png)" in text
     figure = tmp_path / "docs" / "bottleneck-ant.png"
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and not (tmp_path / "docs" / "bottleneck-car.png").exists()
     assert set(figures(load_board(board), board, ("ant", "car"))) == {Path("docs") / "bottleneck-ant.png"}
-    page.write_text("no block here\n", encoding="utf-8")
-    assert main(["leaderboard", "--bottleneck", "--write", "--leaderboard-dir", str(board)]) == 2
-    assert "has no generated block" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["leaderboard", "--bottleneck", "--paper", "--leaderboard-dir", str(board)])
     assert "not allowed with argument" in capsys.readouterr().err
