@@ -101,6 +101,9 @@ TRAIN_OPTIONS: tuple[tuple[str, dict, bool], ...] = (
     ("--max-episode-steps", dict(type=int, help="shorten every episode to K policy steps"), False),
     ("--episode-seeds", dict(help="episodes of a generation: shared (one for all, default), per-pair (one per "
                                   "mirrored pair) or per-individual (as the paper's code)"), False),
+    ("--variation-sampling", dict(help="who plays which training variation each generation: all (every "
+                                       "individual each, default) or per-pair (each mirrored pair one, ranked "
+                                       "within it: V times fewer episodes)"), False),
     ("--observation-normalization", dict(action="store_const", const=True,
                                          help="normalise observations by running statistics, fixed within a "
                                               "generation (vector observations: the ant)"), False),

@@ -45,7 +45,7 @@ def _generation(network: str, task: str, workers: int, population: int = POPULAT
     for v, name in enumerate(["default", "damage-left" if task == "ant" else "pushed-left"]):
         template = EpisodeBatch(network, task, get_variation(task, name).env_id, env_seed=11 + v, weight_seed=7 + v,
                                 start=0, stop=population, max_episode_steps=STEPS[task])
-        batches += split_batches(template, population, workers)
+        batches += split_batches(template, workers)
     return strategy.compact_population(), batches
 
 
@@ -114,13 +114,15 @@ def test_per_individual_episodes_give_the_same_numbers_on_every_backend(tmp_path
 
 
 @pytest.mark.parametrize("network, task", [("static", "ant"), ("hebbian", "car")])
-def test_split_batches_covers_the_population_once(network, task):
-    template = EpisodeBatch(network, task, "AntDefault-v0", 0, 0, 0, 500)
-    for workers in (1, 2, 3, 200):
-        batches = split_batches(template, 500, workers)
-        covered = np.concatenate([np.arange(b.start, b.stop) for b in batches])
-        assert np.array_equal(covered, np.arange(500))
-        assert max(b.size for b in batches) <= lockstep_size(task, network) and len(batches) >= min(workers, 500)
+def test_split_batches_covers_its_range_of_the_population_once(network, task):
+    for start, stop in ((0, 500), (64, 80)):
+        template = EpisodeBatch(network, task, "AntDefault-v0", 0, 0, start, stop)
+        for workers in (1, 2, 3, 200):
+            batches = split_batches(template, workers)
+            covered = np.concatenate([np.arange(b.start, b.stop) for b in batches])
+            assert np.array_equal(covered, np.arange(start, stop))
+            assert max(b.size for b in batches) <= lockstep_size(task, network)
+            assert len(batches) >= min(workers, stop - start)
     assert lockstep_size("car", "hebbian") == 8 and lockstep_size("ant", "static") == 16
 
 

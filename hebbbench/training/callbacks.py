@@ -54,9 +54,10 @@ class TrainingState:
 @dataclasses.dataclass
 class GenerationReport:
     """One generation, as the callbacks see it. ``returns`` and ``lengths``: ``[P, V]`` per
-    individual and training variation; ``penalty``: ``[P]``, the agent family's
+    individual and training variation (NaN and 0 where the run's ``variation_sampling`` had
+    an individual not play a variation); ``penalty``: ``[P]``, the agent family's
     (:meth:`~hebbbench.agents.networks.BatchedPolicy.fitness_penalty`); ``fitness``: ``[P]``,
-    mean return + penalty. ``row``: the log row, its fitness part filled before the strategy
+    mean return over the variations played + penalty. ``row``: the log row, its fitness part filled before the strategy
     is told, the strategy's numbers and the counters after. ``state``: the run's state
     (before ``tell``: as it was; after: with this generation counted)."""
 

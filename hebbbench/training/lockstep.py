@@ -83,12 +83,12 @@ def derived_seed(base: int, index: int) -> int:
     return int(np.random.SeedSequence((base, index)).generate_state(1)[0])
 
 
-def split_batches(template: EpisodeBatch, population_size: int, workers: int) -> list[EpisodeBatch]:
-    """Cut ``population_size`` individuals on ``template``'s variation into near-equal
+def split_batches(template: EpisodeBatch, workers: int) -> list[EpisodeBatch]:
+    """Cut ``template``'s individuals (``start .. stop - 1``, on its variation) into near-equal
     batches of at most :func:`lockstep_size`, at least one per worker (so every worker has work)."""
     size = lockstep_size(template.task, template.network, template.device)
-    count = min(population_size, max(workers, math.ceil(population_size / size)))
-    bounds = [i * population_size // count for i in range(count + 1)]
+    count = min(template.size, max(workers, math.ceil(template.size / size)))
+    bounds = [template.start + i * template.size // count for i in range(count + 1)]
     return [dataclasses.replace(template, start=start, stop=stop) for start, stop in zip(bounds, bounds[1:])]
 
 

@@ -35,6 +35,7 @@ from hebbbench.evaluation.protocol import get_fold
 from hebbbench.system.checks import device_name, int_at_least
 from hebbbench.system.files import write_atomic
 from hebbbench.training.rollouts import check_backend
+from hebbbench.training.sampling import VARIATION_SAMPLING
 
 CONFIG_FILE = "config.json"
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -117,6 +118,11 @@ class TrainConfig:
     """How the ES mean starts: ``"normal"`` (N(0, init_std^2), the paper's) or ``"fan-in"``
     (each weight U(+-1/sqrt(fan_in)), PyTorch's layer default, where Najarro & Risi's
     static-network code started); :func:`hebbbench.agents.initial_parameters`."""
+    variation_sampling: str = "all"
+    """Who plays which training variation in a generation
+    (:data:`hebbbench.training.sampling.VARIATION_SAMPLING`): ``"all"`` every individual each
+    (the paper's), ``"per-pair"`` each mirrored pair one, in equal blocks, ranked within its
+    variation (``V`` times fewer episodes per generation)."""
     observation_normalization: bool = False
     """Normalise the policies' observations by the running mean and std of every observation
     seen in training so far, fixed within a generation (:mod:`hebbbench.agents.normalization`;
@@ -186,6 +192,11 @@ class TrainConfig:
         if self.episode_seeds == "per-pair" and self.strategy == MIXTURE_STRATEGY:
             raise ValueError(f"episode_seeds 'per-pair' needs mirrored pairs (OpenAI-ES, PGPE); the {MIXTURE_STRATEGY} "
                              "strategy samples unpaired individuals: use 'per-individual'")
+        if self.variation_sampling not in VARIATION_SAMPLING:
+            raise ValueError(f"unknown variation_sampling {self.variation_sampling!r}; allowed: "
+                             f"{', '.join(VARIATION_SAMPLING)}")
+        VARIATION_SAMPLING[self.variation_sampling].check(self.population, len(self.variations),
+                                                          mirrored=self.strategy != MIXTURE_STRATEGY)
         if isinstance(self.init_std, bool) or not isinstance(self.init_std, (int, float)) or not self.init_std > 0:
             raise ValueError(f"init_std must be a positive number, got {self.init_std!r}")
         if self.init not in INIT_SCHEMES:

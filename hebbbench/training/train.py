@@ -4,14 +4,15 @@ Read top to bottom: :class:`TrainConfig` says what to train; :func:`train` start
 directory and :func:`resume` continues one; :func:`run_generations` is the loop itself:
 
 1. ``population = strategy.ask()`` (``[P, D]``);
-2. every individual plays one episode on each training variation, on the run's backend
-   (:mod:`hebbbench.training.rollouts`: in-process, a local worker pool, or Ray); the episodes of a
-   batch run in lockstep, one batched policy call per step;
-3. fitness = mean return over the training variations + the agent family's penalty
+2. every individual plays one episode on each training variation (with
+   ``variation_sampling="per-pair"``, each mirrored pair on one: :mod:`hebbbench.training.sampling`),
+   on the run's backend (:mod:`hebbbench.training.rollouts`: in-process, a local worker pool, or
+   Ray); the episodes of a batch run in lockstep, one batched policy call per step;
+3. fitness = mean return over the variations played + the agent family's penalty
    (``fitness_penalty``: the Hebbian coefficient penalty, zero for the others);
    with observation normalisation, the observations the generation saw join the running
    statistics that fix the next generation's normaliser;
-4. ``strategy.tell(fitness)``. The side effects are callbacks
+4. ``strategy.tell(fitness)`` (per-pair: ranks within each variation). The side effects are callbacks
    (:mod:`hebbbench.training.callbacks`): before the tell, best tracking (``best.pt``);
    after it, the log row and an atomic checkpoint (a Ctrl-C waits until both are written;
    a SIGKILL between them leaves a row that resume drops), the progress bar, then the
@@ -80,6 +81,7 @@ from hebbbench.training.run_dir import (
     save_checkpoint,
     write_config,
 )
+from hebbbench.training.sampling import VARIATION_SAMPLING
 from hebbbench.training.snapshot import SNAPSHOT_KEY
 
 #: ``load_run_agent`` is re-exported for code that imported it from here; run directories' ``agent.py`` import it
@@ -97,17 +99,19 @@ def episode_seeds(seed: int, generation: int, variation: int) -> tuple[int, int]
 
 def generation_batches(config: TrainConfig, generation: int, workers: int,
                        normalizer: ObservationNormalizer | None = None) -> list[EpisodeBatch]:
-    """The episodes of one generation: every individual once on each training variation,
-    cut into lockstep batches (at least one per worker per variation), its policies acting
-    on observations transformed by ``normalizer`` (``None``: raw)."""
+    """The episodes of one generation: the individuals that play each training variation
+    (``config.variation_sampling``: by default all of them, once each), cut into lockstep
+    batches (at least one per worker per range of individuals), its policies acting on
+    observations transformed by ``normalizer`` (``None``: raw)."""
     batches = []
-    for v, name in enumerate(config.variations):
+    scheme = VARIATION_SAMPLING[config.variation_sampling]
+    for v, start, stop in scheme.players(config.population, len(config.variations)):
         env_seed, weight_seed = episode_seeds(config.seed, generation, v)
-        template = EpisodeBatch(config.network, config.task, get_variation(config.task, name).env_id, env_seed,
-                                weight_seed, 0, config.population, config.max_episode_steps,
+        template = EpisodeBatch(config.network, config.task, get_variation(config.task, config.variations[v]).env_id,
+                                env_seed, weight_seed, start, stop, config.max_episode_steps,
                                 seed_period=SEED_PERIOD[config.episode_seeds](config.population),
                                 device=config.device, normalizer=normalizer)
-        batches.extend(split_batches(template, config.population, workers))
+        batches.extend(split_batches(template, workers))
     return batches
 
 
@@ -117,12 +121,13 @@ def evaluate_population(config: TrainConfig, population: Any, generation: int, b
     """Play a generation on ``backend``. ``population``: the strategy's compact population;
     ``normalizer``: the generation's observation normalisation (``None``: off).
 
-    Returns the returns ``[P, V]`` of every individual on every training variation, the
-    episode lengths ``[P, V]`` (policy steps), and with a normaliser the per-feature sum
-    and sum of squares of the raw observations seen, ``[F]`` float64 each (summed over
-    a ``[P, V, F]`` array in a fixed order: the same bits for any worker count)."""
+    Returns the returns ``[P, V]`` of every individual on every training variation (NaN where
+    ``config.variation_sampling`` had it not play), the episode lengths ``[P, V]`` (policy
+    steps, 0 where not played), and with a normaliser the per-feature sum and sum of squares
+    of the raw observations seen, ``[F]`` float64 each (summed over a ``[P, V, F]`` array in a
+    fixed order: the same bits for any worker count)."""
     shape = (config.population, len(config.variations))
-    returns, lengths = np.zeros(shape), np.zeros(shape, dtype=np.int64)
+    returns, lengths = np.full(shape, np.nan), np.zeros(shape, dtype=np.int64)
     sums = squares = None
     batches = generation_batches(config, generation, backend.workers, normalizer)
     column = {get_variation(config.task, name).env_id: v for v, name in enumerate(config.variations)}
@@ -341,13 +346,13 @@ def play_generation(config: TrainConfig, run_dir: Path, strategy: Strategy, back
                                                      backend, normalizer)
     rollout_seconds = time.perf_counter() - rollout_start
     penalty = POLICIES[config.network].fitness_penalty(population, config.task).numpy()
-    fitness = returns.mean(axis=1) + penalty
+    fitness = np.nanmean(returns, axis=1) + penalty
     elapsed = time.perf_counter() - start
     report = GenerationReport(config, run_dir, strategy, generation, returns, lengths, penalty, fitness,
                               _fitness_row(config, generation, returns, penalty, fitness), state)
     for hook in hooks:
         hook.on_scored(report)
-    report.row.update(strategy.tell(fitness))
+    report.row.update(strategy.tell(VARIATION_SAMPLING[config.variation_sampling].told(fitness, returns)))
     state.generation, state.env_steps = generation + 1, state.env_steps + int(lengths.sum())
     state.seconds += elapsed
     if stats is not None:
@@ -368,7 +373,7 @@ def _fitness_row(config: TrainConfig, generation: int, returns: np.ndarray, pena
         "fitness_mean": float(fitness.mean()),
         "fitness_max": float(fitness.max()),
         "fitness_min": float(fitness.min()),
-        **{f"return_{name}": float(returns[:, v].mean()) for v, name in enumerate(config.variations)},
+        **{f"return_{name}": float(np.nanmean(returns[:, v])) for v, name in enumerate(config.variations)},
         "penalty_mean": float(penalty.mean()),
     }
 
