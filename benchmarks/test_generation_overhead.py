@@ -105,7 +105,7 @@ def test_local_pool_latency():
     strategy.ask()
     compact = strategy.compact_population()
     template = EpisodeBatch("hebbian", "ant", "AntDefault-v0", 0, 0, 0, population, max_episode_steps=1)
-    batches = [b for _ in range(VARIATIONS) for b in split_batches(template, population, 2)]
+    batches = [b for _ in range(VARIATIONS) for b in split_batches(template, 2)]
     with LocalPoolBackend(workers=2) as backend:
         backend.run(compact, batches)  # warm: envs made, population received
         before = dict(backend.stats)

@@ -458,6 +458,23 @@ def test_a_config_edited_by_hand_between_runs_is_refused_naming_the_field(field,
         resume(run_dir, generations=2, progress=False)
 
 
+def test_a_checkpoint_from_before_a_config_field_existed_resumes_with_its_default(tmp_path):
+    from hebbbench.training.run_dir import load_state, save_state
+
+    run_dir = train(_config("static", "ant", generations=1), tmp_path / "run", progress=False)
+    for name in ("checkpoint.pt", "config.json"):  # as a run started before variation_sampling existed
+        if name.endswith(".pt"):
+            state = load_state(run_dir / name)
+            del state["config"]["variation_sampling"]
+            save_state(run_dir / name, state)
+        else:
+            values = json.loads((run_dir / name).read_text())
+            del values["variation_sampling"]
+            (run_dir / name).write_text(json.dumps(values))
+    resume(run_dir, generations=2, progress=False)
+    assert [row["generation"] for row in read_log(run_dir)] == [0, 1]
+
+
 def test_best_checkpoint_keeps_only_what_evaluation_reads(tmp_path):
     run_dir = train(_config("static", "ant", generations=1, es={"optimizer": "adam", "lr": 0.01}), tmp_path / "run",
                     progress=False)

@@ -41,16 +41,42 @@ def test_per_pair_tells_ranks_within_each_variation_which_the_strategies_ranking
     rng = np.random.default_rng(0)
     fitness = rng.normal(size=16) + 1000.0 * (played == 2)  # one variation pays far more
     returns[np.arange(16), played] = fitness
-    told = VARIATION_SAMPLING["per-pair"].told(fitness, returns)
+    played_mask = VARIATION_SAMPLING["per-pair"].played(16, 4)
+    assert np.array_equal(played_mask, ~np.isnan(returns))
+    told = VARIATION_SAMPLING["per-pair"].told(fitness, played_mask)
     for v in range(4):
         members = played == v
         assert np.allclose(told[members], centered_ranks(torch.as_tensor(fitness[members])).numpy())
-    # The strategies rank what they are told again: with equal blocks that is an affine map of
-    # the ranks within each variation, so the stratified ranking reaches the update unchanged.
+    # The strategies rank what they are told again: with equal blocks and no ties that is an
+    # affine map of the ranks within each variation, so the stratified ranking reaches the update.
     again = centered_ranks(torch.as_tensor(told)).numpy()
     slope, intercept = np.polyfit(told, again, 1)
     assert slope > 0 and np.allclose(again, slope * told + intercept)
-    assert VARIATION_SAMPLING["all"].told(fitness, returns) is fitness
+    assert VARIATION_SAMPLING["all"].told(fitness, played_mask) is fitness
+
+
+def test_a_broken_episode_reaches_the_strategy_which_refuses_it_in_both_schemes():
+    from hebbbench.es import OpenAIES, OpenAIESConfig
+
+    for name in VARIATION_SAMPLING:
+        played = VARIATION_SAMPLING[name].played(8, 4)
+        fitness = np.arange(8.0)
+        fitness[3] = np.nan
+        told = VARIATION_SAMPLING[name].told(fitness, played)
+        strategy = OpenAIES(torch.zeros(3), OpenAIESConfig(population_size=8), seed=0)
+        strategy.ask()
+        with pytest.raises(ValueError, match="(?i)nan|finite"):
+            strategy.tell(told)
+
+
+def test_per_pair_batches_give_every_worker_work_without_cutting_ranges_to_single_episodes():
+    from hebbbench.training.train import generation_batches
+
+    for workers in (2, 16):
+        batches = generation_batches(_config(population=128), 0, workers)
+        assert len(batches) >= workers and min(b.size for b in batches) >= 128 // (2 * 4) // 2
+        full = generation_batches(_config(population=128, variation_sampling="all"), 0, workers)
+        assert all(sum(b.env_id == env for b in full) >= workers for env in {b.env_id for b in full})
 
 
 class _Returns:

@@ -284,6 +284,8 @@ class TiedRules:
     config_class: type = TiedRulesConfig
     #: Tells a trainer to pass ``rule_slice``, where the agent's rule coefficients lie.
     ties_rules = True
+    #: Its inner strategies (OpenAI-ES, PGPE) and its probes ask for mirrored pairs (i, i + P/2).
+    mirrored = True
 
     def __init__(self, mean: torch.Tensor, config: TiedRulesConfig, seed: int, rule_slice: slice | None = None) -> None:
         mean = torch.as_tensor(mean, dtype=torch.float32).clone().reshape(-1)

@@ -98,6 +98,8 @@ class OpenAIES(ScheduledStrategy):
     """
 
     config_class = OpenAIESConfig
+    #: Populations come as mirrored pairs (i, i + P/2) (trainers' per-pair options rely on it).
+    mirrored = True
 
     def __init__(self, mean: torch.Tensor, config: OpenAIESConfig, seed: int) -> None:
         self.config = config

@@ -80,6 +80,8 @@ class PGPE:
     """
 
     config_class = PGPEConfig
+    #: Populations come as mirrored pairs (i, i + P/2) (trainers' per-pair options rely on it).
+    mirrored = True
 
     def __init__(self, mean: torch.Tensor, config: PGPEConfig, seed: int) -> None:
         self.config = config

@@ -83,11 +83,12 @@ def derived_seed(base: int, index: int) -> int:
     return int(np.random.SeedSequence((base, index)).generate_state(1)[0])
 
 
-def split_batches(template: EpisodeBatch, workers: int) -> list[EpisodeBatch]:
+def split_batches(template: EpisodeBatch, at_least: int) -> list[EpisodeBatch]:
     """Cut ``template``'s individuals (``start .. stop - 1``, on its variation) into near-equal
-    batches of at most :func:`lockstep_size`, at least one per worker (so every worker has work)."""
+    batches of at most :func:`lockstep_size`, and at least ``at_least`` of them (one per worker
+    for a whole population, so every worker has work)."""
     size = lockstep_size(template.task, template.network, template.device)
-    count = min(template.size, max(workers, math.ceil(template.size / size)))
+    count = min(template.size, max(at_least, math.ceil(template.size / size)))
     bounds = [template.start + i * template.size // count for i in range(count + 1)]
     return [dataclasses.replace(template, start=start, stop=stop) for start, stop in zip(bounds, bounds[1:])]
 

@@ -189,14 +189,15 @@ class TrainConfig:
         device_name("device", self.device)
         if self.episode_seeds not in EPISODE_SEEDS:
             raise ValueError(f"unknown episode_seeds {self.episode_seeds!r}; allowed: {', '.join(EPISODE_SEEDS)}")
-        if self.episode_seeds == "per-pair" and self.strategy == MIXTURE_STRATEGY:
-            raise ValueError(f"episode_seeds 'per-pair' needs mirrored pairs (OpenAI-ES, PGPE); the {MIXTURE_STRATEGY} "
+        mirrored = getattr(STRATEGIES[self.strategy], "mirrored", False)
+        if self.episode_seeds == "per-pair" and not mirrored:
+            raise ValueError(f"episode_seeds 'per-pair' needs mirrored pairs (OpenAI-ES, PGPE); the {self.strategy} "
                              "strategy samples unpaired individuals: use 'per-individual'")
         if self.variation_sampling not in VARIATION_SAMPLING:
             raise ValueError(f"unknown variation_sampling {self.variation_sampling!r}; allowed: "
                              f"{', '.join(VARIATION_SAMPLING)}")
-        VARIATION_SAMPLING[self.variation_sampling].check(self.population, len(self.variations),
-                                                          mirrored=self.strategy != MIXTURE_STRATEGY)
+        VARIATION_SAMPLING[self.variation_sampling].check(self.population, len(self.variations), mirrored,
+                                                          self.strategy)
         if isinstance(self.init_std, bool) or not isinstance(self.init_std, (int, float)) or not self.init_std > 0:
             raise ValueError(f"init_std must be a positive number, got {self.init_std!r}")
         if self.init not in INIT_SCHEMES:

@@ -9,14 +9,19 @@ A scheme is one class in :data:`VARIATION_SAMPLING` (config ``variation_sampling
   times fewer env steps per generation, every variation still in every gradient. Returns on
   different variations are not comparable (the ant's damage-right walks further than its
   long-back), so the strategy is told each individual's centered rank *within its variation*
-  (a stratified ranking, as multi-task ES normalises per task). Equal blocks make the
-  strategies' own fractional ranking of these values reproduce exactly that stratified ranking
-  (equal values share their mean rank), so OpenAI-ES and PGPE update on it unchanged.
+  (a stratified ranking, as multi-task ES normalises per task). The strategies rank what they
+  are told again (fractional ranks, ties sharing their mean): with equal blocks and no tied
+  returns within a variation that is an exact affine map of the stratified ranks, so OpenAI-ES
+  (which z-scores them) updates on the stratified ranking itself and PGPE on it scaled by
+  ``(P - V) / (P - 1)`` (0.98 at P = 128, V = 4); tied returns keep the order but not the
+  exact spacing. Per-individual ``fitness_max``/``fitness_min`` then compare returns of
+  different variations (the easiest variation's best is the population's best);
+  ``fitness_mean`` weighs every variation equally, as with ``"all"``.
 
-Both give ``returns`` ``[P, V]`` with NaN where an individual did not play a variation; the
-logged fitness of an individual is its mean return over the variations it played (plus the
-agent family's penalty), so the population's mean fitness weighs every variation equally in
-both schemes.
+Both give ``returns`` ``[P, V]`` with NaN where an individual did not play a variation
+(:meth:`AllVariations.played` says where); an individual's fitness is its mean return over the
+variations it played (plus the agent family's penalty), and a broken (non-finite) episode
+still reaches the strategy, which refuses it.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from hebbbench.es.openai_es import centered_ranks
 class AllVariations:
     """Every individual on every training variation (the paper's meta-task fitness)."""
 
-    def check(self, population: int, variations: int, mirrored: bool) -> None:
+    def check(self, population: int, variations: int, mirrored: bool, strategy: str) -> None:
         """Any population and strategy."""
 
     def players(self, population: int, variations: int) -> list[tuple[int, int, int]]:
@@ -38,7 +43,14 @@ class AllVariations:
         plays a variation: here the whole population on each."""
         return [(v, 0, population) for v in range(variations)]
 
-    def told(self, fitness: np.ndarray, returns: np.ndarray) -> np.ndarray:
+    def played(self, population: int, variations: int) -> np.ndarray:
+        """``[P, V]`` bool: which individual plays which variation."""
+        mask = np.zeros((population, variations), dtype=bool)
+        for v, start, stop in self.players(population, variations):
+            mask[start:stop, v] = True
+        return mask
+
+    def told(self, fitness: np.ndarray, played: np.ndarray) -> np.ndarray:
         """What the strategy is told: the fitness ``[P]`` itself."""
         return fitness
 
@@ -46,13 +58,12 @@ class AllVariations:
 class PerPairVariation(AllVariations):
     """Each mirrored pair on one training variation; ranks taken within each variation."""
 
-    def check(self, population: int, variations: int, mirrored: bool) -> None:
-        """``ValueError`` unless the strategy samples mirrored pairs and ``P/2`` splits into
-        ``V`` equal blocks."""
+    def check(self, population: int, variations: int, mirrored: bool, strategy: str) -> None:
+        """``ValueError`` unless the strategy (named ``strategy``) samples mirrored pairs and
+        ``P/2`` splits into ``V`` equal blocks."""
         if not mirrored:
-            raise ValueError("variation_sampling 'per-pair' needs mirrored pairs (OpenAI-ES, PGPE and the "
-                             "strategies over them); the gaussian-mixture strategy samples unpaired "
-                             "individuals: use 'all'")
+            raise ValueError(f"variation_sampling 'per-pair' needs mirrored pairs (OpenAI-ES, PGPE and the "
+                             f"strategies over them); the {strategy} strategy samples unpaired individuals: use 'all'")
         if (population // 2) % variations:
             raise ValueError(f"variation_sampling 'per-pair' gives each of the {variations} training variations "
                              f"an equal block of mirrored pairs: population/2 must be a multiple of "
@@ -65,10 +76,13 @@ class PerPairVariation(AllVariations):
         return [(v, offset + v * block, offset + (v + 1) * block)
                 for v in range(variations) for offset in (0, half)]
 
-    def told(self, fitness: np.ndarray, returns: np.ndarray) -> np.ndarray:
+    def told(self, fitness: np.ndarray, played: np.ndarray) -> np.ndarray:
         """Each individual's centered rank in [-0.5, 0.5] among those that played its
-        variation (the played column of ``returns`` ``[P, V]``)."""
-        variation = np.argmax(~np.isnan(returns), axis=1)
+        variation (its column of ``played`` ``[P, V]``). A non-finite fitness (a broken
+        episode) is passed on as it is, for the strategy to refuse."""
+        if not np.isfinite(fitness).all():
+            return fitness
+        variation = np.argmax(played, axis=1)
         ranks = np.empty(len(fitness))
         for v in np.unique(variation):
             members = variation == v

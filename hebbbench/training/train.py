@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -101,8 +102,9 @@ def generation_batches(config: TrainConfig, generation: int, workers: int,
                        normalizer: ObservationNormalizer | None = None) -> list[EpisodeBatch]:
     """The episodes of one generation: the individuals that play each training variation
     (``config.variation_sampling``: by default all of them, once each), cut into lockstep
-    batches (at least one per worker per range of individuals), its policies acting on
-    observations transformed by ``normalizer`` (``None``: raw)."""
+    batches (a range of the population on a variation into at least its share of ``workers``:
+    one per worker for the whole population), its policies acting on observations transformed
+    by ``normalizer`` (``None``: raw)."""
     batches = []
     scheme = VARIATION_SAMPLING[config.variation_sampling]
     for v, start, stop in scheme.players(config.population, len(config.variations)):
@@ -111,7 +113,7 @@ def generation_batches(config: TrainConfig, generation: int, workers: int,
                                 env_seed, weight_seed, start, stop, config.max_episode_steps,
                                 seed_period=SEED_PERIOD[config.episode_seeds](config.population),
                                 device=config.device, normalizer=normalizer)
-        batches.extend(split_batches(template, workers))
+        batches.extend(split_batches(template, math.ceil(workers * (stop - start) / config.population)))
     return batches
 
 
@@ -264,10 +266,13 @@ def _resume(run_dir: Path, progress: bool, callbacks: Iterable[CallbackLike], **
 def _check_unedited(config: TrainConfig, saved: dict[str, Any] | None, run_dir: Path) -> None:
     """``ValueError`` naming the first field of ``config.json`` that differs from the config
     the checkpoint was trained with, other than :data:`RESUME_CHANGES` (which ``resume``
-    changes through its arguments). Checkpoints from before hebbbench 0.5 carry no config."""
+    changes through its arguments). Checkpoints from before hebbbench 0.5 carry no config; a
+    field added since a checkpoint was written counts as its default there."""
     if saved is None:
         return
     current = config_values(config)
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
+    saved = {**{name: value for name, value in defaults.items() if name in current}, **saved}
     for name in sorted(set(saved) | set(current)):
         if name not in RESUME_CHANGES and saved.get(name) != current.get(name):
             raise ValueError(f"{run_dir / CONFIG_FILE} says {name} = {current.get(name)!r} but the run was trained "
@@ -346,13 +351,16 @@ def play_generation(config: TrainConfig, run_dir: Path, strategy: Strategy, back
                                                      backend, normalizer)
     rollout_seconds = time.perf_counter() - rollout_start
     penalty = POLICIES[config.network].fitness_penalty(population, config.task).numpy()
-    fitness = np.nanmean(returns, axis=1) + penalty
+    scheme = VARIATION_SAMPLING[config.variation_sampling]
+    played = scheme.played(config.population, len(config.variations))
+    # A NaN among the played returns (a broken episode) stays NaN, for the strategy to refuse.
+    fitness = np.where(played, returns, 0.0).sum(axis=1) / played.sum(axis=1) + penalty
     elapsed = time.perf_counter() - start
     report = GenerationReport(config, run_dir, strategy, generation, returns, lengths, penalty, fitness,
-                              _fitness_row(config, generation, returns, penalty, fitness), state)
+                              _fitness_row(config, generation, returns, played, penalty, fitness), state)
     for hook in hooks:
         hook.on_scored(report)
-    report.row.update(strategy.tell(VARIATION_SAMPLING[config.variation_sampling].told(fitness, returns)))
+    report.row.update(strategy.tell(scheme.told(fitness, played)))
     state.generation, state.env_steps = generation + 1, state.env_steps + int(lengths.sum())
     state.seconds += elapsed
     if stats is not None:
@@ -365,15 +373,16 @@ def play_generation(config: TrainConfig, run_dir: Path, strategy: Strategy, back
     return report
 
 
-def _fitness_row(config: TrainConfig, generation: int, returns: np.ndarray, penalty: np.ndarray,
-                 fitness: np.ndarray) -> dict[str, Any]:
-    """The log row's first part: the generation's fitness, returns per variation and penalty."""
+def _fitness_row(config: TrainConfig, generation: int, returns: np.ndarray, played: np.ndarray,
+                 penalty: np.ndarray, fitness: np.ndarray) -> dict[str, Any]:
+    """The log row's first part: the generation's fitness, returns per variation (over the
+    individuals that played it, ``played`` ``[P, V]``) and penalty."""
     return {
         "generation": generation,
         "fitness_mean": float(fitness.mean()),
         "fitness_max": float(fitness.max()),
         "fitness_min": float(fitness.min()),
-        **{f"return_{name}": float(np.nanmean(returns[:, v])) for v, name in enumerate(config.variations)},
+        **{f"return_{name}": float(returns[played[:, v], v].mean()) for v, name in enumerate(config.variations)},
         "penalty_mean": float(penalty.mean()),
     }
 
