@@ -462,15 +462,12 @@ def test_a_checkpoint_from_before_a_config_field_existed_resumes_with_its_defaul
     from hebbbench.training.run_dir import load_state, save_state
 
     run_dir = train(_config("static", "ant", generations=1), tmp_path / "run", progress=False)
-    for name in ("checkpoint.pt", "config.json"):  # as a run started before variation_sampling existed
-        if name.endswith(".pt"):
-            state = load_state(run_dir / name)
-            del state["config"]["variation_sampling"]
-            save_state(run_dir / name, state)
-        else:
-            values = json.loads((run_dir / name).read_text())
-            del values["variation_sampling"]
-            (run_dir / name).write_text(json.dumps(values))
+    state = load_state(run_dir / "checkpoint.pt")  # as a run started before variation_sampling existed
+    del state["config"]["variation_sampling"]
+    save_state(run_dir / "checkpoint.pt", state)
+    values = json.loads((run_dir / "config.json").read_text())
+    del values["variation_sampling"]
+    (run_dir / "config.json").write_text(json.dumps(values))
     resume(run_dir, generations=2, progress=False)
     assert [row["generation"] for row in read_log(run_dir)] == [0, 1]
 
