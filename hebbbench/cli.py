@@ -82,8 +82,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
 TRAIN_OPTIONS: tuple[tuple[str, dict, bool], ...] = (
     ("--agent", dict(help="reference network to evolve (hebbbench.agents.AGENTS, or shared: Hebbian with rules "
                           "shared by rho synapses)"), False),
-    ("--strategy", dict(help="evolution strategy (hebbbench.es.STRATEGIES): openai-es (default), pgpe, or "
-                             "gaussian-mixture for --agent shared"), False),
+    ("--strategy", dict(help="evolution strategy (hebbbench.es.STRATEGIES): openai-es (default), pgpe, "
+                             "gaussian-mixture (for --agent shared), evolve-merge or em-rules (rules tied "
+                             "across synapses, docs/bottleneck.md)"), False),
     ("--rho", dict(type=_rho, help="synapses per shared rule for --agent shared: 1..N or N (default 128)"), False),
     ("--task", dict(choices=list(TASKS), help="task whose variations form the meta-task"), False),
     ("--holdout", dict(help="variation left out of training (default: the paper's fold)"), False),

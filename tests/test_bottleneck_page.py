@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HEBBIAN = "ant-hebbian-hebbbench-baseline-recipe-142-generations.json"
 SHARED = "ant-shared-rules-rho-128-trained-on-default-only-30-generations.json"
 STATIC = "ant-static-hebbbench-baseline-recipe-122-generations.json"
+EM = "ant-em-alternation-384-rules-final-generation-142-generations.json"
 
 
 def test_the_committed_bottleneck_page_holds_the_block_the_board_renders_now():
@@ -60,6 +61,23 @@ def test_only_entries_that_declare_rules_take_part_most_rules_first_with_the_boa
     assert "### ant: long-front held out" in rendered and "### car" not in rendered  # the board has no car entry
     assert "trained with the nearest env steps, within 1.25x; runs trained on default only take no part: none on " \
            "the board yet." in rendered  # 96 rules trained on default only: compared with nothing
+
+
+def test_a_verified_entry_shows_the_verifiers_own_held_out_episodes_beside_the_submitted_ones(tmp_path):
+    from hebbbench.leaderboard import records
+
+    board = _board(tmp_path, [HEBBIAN, EM])
+    rendered = block(load_board(board), board, ("ant",))
+    rows = {line.split(" | ")[1]: line for line in rendered.splitlines() if line.startswith("| 12,288 |")
+            or line.startswith("| 384 |")}
+    em = json.loads((ROOT / "leaderboard" / "submissions" / EM).read_text())
+    measured = records.measured_returns(em)[0]["long-front"]
+    cell = rows["EM alternation, 384 rules, final generation, 142 generations"].split(" | ")[6]
+    ci, episodes = cell.rsplit(" ", 1)
+    value, low, high = (float(x) for x in ci.replace("[", "").replace("]", "").replace(",", "").split())
+    assert value == pytest.approx(sum(measured) / len(measured), abs=0.05) and low < value < high
+    assert episodes == f"({len(measured)})"
+    assert rows["Hebbian, hebbbench baseline recipe, 142 generations"].split(" | ")[6] == "-"  # legacy: not measured
 
 
 def test_bottleneck_write_draws_a_figure_per_task_with_entries_beside_its_block(tmp_path, capsys):

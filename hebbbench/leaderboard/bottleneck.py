@@ -6,8 +6,12 @@ An entry takes part when it declares ``rules`` (``hebbbench submit --rules``) an
 paper's fold of its task. Each row shows the training mean (pooled over the fold's four
 training variations, 400 episodes) and the held-out mean (100 episodes), each with its 95%
 stratified bootstrap CI (:func:`.scores.score`, the board's statistics), from the submitted
-results. A run that trained on the default variation alone (the paper's rho sweep) is marked:
-its "training mean" pools three variations it never saw.
+results: the protocol's seeds, the same for every agent, so entries compare episode for
+episode. Beside them, where ``hebbbench verify`` measured the entry, the held-out mean of the
+verifier's own episodes on secret seeds, which the main board ranks by (fewer episodes: a
+check on the submitted numbers, not a replacement). A run that trained on the default
+variation alone (the paper's rho sweep) is marked: its "training mean" pools three variations
+it never saw.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import NamedTuple, Sequence
 
 from hebbbench.envs import PAPER_HOLDOUT
 from hebbbench.evaluation.stats import mean_difference_ci
+from hebbbench.leaderboard import records
 from hebbbench.leaderboard.reproduction import env_steps, fold_results, run_config, training_notes
 from hebbbench.leaderboard.scores import Score, score
 from hebbbench.leaderboard.sections import budget_label, verified_label, with_ci
@@ -76,17 +81,30 @@ def block(submissions: Sequence[dict], board_dir: Path | str, tasks: Sequence[st
         lines += [f"### {task}: {PAPER_HOLDOUT[task]} held out", "",
                   f"![{task}: training and held-out means against distinct rules]({FIGURE.format(task=task)})", "",
                   "| rules | entry | family | budget | training mean [95% CI] "
-                  f"| held out ({PAPER_HOLDOUT[task]}) mean [95% CI] | verified |",
-                  "|---:|---|---|---|---|---|---|"]
+                  f"| held out ({PAPER_HOLDOUT[task]}) mean [95% CI] "
+                  "| held out, verifier's secret-seed episodes: mean [95% CI] (episodes) | verified |",
+                  "|---:|---|---|---|---|---|---|---|"]
         for p in found:
             note = " (trained on default only)" if p.default_only else ""
+            verifiers = _verifiers_heldout(p, PAPER_HOLDOUT[task])
             lines.append(f"| {p.rules:,} | {md_escape(p.submission['entry']['name'])}{note} "
                          f"| {md_escape(p.submission['entry']['agent_family'])} "
                          f"| {budget_label(p.submission['entry'])} | {with_ci(p.train.mean, p.train.mean_ci)} "
-                         f"| {with_ci(p.heldout.mean, p.heldout.mean_ci)} "
+                         f"| {with_ci(p.heldout.mean, p.heldout.mean_ci)} | {verifiers} "
                          f"| {md_escape(verified_label(p.submission, short=True))} |")
         lines += [""] + _comparisons(task, found)
     return "\n".join(lines + [END]) + "\n"
+
+
+def _verifiers_heldout(point: Point, holdout: str) -> str:
+    """The held-out mean [95% CI] (episodes) of the verifier's own episodes of ``point``'s
+    entry on the fold that holds out ``holdout``, or "-" where verify did not measure it
+    (legacy or unverifiable entries)."""
+    if not records.is_measured(point.submission):
+        return "-"
+    fold = next(i for i, r in enumerate(point.submission["results"]) if r["holdout"] == holdout)
+    measured = score([records.measured_returns(point.submission)[fold][holdout]])
+    return f"{with_ci(measured.mean, measured.mean_ci)} ({measured.episodes})"
 
 
 def per_synapse_rules(task: str) -> int:
