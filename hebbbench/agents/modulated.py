@@ -1,35 +1,43 @@
-"""Reward-modulated Hebbian rules: plasticity gated by the reward the agent receives.
+"""Reward-modulated Hebbian rules: plasticity scaled by the reward the agent receives.
 
 The paper's last paragraph: a Hebbian agent that cannot see the reward cannot adapt to it.
 This family is the reference Hebbian network (same synapses, same per-synapse ABCD rules
 ``hebb.i`` ``[n_in, n_out, 5]`` = (eta, A, B, C, D), same U(-0.1, 0.1) weights drawn at each
-episode start) whose weight updates are gated by a modulatory signal computed from the
+episode start) whose weight updates are scaled by a modulatory signal computed from the
 reward (neuromodulated plasticity, Soltoggio et al. 2007/2008: a modulatory signal
-multiplies the Hebbian term, so the same rule strengthens, weakens or freezes a synapse
-depending on how the last action turned out). Per step:
+multiplies the Hebbian term, so the same rule learns faster, slower or not at all depending
+on how the last step turned out against the recent ones). Per step:
 
 * ``act``: every layer computes ``post = act(pre @ W)`` with the current weights and keeps
   its ``pre`` and ``post`` (``[K, n_in]`` and ``[K, n_out]``: the Hebbian term's factors,
   kept instead of the ``[K, n_in, n_out]`` term itself); the weights do not change;
-* ``observe(rewards, done)``: for individual k, ``m_k = tanh(gain * (r_k - b_k))`` where
-  ``b_k`` is its running reward baseline (0 at reset, then ``b <- decay * b + (1 - decay) r``
+* ``observe(rewards, done)``: for individual k, ``m_k = bias + tanh(gain * (r_k - b_k))``
+  where ``b_k`` is its running reward baseline (0 at reset, then ``b <- decay * b + (1 - decay) r``
   after each step), and every layer takes
   ``W += m * eta * (A pre post^T + B pre + C post + D)`` (then, on the car, ``W /= max|W|``
   as the reference Hebbian car does, for the individuals with ``m != 0``). An individual
   whose episode is over (``done``) is not updated, nor is its baseline.
 
-The modulation's parameters are **fixed**, not evolved: ``gain`` 1.0 and ``baseline_decay``
-0.9 (a baseline over about the last ten steps), class attributes a subclass may change. So
+The modulation's parameters are **fixed**, not evolved: ``bias`` 1.0, ``gain`` 1.0 and
+``baseline_decay`` 0.9 (a baseline over about the last ten steps), class attributes a
+subclass may change. ``bias = 1``: a step that pays what the recent ones paid takes the
+plain Hebbian update, a better one up to twice it, a worse one down to none; with a zero
+reward the network learns as the Hebbian family does (to float rounding). Without the bias (a pure
+gate, ``m = tanh(gain (r - b))``, this family's first form) the network cannot start: an
+ant that stands still earns exactly 0 per step and one moving by U(-0.1, 0.1) weights about
+1e-3, so ``m`` stays near 0, the weights stay at their random start and the ES sees no
+differences to rank (measured: a population mean of 1-5 over the first 13 generations of
+the ant run below, where the Hebbian network reached 20; docs/bottleneck.md). So
 the evolved parameters are exactly the Hebbian family's, laid out the same way (the car's
 conv front end, then the rules): the coefficient penalty covers all of them
 (``rule_prefix``), and the rule-sharing strategies (:mod:`hebbbench.es.merge`) run this
 family unchanged. (Evolving the two numbers would add a two-element tensor to the layout,
 which is neither a weight with a fan-in nor a rule table; the registry's fan-in test treats
 every registered tensor as one or the other.) What is evolved is how strongly and in which
-direction each synapse responds to a modulated step: the sign of ``m`` flips the rule.
+direction each synapse responds, and the reward sets how much it learns at each step.
 
-Zero reward against a zero baseline gives ``m = 0`` and no change at all; a network that
-never observes (``observe`` never called) is a static network with random weights.
+A network that never observes (``observe`` never called) is a static network with random
+weights.
 """
 
 from __future__ import annotations
@@ -44,11 +52,13 @@ from hebbbench.agents.networks import HebbianPolicy, _layer, max_abs
 
 class ModulatedHebbianPolicy(HebbianPolicy):
     """Per-synapse ABCD rules applied only through :meth:`observe`, scaled by
-    ``m_k = tanh(gain * (r_k - b_k))`` (see the module docstring)."""
+    ``m_k = bias + tanh(gain * (r_k - b_k))`` (see the module docstring)."""
 
     agent = "modulated"
     uses_reward = True
-    #: The modulation's gain g in ``m = tanh(g (r - b))`` (fixed, not evolved).
+    #: The plasticity at a reward equal to its baseline: ``m = bias + tanh(g (r - b))`` (fixed).
+    bias = 1.0
+    #: The modulation's gain g (fixed, not evolved).
     gain = 1.0
     #: The per-step decay of the running reward baseline b (fixed, not evolved).
     baseline_decay = 0.9
@@ -70,9 +80,9 @@ class ModulatedHebbianPolicy(HebbianPolicy):
         return x
 
     def modulation(self, rewards: torch.Tensor, done: torch.Tensor) -> torch.Tensor:
-        """``[K]`` rewards and done flags -> ``[K]`` modulation ``tanh(gain (r - b))``, 0 for
-        an individual whose episode is over; moves the running baselines of the others."""
-        signal = torch.tanh(self.gain * (rewards - self.baseline))
+        """``[K]`` rewards and done flags -> ``[K]`` modulation ``bias + tanh(gain (r - b))``,
+        0 for an individual whose episode is over; moves the running baselines of the others."""
+        signal = self.bias + torch.tanh(self.gain * (rewards - self.baseline))
         signal = torch.where(done, torch.zeros_like(signal), signal)
         moved = self.baseline_decay * self.baseline + (1 - self.baseline_decay) * rewards
         self.baseline = torch.where(done, self.baseline, moved)
