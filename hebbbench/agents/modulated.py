@@ -20,21 +20,23 @@ on how the last step turned out against the recent ones). Per step:
 
 The modulation's parameters are **fixed**, not evolved: ``bias`` 1.0, ``gain`` 1.0 and
 ``baseline_decay`` 0.9 (a baseline over about the last ten steps), class attributes a
-subclass may change. ``bias = 1``: a step that pays what the recent ones paid takes the
-plain Hebbian update, a better one up to twice it, a worse one down to none; with a zero
-reward the network learns as the Hebbian family does (to float rounding). Without the bias (a pure
-gate, ``m = tanh(gain (r - b))``, this family's first form) the network cannot start: an
-ant that stands still earns exactly 0 per step and one moving by U(-0.1, 0.1) weights about
-1e-3, so ``m`` stays near 0, the weights stay at their random start and the ES sees no
-differences to rank (measured: a population mean of 1-5 over the first 13 generations of
-the ant run below, where the Hebbian network reached 20; docs/bottleneck.md). So
-the evolved parameters are exactly the Hebbian family's, laid out the same way (the car's
-conv front end, then the rules): the coefficient penalty covers all of them
-(``rule_prefix``), and the rule-sharing strategies (:mod:`hebbbench.es.merge`) run this
-family unchanged. (Evolving the two numbers would add a two-element tensor to the layout,
-which is neither a weight with a fan-in nor a rule table; the registry's fan-in test treats
-every registered tensor as one or the other.) What is evolved is how strongly and in which
+subclass may change. So the evolved parameters are exactly the Hebbian family's, laid out
+the same way (the car's conv front end, then the rules): the coefficient penalty covers all
+of them (``rule_prefix``), and the rule-sharing strategies (:mod:`hebbbench.es.merge`) run
+this family unchanged. (Evolving the three numbers would add a tensor to the layout that is
+neither a weight with a fan-in nor a rule table; the registry's fan-in test treats every
+registered tensor as one or the other.) What is evolved is how strongly and in which
 direction each synapse responds, and the reward sets how much it learns at each step.
+
+``bias = 1``: a step that pays what the recent ones paid takes the plain Hebbian update, a
+better one up to twice it, a worse one down to none; with a zero reward the network learns
+as the Hebbian family does (to float rounding). Without the bias (a pure gate,
+``m = tanh(gain (r - b))``, this family's first form) the network cannot start: an ant that
+stands still earns exactly 0 per step and one moving by U(-0.1, 0.1) weights about 1e-3, so
+``m`` stays near 0, the weights stay at their random start and the ES sees no differences
+to rank (measured: a population mean of 1-5 over the first 14 generations of its first ant
+run, where the per-synapse Hebbian network was at 13-21 by generations 6-12;
+docs/bottleneck.md).
 
 A network that never observes (``observe`` never called) is a static network with random
 weights.

@@ -499,12 +499,19 @@ class EMRules(TiedRules):
         gradient = total / (len(utilities) * self.config.e_sigma)
         return gradient[self.rule_start:self.rule_stop].reshape(-1, COEFFICIENTS)
 
-    def e_step(self, gradient: torch.Tensor) -> int:
-        """Reassign synapse n to the rule nearest ``h_n + e_step * gradient[n]`` (``[N, 5]``);
-        drop rules left without synapses (a restart if any). Returns how many synapses moved."""
+    def proposed_assignment(self, gradient: torch.Tensor, step: float | None = None) -> torch.Tensor:
+        """``[N]`` int64: the rule nearest ``h_n + step * gradient[n]`` for each synapse n
+        (``gradient`` ``[N, 5]``; ``step``: ``e_step`` unless given). Changes nothing."""
         rules = self._rules(self.inner.mean)
         own = rules[self.assignment.long()]
-        chosen = nearest((own + self.config.e_step * gradient).to(torch.float64), rules.to(torch.float64))
+        step = self.config.e_step if step is None else step
+        return nearest((own + step * gradient).to(torch.float64), rules.to(torch.float64))
+
+    def e_step(self, gradient: torch.Tensor) -> int:
+        """Reassign each synapse to its :meth:`proposed_assignment`; drop rules left without
+        synapses (a restart if any). Returns how many synapses moved."""
+        rules = self._rules(self.inner.mean)
+        chosen = self.proposed_assignment(gradient)
         moved = int((chosen != self.assignment.long()).sum())
         used = torch.unique(chosen)
         if len(used) == self.num_rules:

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from hebbbench.agents.networks import POLICIES
-from hebbbench.es.merge import COEFFICIENTS, nearest
+from hebbbench.es.merge import COEFFICIENTS
 from hebbbench.es.openai_es import shape_fitness
 from hebbbench.system.files import write_atomic
 from hebbbench.training.rollouts import make_backend
@@ -81,11 +81,10 @@ def main() -> None:
     rho = float(np.corrcoef(first.flatten().numpy(), second.flatten().numpy())[0, 1])
     rules = strategy._rules(strategy.inner.mean).to(torch.float64)
     assignment = strategy.assignment.long()
-    own = rules[assignment]
-    second_nearest = torch.cdist(own, rules).topk(2, largest=False).values[:, 1]
+    second_nearest = torch.cdist(rules[assignment], rules).topk(2, largest=False).values[:, 1]
     sweep = []
     for step in E_STEPS:
-        chosen = [nearest(own + step * g.to(torch.float64), rules) for g in (full, first, second)]
+        chosen = [strategy.proposed_assignment(g, step) for g in (full, first, second)]
         moved_first = chosen[1] != assignment
         sweep.append({"e_step": step, "moved": int((chosen[0] != assignment).sum()),
                       "moved_by_first_half": int(moved_first.sum()),
