@@ -59,6 +59,19 @@ def test_every_command_and_option_of_the_cli_has_a_help_text():
     assert silent(build_parser(), "hebbbench") == []
 
 
+def test_train_help_names_every_registered_strategy_and_backend():
+    """The parser names them by hand (it does not import torch); this keeps the names in step."""
+    from hebbbench.cli import TRAIN_OPTIONS
+    from hebbbench.es import STRATEGIES
+    from hebbbench.training.rollouts import BACKENDS
+
+    helps = {flag: settings["help"] for flag, settings, _ in TRAIN_OPTIONS}
+    for flag, registry in (("--strategy", STRATEGIES), ("--backend", BACKENDS)):
+        words = {word.strip(",;:()") for word in helps[flag].split()}
+        missing = [name for name in registry if name not in words]
+        assert missing == [], f"{flag}'s help does not name {missing}"
+
+
 def test_train_ends_by_printing_the_evaluate_command_of_its_own_fold(tmp_path, capsys):
     import shlex
 

@@ -28,6 +28,8 @@ PILOTS = {
 CAR_PILOTS = {
     ROOT / "leaderboard/agents/car-static-baseline": "today's car recipe: OpenAI-ES, Adam, fan-in (control)",
     HERE / "car-static-per-pair": "per-pair variations (same recipe, seed 0)",
+    HERE / "car-static-control-seed1": "today's car recipe, seed 1 (today's hebbbench)",
+    HERE / "car-static-per-pair-seed1": "per-pair variations, seed 1",
 }
 BUDGET = 8e6  # env steps shown
 WINDOW = 0.6e6  # env steps each table cell averages over (about three of the control's generations)
@@ -40,7 +42,7 @@ def _rows(folder: Path) -> list[dict]:
 def main() -> None:
     draw(PILOTS, "Static ant, P = 128, long-front held out, seed 0 unless named (2-core machine, 1 worker each)",
          "(500-step episodes)", ROOT / "docs" / "es-efficiency-pilots.png")
-    draw(CAR_PILOTS, "Static car, P = 128, pushed-right held out, seed 0 (2-core machine, 1 worker each)",
+    draw(CAR_PILOTS, "Static car, P = 128, pushed-right held out, seed 0 unless named (2-core machine, 1 worker each)",
          "(full-length episodes)", ROOT / "docs" / "es-efficiency-pilots-car.png")
     print(table(PILOTS))
     print()
