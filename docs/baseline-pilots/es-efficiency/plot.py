@@ -23,6 +23,8 @@ PILOTS = {
     HERE / "ant-static-control-seed1": "today's recipe, seed 1 (today's hebbbench)",
     HERE / "ant-static-per-pair": "per-pair variations, seed 1 (schedules per env step as the control)",
     HERE / "ant-static-per-pair-seed0": "per-pair variations, seed 0 (schedules per env step as the control)",
+    HERE / "ant-static-p64-seed0": "population 64, seed 0 (schedules per env step as the control)",
+    HERE / "ant-static-p64-seed1": "population 64, seed 1 (schedules per env step as the control)",
 }
 #: The car's: its static baseline run (control) and per-pair sampling on its recipe.
 CAR_PILOTS = {
