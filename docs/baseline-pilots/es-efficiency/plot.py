@@ -61,7 +61,7 @@ def draw(pilots: dict[Path, str], title: str, episodes: str, out: Path) -> None:
         axis.plot([steps / 1e6 for steps, _ in curve], [mean for _, mean in curve], label=label)
     axis.set_xlabel("env steps (millions)")
     axis.set_ylabel(f"population mean fitness, mean of the last {WINDOW / 1e6:g}M steps' generations\n"
-                    f"{episodes}", fontsize=9)
+                    + episodes, fontsize=9)
     axis.set_title(title, fontsize=10)
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
